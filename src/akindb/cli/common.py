@@ -1,0 +1,91 @@
+"""Shared CLI plumbing: options, output, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from akindb import errors
+
+DEFAULT_DB = "akindb_db"
+DEFAULT_COLLECTION = "default"
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        envvar="AKINDB_DB",
+        help="Database directory (env AKINDB_DB; default ./akindb_db).",
+        show_default=False,
+    ),
+]
+CollectionOpt = Annotated[
+    str,
+    typer.Option(
+        "--collection", "-c", envvar="AKINDB_COLLECTION",
+        help="Collection name (env AKINDB_COLLECTION).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+# Exit codes: 1 other error, 2 bad input, 3 not found, 4 model problem, 5 storage problem,
+# 130 interrupted.
+_EXIT: list[tuple[type[errors.AkinError], int]] = [
+    (errors.InvalidArgumentError, 2),
+    (errors.NotFoundError, 3),
+    (errors.CollectionExistsError, 2),
+    (errors.ModelError, 4),
+    (errors.StorageError, 5),
+    (errors.MissingExtraError, 4),
+]
+
+
+def exit_code(exc: errors.AkinError) -> int:
+    for cls, code in _EXIT:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Translate akindb errors and Ctrl-C into a message and an exit code."""
+    try:
+        yield
+    except errors.AkinError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        raise typer.Exit(exit_code(exc)) from None
+    except KeyboardInterrupt:
+        err.print(
+            "interrupted: everything acknowledged so far is saved and the database is "
+            "consistent; run the same command again to resume"
+        )
+        raise typer.Exit(130) from None
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def db_path(db: Path | None) -> Path:
+    return Path(db) if db is not None else Path(os.environ.get("AKINDB_DB", DEFAULT_DB))
+
+
+def progress_enabled() -> bool:
+    return err.is_terminal

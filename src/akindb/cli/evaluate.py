@@ -1,0 +1,68 @@
+"""``akindb eval``: retrieval quality on a BEIR-format folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from akindb.cli.common import DbOpt, JsonOpt, err, handled, out, print_json, progress_enabled
+
+eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+
+
+@eval_app.command("beir")
+def beir(
+    folder: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    db: DbOpt = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="Collection to (re)use in --db.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Embedding model.")] = "default",
+    chunked: Annotated[
+        bool, typer.Option(help="Use the collection's chunking (a doc scores as its best chunk).")
+    ] = False,
+    both: Annotated[bool, typer.Option(help="Report whole-document and chunked runs.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """nDCG@10, recall@100 and MRR@10 of the model on a BEIR dataset (MTEB-comparable)."""
+    from akindb.eval.beir import load_beir
+    from akindb.eval.run_beir import run_beir
+
+    with handled():
+        data = load_beir(folder, split)
+        modes = [False, True] if both else [chunked]
+        results = []
+        for mode in modes:
+            if progress_enabled() and not json_out:
+                with Progress(
+                    TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err,
+                ) as bar:
+                    tasks: dict[str, int] = {}
+
+                    def tick(phase: str, done: int, total: int) -> None:
+                        if phase not in tasks:
+                            tasks[phase] = bar.add_task(phase, total=total)
+                        bar.update(tasks[phase], completed=done)
+
+                    res = run_beir(data, db_path=db, collection=collection, model=model,
+                                   chunked=mode, progress=tick)
+            else:
+                res = run_beir(data, db_path=db, collection=collection, model=model, chunked=mode)
+            results.append(res)
+        for res in results:
+            if json_out:
+                print_json({"dataset": data.name, "split": split, **res.to_dict()})
+            else:
+                d = res.to_dict()
+                label = "chunked" if res.chunked else "whole documents (MTEB style)"
+                out.print(
+                    f"{data.name} [{split}] {label}: nDCG@10 {d['ndcg@10']:.4f} · "
+                    f"recall@100 {d['recall@100']:.4f} · MRR@10 {d['mrr@10']:.4f} · "
+                    f"{d['queries']} queries over {d['docs']} docs · "
+                    f"index {d['index_seconds']:.1f} s, queries {d['query_seconds']:.2f} s"
+                )

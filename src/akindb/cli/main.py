@@ -1,0 +1,29 @@
+"""``akindb`` command line: a thin layer over the Python API (one module per command group)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from akindb.cli import commands, evaluate
+
+app = typer.Typer(
+    name="akindb",
+    help="Semantic search made simple: index a folder, search it by meaning. Offline, embedded.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+commands.register(app)
+app.add_typer(commands.collections_app, name="collections")
+app.add_typer(evaluate.eval_app, name="eval")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="note: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""Collection: add / upsert / delete / get / search over one set of documents.
+
+Composes the rooms below it: the embedder (models), chunking (text), SQLite rows (storage) and
+the live index (index). A write is one SQLite transaction: acknowledged means durable. The index
+is derived and caught up from the log before each query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+
+from akindb.core.topk import to_distance
+from akindb.core.vectors import as_matrix
+from akindb.errors import (
+    EmptyTextError,
+    InvalidArgumentError,
+    ModelError,
+    ModelMismatchError,
+)
+from akindb.index.base import F32
+from akindb.live_index import LiveIndex
+from akindb.models.base import Embedder, ModelSpec, ProgressFn, TokenView
+from akindb.storage import sqlite as sq
+from akindb.storage.filters import parse_where
+from akindb.storage.store import CollectionStore
+from akindb.text.chunking import ChunkingParams, chunk_text
+from akindb.types import Chunk, Hit, Metric, Record
+
+if TYPE_CHECKING:
+    from akindb.db import Database
+    from akindb.ingest import IngestProgress, IngestReport
+
+log = logging.getLogger(__name__)
+Where = Mapping[str, Any] | str | None
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """What a collection fixes at creation (one row of ``collections``)."""
+
+    id: int
+    name: str
+    uuid: str
+    metric: Metric
+    dim: int
+    model: ModelSpec | None
+    index_kind: str
+    index_params: dict[str, Any] = field(default_factory=dict)
+    chunking: ChunkingParams = field(default_factory=ChunkingParams)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> CollectionConfig:
+        cid, name, uid, metric, dim, model, kind, params, chunking = row
+        return cls(
+            id=int(cid), name=name, uuid=uid, metric=Metric(metric), dim=int(dim),
+            model=ModelSpec.from_json(model) if model else None, index_kind=kind,
+            index_params=json.loads(params), chunking=ChunkingParams.from_dict(json.loads(chunking)),
+        )
+
+
+def text_hash(text: str) -> str:
+    """Content hash used for idempotent writes.
+
+    >>> text_hash("a")[:12]
+    'ca978112ca1b'
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Collection:
+    """A named set of documents embedded by one pinned model, searchable by meaning."""
+
+    def __init__(self, db: Database, config: CollectionConfig, embedder: Embedder | None) -> None:
+        self.db = db
+        self.config = config
+        self._embedder = embedder
+        self._store = CollectionStore(db.conn, config.id, config.dim)
+        self._live = LiveIndex(
+            self._store,
+            db.index_dir / f"{config.uuid}.{config.index_kind}",
+            collection_uuid=config.uuid,
+            kind=config.index_kind,
+            metric=config.metric,
+            dim=config.dim,
+            params=config.index_params,
+            lock=db.lock,
+        )
+
+    # ---- properties ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def metric(self) -> Metric:
+        return self.config.metric
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def embedder(self) -> Embedder:
+        """The pinned model, loaded on first use and kept."""
+        if self._embedder is None:
+            spec = self.config.model
+            if spec is None:
+                raise ModelError(
+                    f"collection {self.name!r} stores precomputed vectors and has no model; "
+                    "pass vectors (add(vectors=...), search_vector) instead of text"
+                )
+            from akindb.models.registry import load_embedder
+
+            emb = load_embedder(spec.name)
+            self.check_model(emb)
+            self._embedder = emb
+        return self._embedder
+
+    def check_model(self, embedder: Embedder | None) -> None:
+        """Refuse a model other than the pinned one, naming both."""
+        pinned = self.config.model
+        if embedder is None or pinned is None:
+            if embedder is not None and embedder.dim != self.dim:
+                raise ModelMismatchError(
+                    f"collection {self.name!r} stores {self.dim}-d vectors; model "
+                    f"{embedder.spec.describe()} makes {embedder.dim}-d"
+                )
+            return
+        if not pinned.same_model(embedder.spec):
+            raise ModelMismatchError(
+                f"collection {self.name!r} is pinned to model {pinned.describe()}, but "
+                f"{embedder.spec.describe()} was given; use the pinned model or create a new "
+                "collection for the other one"
+            )
+
+    # ---- writes --------------------------------------------------------------------------------
+    def add(
+        self,
+        texts: Sequence[str] | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        vectors: Any = None,
+        sources: Sequence[str | None] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """Add documents; returns their ids. One transaction: all or nothing.
+
+        Texts are chunked (``chunk=False`` keeps each text as one unit, truncated at the
+        model's limit) and embedded with the pinned model. With ``vectors=`` the given vectors
+        are stored as they are (one chunk per item; ``texts`` optional). Re-adding an id with
+        the same content is a no-op; with different content it is an error (use ``upsert``).
+        """
+        return self._write(texts, ids, metadatas, vectors, sources, chunk, progress, upsert=False)
+
+    def upsert(
+        self,
+        texts: Sequence[str] | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        vectors: Any = None,
+        sources: Sequence[str | None] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """Like ``add``, but an existing id with different content is replaced."""
+        return self._write(texts, ids, metadatas, vectors, sources, chunk, progress, upsert=True)
+
+    def _write(
+        self,
+        texts: Sequence[str] | None,
+        ids: Sequence[str] | None,
+        metadatas: Sequence[Mapping[str, Any]] | None,
+        vectors: Any,
+        sources: Sequence[str | None] | None,
+        chunk: bool,
+        progress: ProgressFn | None,
+        *,
+        upsert: bool,
+    ) -> list[str]:
+        if isinstance(texts, str):
+            raise InvalidArgumentError("texts must be a list of strings, not one string")
+        n = len(texts) if texts is not None else (len(vectors) if vectors is not None else 0)
+        if texts is None and vectors is None:
+            raise InvalidArgumentError("give texts, vectors, or both")
+        if texts is not None and vectors is not None and len(vectors) != len(texts):
+            raise InvalidArgumentError(f"{len(texts)} texts but {len(vectors)} vectors")
+        for name, seq in (("ids", ids), ("metadatas", metadatas), ("sources", sources)):
+            if seq is not None and len(seq) != n:
+                raise InvalidArgumentError(f"{n} items but {len(seq)} {name}")
+        if n == 0:
+            return []
+        mats = as_matrix(vectors, self.dim, self.metric) if vectors is not None else None
+        body = list(texts) if texts is not None else [""] * n
+        if texts is not None:
+            for i, t in enumerate(body):
+                if not isinstance(t, str):
+                    raise InvalidArgumentError(f"text #{i} is {type(t).__name__}, not str")
+                if mats is None and not t.strip():
+                    raise EmptyTextError(f"text #{i} is empty; give non-empty text")
+                if "\x00" in t:
+                    raise InvalidArgumentError(f"text #{i} contains NUL bytes (binary data?)")
+        hashes = [
+            text_hash(t) if mats is None else text_hash(t + hashlib.sha256(mats[i]).hexdigest())
+            for i, t in enumerate(body)
+        ]
+        doc_ids = [str(x) for x in ids] if ids is not None else [h[:24] for h in hashes]
+        if len(set(doc_ids)) != n:
+            raise InvalidArgumentError("ids must be unique within one call")
+        metas = [dict(m) if m is not None else {} for m in (metadatas or [None] * n)]
+        for i, m in enumerate(metas):
+            try:
+                json.dumps(m)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"metadata #{i} is not JSON-serialisable: {exc}") from None
+        with self.db.lock:
+            existing = self._store.hashes(doc_ids)
+        todo = [i for i in range(n) if existing.get(doc_ids[i]) != hashes[i]]
+        if not upsert:
+            clash = [doc_ids[i] for i in todo if doc_ids[i] in existing]
+            if clash:
+                raise InvalidArgumentError(
+                    f"ids already stored with different content: {clash[:5]}; use upsert() to "
+                    "replace them"
+                )
+        if not todo:
+            return doc_ids
+        chunks: list[list[Chunk]] = []
+        if mats is not None:
+            chunks = [[Chunk(body[i], 0, len(body[i]), 0)] for i in todo]
+            vecs = [mats[i : i + 1] for i in todo]
+        else:
+            chunks = [self._chunks(body[i], "text", chunk) for i in todo]
+            flat = [c.text for cs in chunks for c in cs]
+            embedded = self.embedder.embed(flat, progress=progress)
+            vecs, lo = [], 0
+            for cs in chunks:
+                vecs.append(embedded[lo : lo + len(cs)])
+                lo += len(cs)
+        src = sources or [None] * n
+        with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
+            self._store.delete_documents([doc_ids[i] for i in todo if doc_ids[i] in existing])
+            for j, i in enumerate(todo):
+                self._store.insert_document(
+                    doc_ids[i], source=src[i], text=body[i], content_hash=hashes[i],
+                    metadata=metas[i], chunks=chunks[j], vectors=vecs[j],
+                )
+        return doc_ids
+
+    def _chunks(self, text: str, kind: str, chunk: bool) -> list[Chunk]:
+        if not chunk:
+            return [Chunk(text, 0, len(text), 0)]
+        return chunk_text(
+            text, kind=kind, count_tokens=self.embedder.count_tokens, params=self.config.chunking
+        )
+
+    def add_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        """Index files and folders: unchanged files are skipped, changed ones replaced."""
+        from akindb.ingest import ingest_paths
+
+        return ingest_paths(self, paths, metadata=metadata or {}, progress=progress)
+
+    def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
+        """Delete documents by id and/or filter; returns how many were deleted."""
+        if isinstance(ids, str):
+            ids = [ids]
+        w = parse_where(where)
+        if ids is None and w is None:
+            raise InvalidArgumentError("delete needs ids or a where filter (refusing to delete all)")
+        with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
+            targets = list(ids) if ids is not None else []
+            if w is not None:
+                matched = self._store.doc_ids_where(w)
+                targets = [t for t in targets if t in set(matched)] if ids is not None else matched
+            return self._store.delete_documents(targets)
+
+    # ---- reads ---------------------------------------------------------------------------------
+    def get(
+        self,
+        ids: Sequence[str] | str | None = None,
+        *,
+        where: Where = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        """Stored documents with their text, source, metadata and chunks (with offsets)."""
+        if isinstance(ids, str):
+            ids = [ids]
+        with self.db.lock, sq.translated(self.db.file):
+            return self._store.records(ids, parse_where(where), limit, offset)
+
+    def count(self) -> int:
+        """Number of documents."""
+        with self.db.lock, sq.translated(self.db.file):
+            return self._store.count()
+
+    def count_chunks(self) -> int:
+        with self.db.lock, sq.translated(self.db.file):
+            return self._store.count_chunks()
+
+    def tokenize(self, text: str) -> TokenView:
+        """How the collection's model tokenizes ``text`` (tokens, ids, offsets, truncation)."""
+        return self.embedder.tokenize(text)
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        where: Where = None,
+        exact: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` chunks most similar to ``query``, best first (scores: higher = closer)."""
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyTextError("the query is empty; type some words to search for")
+        emb = self.embedder
+        if emb.count_tokens([query])[0] + 2 > emb.spec.max_tokens:
+            log.warning(
+                "query is longer than the model's %d-token limit and was truncated",
+                emb.spec.max_tokens,
+            )
+        vec = emb.embed([query])
+        return self.search_vectors(
+            vec, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
+        )[0]
+
+    def search_vector(
+        self,
+        vector: Any,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        where: Where = None,
+        exact: bool = False,
+    ) -> list[Hit]:
+        """Search with a precomputed query vector."""
+        return self.search_vectors(
+            vector, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
+        )[0]
+
+    def search_vectors(
+        self,
+        vectors: Any,
+        k: int = 10,
+        *,
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        where: Where = None,
+        exact: bool = False,
+    ) -> list[list[Hit]]:
+        """Batch search: one list of hits per query row."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+        q = as_matrix(vectors, self.dim, self.metric, what="query vectors")
+        w = parse_where(where)
+        with self.db.lock, sq.translated(self.db.file):
+            allowed = self._store.filter_chunk_ids(w) if w is not None else None
+            if allowed is not None and len(allowed) == 0:
+                return [[] for _ in range(len(q))]
+            labels, scores = self._live.search(q, k, allowed)
+            wanted = sorted({int(x) for x in labels.ravel() if x >= 0})
+            rows = self._store.hit_rows(wanted)
+        dists = to_distance(scores, self.metric)
+        out: list[list[Hit]] = []
+        for r in range(len(q)):
+            hits: list[Hit] = []
+            for lab, sc, di in zip(labels[r], scores[r], dists[r], strict=True):
+                row = rows.get(int(lab))
+                if row is None:
+                    continue
+                if min_score is not None and sc < min_score:
+                    continue
+                if max_distance is not None and di > max_distance:
+                    continue
+                hits.append(
+                    Hit(
+                        id=row.doc_id, score=float(sc), distance=float(di), text=row.text,
+                        source=row.source, start=row.start, end=row.end, chunk=row.idx,
+                        metadata=row.metadata,
+                    )
+                )
+            out.append(hits)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """Count, model, metric, dims, index and on-disk size."""
+        cfg = self.config
+        return {
+            "name": cfg.name,
+            "documents": self.count(),
+            "chunks": self.count_chunks(),
+            "metric": cfg.metric.value,
+            "dim": cfg.dim,
+            "model": cfg.model.name if cfg.model else None,
+            "model_weights_sha256": cfg.model.weights_sha256 if cfg.model else None,
+            "pooling": cfg.model.pooling if cfg.model else None,
+            "index": cfg.index_kind,
+            "index_params": cfg.index_params,
+            "chunking": cfg.chunking.to_dict(),
+            "uuid": cfg.uuid,
+        }
+
+    def flush(self) -> None:
+        """Save the derived index file (SQLite writes are already durable)."""
+        self._live.save()
+
+    def vectors_of(self, doc_id: str) -> F32:
+        """Stored vectors of one document's chunks (for more-like-this and tests)."""
+        with self.db.lock:
+            return self._store.chunk_vectors(doc_id)
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, metric={self.metric.value}, dim={self.dim})"
+
+

@@ -1,0 +1,1 @@
+"""Pure numpy kernels: validation, normalisation, exact scores and top-k. No IO."""

@@ -1,0 +1,64 @@
+"""Vector validation and normalisation: pure numpy, no IO."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from akindb.errors import InvalidVectorError
+from akindb.types import Metric
+
+F32 = npt.NDArray[np.float32]
+
+
+def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") -> F32:
+    """Validate and convert to a C-contiguous float32 matrix of shape (n, dim).
+
+    A single vector is accepted as shape (dim,). NaN/inf and, under cosine, all-zero rows are
+    refused because they have no direction to compare.
+
+    >>> as_matrix([[1, 0], [0, 2]], 2, Metric.L2).dtype
+    dtype('float32')
+    """
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidVectorError(f"{what} must be numbers convertible to float32: {exc}") from None
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise InvalidVectorError(
+            f"{what} must be a 2-D array of shape (n, {dim}); got shape {arr.shape}"
+        )
+    if arr.shape[1] != dim:
+        raise InvalidVectorError(
+            f"{what} have dimension {arr.shape[1]} but this collection stores dimension {dim}; "
+            "embed with the collection's model or create a collection with the right dim"
+        )
+    finite = np.isfinite(arr).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)[:5].tolist()
+        raise InvalidVectorError(f"{what} contain NaN or infinity at rows {bad}; fix them first")
+    if metric is Metric.COSINE:
+        norms = np.linalg.norm(arr, axis=1)
+        zero = norms == 0
+        if zero.any():
+            bad = np.flatnonzero(zero)[:5].tolist()
+            raise InvalidVectorError(
+                f"{what} at rows {bad} are all zeros, which have no direction under cosine; "
+                "drop them or use metric 'l2' or 'dot'"
+            )
+    return np.ascontiguousarray(arr)
+
+
+def normalize_rows(x: F32) -> F32:
+    """Scale each row to unit L2 norm (zero rows stay zero).
+
+    >>> normalize_rows(np.array([[3.0, 4.0]], dtype=np.float32)).tolist()
+    [[0.6000000238418579, 0.800000011920929]]
+    """
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32, copy=False)

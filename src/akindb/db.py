@@ -1,0 +1,220 @@
+"""Database: a directory holding collections (``akindb.sqlite`` + derived ``indexes/``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from akindb.collection import Collection, CollectionConfig
+from akindb.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    DatabaseNotFoundError,
+    InvalidArgumentError,
+    ReadOnlyError,
+)
+from akindb.models.base import Embedder
+from akindb.storage import sqlite as sq
+from akindb.text.chunking import ChunkingParams
+from akindb.types import Metric
+
+DB_FILE = "akindb.sqlite"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+DEFAULT_COLLECTION = "default"
+
+
+def validate_name(name: str) -> str:
+    """Collection names are plain identifiers, so no name can reach a path outside the db."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise InvalidArgumentError(
+            f"invalid collection name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Database:
+    """A directory with one SQLite file (the truth) and derived index files.
+
+    Thread-safe: one connection guarded by a lock; several processes may open the same
+    directory (SQLite WAL: readers never block, writers take turns).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.file = self.path / DB_FILE
+        if not self.file.exists():
+            if not create:
+                raise DatabaseNotFoundError(
+                    f"no akindb database at {self.path}; create one with "
+                    f"`akindb index FOLDER --db {self.path}` or akindb.open(path)"
+                )
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ReadOnlyError(f"cannot create database directory {self.path}: {exc}") from None
+        self.lock = threading.RLock()
+        self.conn = sq.connect(self.file)
+        self.index_dir = self.path / "indexes"
+        self._open: dict[str, Collection] = {}
+
+    # ---- collections ---------------------------------------------------------------------------
+    def create_collection(
+        self,
+        name: str,
+        *,
+        model: str | Embedder | None = "default",
+        metric: str | Metric = Metric.COSINE,
+        dim: int | None = None,
+        index: str = "flat",
+        index_params: dict[str, Any] | None = None,
+        chunking: ChunkingParams | None = None,
+    ) -> Collection:
+        """Create a collection pinned to ``model`` (default all-MiniLM-L6-v2).
+
+        ``model=None`` makes a vectors-only collection of dimension ``dim`` (for users who
+        embed elsewhere): text search is then refused, ``search_vector`` works.
+        """
+        validate_name(name)
+        metric = Metric.parse(metric)
+        from akindb.index.registry import index_class
+
+        index_class(index)
+        embedder = _resolve_model(model)
+        if embedder is not None:
+            if dim is not None and dim != embedder.dim:
+                raise InvalidArgumentError(
+                    f"dim={dim} but model {embedder.spec.name} makes {embedder.dim}-d vectors"
+                )
+            dim = embedder.dim
+        if dim is None or dim <= 0:
+            raise InvalidArgumentError("a collection without a model needs dim=N (N > 0)")
+        chunking = chunking or ChunkingParams(
+            max_tokens=embedder.spec.max_tokens if embedder else ChunkingParams().max_tokens
+        )
+        cfg = CollectionConfig(
+            id=0,
+            name=name,
+            uuid=uuid.uuid4().hex,
+            metric=metric,
+            dim=dim,
+            model=embedder.spec if embedder else None,
+            index_kind=index,
+            index_params=dict(index_params or {}),
+            chunking=chunking,
+        )
+        with self.lock, sq.write_txn(self.conn, self.file):
+            exists = self.conn.execute(
+                "SELECT 1 FROM collections WHERE name = ?", (name,)
+            ).fetchone()
+            if exists:
+                raise CollectionExistsError(
+                    f"collection {name!r} already exists; use get_collection or "
+                    "get_or_create_collection"
+                )
+            cur = self.conn.execute(
+                "INSERT INTO collections(name, uuid, metric, dim, model, index_kind, index_params,"
+                " chunking, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, cfg.uuid, metric.value, dim,
+                 cfg.model.to_json() if cfg.model else None, index,
+                 json.dumps(cfg.index_params, sort_keys=True),
+                 json.dumps(chunking.to_dict(), sort_keys=True), time.time()),
+            )
+        cfg = CollectionConfig(**{**cfg.__dict__, "id": int(cur.lastrowid or 0)})
+        col = Collection(self, cfg, embedder)
+        self._open[name] = col
+        return col
+
+    def get_collection(self, name: str, *, model: str | Embedder | None = None) -> Collection:
+        """Open an existing collection. A ``model`` given here must be the pinned one."""
+        validate_name(name)
+        with self.lock:
+            cached = self._open.get(name)
+            row = self.conn.execute(
+                "SELECT id, name, uuid, metric, dim, model, index_kind, index_params, chunking"
+                " FROM collections WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            names = ", ".join(self.list_collections()) or "none yet"
+            raise CollectionNotFoundError(
+                f"no collection {name!r} in {self.path} (collections: {names}); "
+                "create it with create_collection or `akindb index`"
+            )
+        cfg = CollectionConfig.from_row(row)
+        if cached is not None and cached.config.uuid == cfg.uuid:
+            if model is not None:
+                cached.check_model(_resolve_model(model))
+            return cached
+        embedder = _resolve_model(model) if model is not None and model != "default" else None
+        col = Collection(self, cfg, None)
+        if embedder is not None:
+            col.check_model(embedder)
+            col._embedder = embedder
+        self._open[name] = col
+        return col
+
+    def get_or_create_collection(self, name: str, **kwargs: Any) -> Collection:
+        try:
+            return self.get_collection(name, model=kwargs.get("model"))
+        except CollectionNotFoundError:
+            return self.create_collection(name, **kwargs)
+
+    def list_collections(self) -> list[str]:
+        with self.lock:
+            rows = self.conn.execute("SELECT name FROM collections ORDER BY name").fetchall()
+        return [r[0] for r in rows]
+
+    def drop_collection(self, name: str) -> None:
+        col = self.get_collection(name)
+        with self.lock, sq.write_txn(self.conn, self.file):
+            self.conn.execute("DELETE FROM chunks WHERE collection_id = ?", (col.config.id,))
+            self.conn.execute("DELETE FROM documents WHERE collection_id = ?", (col.config.id,))
+            self.conn.execute("DELETE FROM oplog WHERE collection_id = ?", (col.config.id,))
+            self.conn.execute("DELETE FROM collections WHERE id = ?", (col.config.id,))
+        col._live.drop()
+        self._open.pop(name, None)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Save every open collection's index file (derived data; SQLite is already durable)."""
+        for col in list(self._open.values()):
+            col.flush()
+
+    def close(self) -> None:
+        with self.lock:
+            self.flush()
+            self._open.clear()
+            self.conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+
+def _resolve_model(model: str | Embedder | None) -> Embedder | None:
+    if model is None:
+        return None
+    if isinstance(model, Embedder):
+        return model
+    from akindb.models.registry import load_embedder
+
+    return load_embedder(None if model == "default" else model)
+
+
+def open(path: str | Path = "akindb_db", *, create: bool = True) -> Database:  # noqa: A001
+    """Open (or create) the database directory at ``path``."""
+    return Database(path, create=create)

@@ -1,0 +1,1 @@
+"""Vector indexes behind one protocol: flat (exact, the oracle) and approximate kinds."""

@@ -1,0 +1,121 @@
+"""Exact search (brute force with BLAS): the oracle every approximate index is tested against."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+from akindb.core.topk import scores, top_k
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, VectorIndex
+from akindb.types import Metric
+
+# Queries are scored in blocks so a big batch never materialises a (q, n) matrix over ~256 MB.
+_BLOCK_CELLS = 64 * 1024 * 1024
+
+
+class FlatIndex(VectorIndex):
+    """All vectors in one contiguous float32 matrix; rows appended, deletes compact in place.
+
+    Body format: labels int64[count] then vectors float32[count, dim], both little-endian.
+    """
+
+    kind = "flat"
+
+    def __init__(self, dim: int, metric: Metric) -> None:
+        super().__init__(dim, metric)
+        self._vecs: F32 = np.zeros((0, dim), dtype=np.float32)
+        self._labels: I64 = np.zeros(0, dtype=np.int64)
+        self._n = 0
+        self._sq: F32 | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def labels(self) -> I64:
+        return self._labels[: self._n].copy()
+
+    def vectors(self) -> F32:
+        """The stored (for cosine: normalised) vectors, a read-only view."""
+        v = self._vecs[: self._n]
+        v.flags.writeable = False
+        return v
+
+    def add(self, labels: I64, vectors: F32) -> None:
+        m = len(labels)
+        if m == 0:
+            return
+        need = self._n + m
+        if need > len(self._labels):
+            cap = max(need, int(len(self._labels) * 1.5) + 1024)
+            vecs = np.empty((cap, self.dim), dtype=np.float32)
+            labs = np.empty(cap, dtype=np.int64)
+            vecs[: self._n] = self._vecs[: self._n]
+            labs[: self._n] = self._labels[: self._n]
+            self._vecs, self._labels = vecs, labs
+        self._vecs[self._n : need] = vectors
+        self._labels[self._n : need] = labels
+        self._n = need
+        self._sq = None
+
+    def remove(self, labels: I64) -> None:
+        if len(labels) == 0 or self._n == 0:
+            return
+        keep = ~np.isin(self._labels[: self._n], labels)
+        kept = int(keep.sum())
+        if kept == self._n:
+            return
+        self._vecs[:kept] = self._vecs[: self._n][keep]
+        self._labels[:kept] = self._labels[: self._n][keep]
+        self._n = kept
+        self._sq = None
+
+    def _sq_norms(self) -> F32:
+        if self._sq is None:
+            v = self._vecs[: self._n]
+            self._sq = np.einsum("ij,ij->i", v, v)
+        return self._sq
+
+    def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
+        nq = len(queries)
+        k = max(int(k), 0)
+        out_l = np.full((nq, k), -1, dtype=np.int64)
+        out_s = np.full((nq, k), -np.inf, dtype=np.float32)
+        if self._n == 0 or k == 0 or nq == 0:
+            return out_l, out_s
+        mat = self._vecs[: self._n]
+        labs = self._labels[: self._n]
+        sq = self._sq_norms() if self.metric is Metric.L2 else None
+        if allowed is not None:
+            rows = np.flatnonzero(np.isin(labs, allowed))
+            mat, labs = mat[rows], labs[rows]
+            sq = sq[rows] if sq is not None else None
+            if len(rows) == 0:
+                return out_l, out_s
+        step = max(1, _BLOCK_CELLS // max(len(labs), 1))
+        for lo in range(0, nq, step):
+            sc = scores(mat, queries[lo : lo + step], self.metric, sq)
+            idx, best = top_k(sc, k)
+            kk = idx.shape[1]
+            out_l[lo : lo + step, :kk] = labs[idx]
+            out_s[lo : lo + step, :kk] = best
+        return out_l, out_s
+
+    def write_body(self, fh: BinaryIO) -> None:
+        fh.write(np.ascontiguousarray(self._labels[: self._n], dtype="<i8").tobytes())
+        fh.write(np.ascontiguousarray(self._vecs[: self._n], dtype="<f4").tobytes())
+
+    @classmethod
+    def read_body(cls, fh: BinaryIO, header: IndexHeader) -> FlatIndex:
+        n, dim = header.count, header.dim
+        if n < 0 or dim <= 0:
+            raise IndexFileError("bad count or dim")
+        labels = np.frombuffer(fh.read(8 * n), dtype="<i8")
+        vecs = np.frombuffer(fh.read(4 * n * dim), dtype="<f4")
+        if len(labels) != n or len(vecs) != n * dim or fh.read(1):
+            raise IndexFileError("body length does not match the header (truncated or padded)")
+        idx = cls(dim, Metric.parse(header.metric))
+        idx._labels = labels.astype(np.int64)
+        idx._vecs = vecs.reshape(n, dim).astype(np.float32)
+        idx._n = n
+        return idx

@@ -1,0 +1,1 @@
+"""Embedding models: the ``Embedder`` protocol, the default pretrained model, and the registry."""

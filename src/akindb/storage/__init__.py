@@ -1,0 +1,1 @@
+"""Durable storage: SQLite (the truth), atomic file writes for derived index files."""

@@ -1,0 +1,192 @@
+"""SQLite connection setup, numbered schema migrations and error translation.
+
+SQLite in WAL mode is the single source of truth. Writers take the write lock up front
+(``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` for another writer; readers never block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from akindb.errors import (
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    DiskFullError,
+    ReadOnlyError,
+    StorageError,
+)
+
+BUSY_TIMEOUT_S = 30.0
+
+MIGRATIONS: list[str] = [
+    # 1: collections, documents, chunks (+ vectors), operations log, FTS5 over chunk text.
+    """
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        uuid TEXT NOT NULL UNIQUE,
+        metric TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        model TEXT,
+        index_kind TEXT NOT NULL,
+        index_params TEXT NOT NULL,
+        chunking TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        doc_id TEXT NOT NULL,
+        source TEXT,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (collection_id, doc_id)
+    );
+    CREATE INDEX documents_source ON documents(collection_id, source);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        collection_id INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX chunks_document ON chunks(document_id);
+    CREATE INDEX chunks_collection ON chunks(collection_id);
+    CREATE TABLE oplog (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('add', 'delete')),
+        chunk_id INTEGER NOT NULL
+    );
+    CREATE INDEX oplog_collection ON oplog(collection_id, seq);
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO oplog(collection_id, op, chunk_id) VALUES (new.collection_id, 'add', new.id);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO oplog(collection_id, op, chunk_id) VALUES (old.collection_id, 'delete', old.id);
+    END;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def translate(exc: sqlite3.Error, path: Path) -> StorageError:
+    """Turn a sqlite3 error into our error tree with a message that says what to do."""
+    msg = str(exc).lower()
+    if "locked" in msg or "busy" in msg:
+        return DatabaseLockedError(
+            f"database {path} is locked by another writer for more than {BUSY_TIMEOUT_S:.0f} s; "
+            "retry when the other process has finished"
+        )
+    if "disk is full" in msg or "disk or database is full" in msg or "database or disk is full" in msg:
+        return DiskFullError(
+            f"the disk holding {path} is full; the last write was rolled back and nothing "
+            "acknowledged was lost. Free space and retry"
+        )
+    if "readonly" in msg or "read-only" in msg:
+        return ReadOnlyError(
+            f"database {path} cannot be written (read-only file or directory); "
+            "check permissions or open a writable copy"
+        )
+    if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+        return CorruptDatabaseError(
+            f"{path} is not a valid akindb database ({exc}); restore it from a backup"
+        )
+    return StorageError(f"database error on {path}: {exc}")
+
+
+@contextlib.contextmanager
+def translated(path: Path) -> Iterator[None]:
+    """Re-raise sqlite3 errors inside the block as akindb StorageErrors."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open (and migrate) the SQLite file with our pragmas. Autocommit mode: callers use
+    ``write_txn`` for transactions."""
+    with translated(path):
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                isolation_level=None, check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StorageError(f"could not switch {path} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            _migrate(conn)
+        return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"database schema version {version} is newer than this akindb ({SCHEMA_VERSION}); "
+            "upgrade akindb"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for i in range(version, SCHEMA_VERSION):
+            for stmt in _split_sql(MIGRATIONS[i]):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {i + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN ... END)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+@contextlib.contextmanager
+def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception (Ctrl-C too)."""
+    with translated(path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,270 @@
+"""SQL for one collection's rows: documents, chunks with their vectors, and the operations log.
+
+Every write happens inside ``sqlite.write_txn`` (one transaction per acknowledged write); the
+insert/delete triggers keep the FTS5 table and the operations log in that same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from akindb.index.base import F32, I64
+from akindb.storage.filters import compile_where
+from akindb.types import Chunk, Record
+
+_IN_BATCH = 900  # stay under SQLite's default host-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class HitRow:
+    chunk_id: int
+    doc_id: str
+    idx: int
+    start: int
+    end: int
+    text: str
+    source: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LogDelta:
+    """Net effect of the operations log between two sequence numbers."""
+
+    head: int
+    added: I64
+    vectors: F32
+    deleted: I64
+
+
+def _batches(items: Sequence[Any], size: int = _IN_BATCH) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class CollectionStore:
+    """Row-level operations of one collection over a shared connection."""
+
+    def __init__(self, conn: sqlite3.Connection, collection_id: int, dim: int) -> None:
+        self.conn = conn
+        self.cid = collection_id
+        self.dim = dim
+
+    # ---- writes (call inside write_txn) ------------------------------------------------------
+    def insert_document(
+        self,
+        doc_id: str,
+        *,
+        source: str | None,
+        text: str,
+        content_hash: str,
+        metadata: Mapping[str, Any],
+        chunks: Sequence[Chunk],
+        vectors: F32,
+    ) -> None:
+        cur = self.conn.execute(
+            "INSERT INTO documents(collection_id, doc_id, source, text, content_hash, metadata,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.cid, doc_id, source, text, content_hash,
+             json.dumps(dict(metadata), sort_keys=True), time.time()),
+        )
+        rowid = cur.lastrowid
+        vec = np.ascontiguousarray(vectors, dtype="<f4")
+        self.conn.executemany(
+            'INSERT INTO chunks(document_id, collection_id, idx, start, "end", text, vector)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (rowid, self.cid, c.index, c.start, c.end, c.text, vec[i].tobytes())
+                for i, c in enumerate(chunks)
+            ],
+        )
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> int:
+        n = 0
+        for part in _batches(list(doc_ids)):
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                f"SELECT id FROM documents WHERE collection_id = ? AND doc_id IN ({marks})",
+                (self.cid, *part),
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            if not ids:
+                continue
+            m2 = ",".join("?" * len(ids))
+            # Delete chunks explicitly (not via cascade) so the triggers log each one.
+            self.conn.execute(f"DELETE FROM chunks WHERE document_id IN ({m2})", ids)
+            self.conn.execute(f"DELETE FROM documents WHERE id IN ({m2})", ids)
+            n += len(ids)
+        return n
+
+    # ---- reads --------------------------------------------------------------------------------
+    def hashes(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """content_hash of the documents among ``doc_ids`` that exist."""
+        out: dict[str, str] = {}
+        for part in _batches(list(doc_ids)):
+            marks = ",".join("?" * len(part))
+            for doc_id, h in self.conn.execute(
+                f"SELECT doc_id, content_hash FROM documents WHERE collection_id = ?"
+                f" AND doc_id IN ({marks})",
+                (self.cid, *part),
+            ):
+                out[doc_id] = h
+        return out
+
+    def count(self) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM documents WHERE collection_id = ?", (self.cid,)
+            ).fetchone()[0]
+        )
+
+    def count_chunks(self) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM chunks WHERE collection_id = ?", (self.cid,)
+            ).fetchone()[0]
+        )
+
+    def head_seq(self) -> int:
+        row = self.conn.execute(
+            "SELECT max(seq) FROM oplog WHERE collection_id = ?", (self.cid,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def all_vectors(self) -> tuple[int, I64, F32]:
+        """(head seq, labels, vectors) from one consistent snapshot: what a rebuild starts from."""
+        self.conn.execute("BEGIN")
+        try:
+            head = self.head_seq()
+            rows = self.conn.execute(
+                "SELECT id, vector FROM chunks WHERE collection_id = ? ORDER BY id", (self.cid,)
+            ).fetchall()
+        finally:
+            self.conn.execute("COMMIT")
+        labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").astype(np.float32)
+        return head, labels, vecs.reshape(len(rows), self.dim)
+
+    def delta_since(self, seq: int) -> LogDelta:
+        """Net adds (with vectors) and deletes after ``seq``, from one consistent snapshot."""
+        self.conn.execute("BEGIN")
+        try:
+            head = self.head_seq()
+            added: dict[int, None] = {}
+            deleted: set[int] = set()
+            for op, cid in self.conn.execute(
+                "SELECT op, chunk_id FROM oplog WHERE collection_id = ? AND seq > ? AND seq <= ?"
+                " ORDER BY seq",
+                (self.cid, seq, head),
+            ):
+                if op == "add":
+                    added[cid] = None
+                elif cid in added:
+                    del added[cid]
+                else:
+                    deleted.add(cid)
+            ids = list(added)
+            found: dict[int, bytes] = {}
+            for part in _batches(ids):
+                marks = ",".join("?" * len(part))
+                for cid, blob in self.conn.execute(
+                    f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part
+                ):
+                    found[cid] = blob
+        finally:
+            self.conn.execute("COMMIT")
+        labels = np.array([c for c in ids if c in found], dtype=np.int64)
+        vecs = np.frombuffer(b"".join(found[c] for c in labels.tolist()), dtype="<f4")
+        return LogDelta(
+            head=head,
+            added=labels,
+            vectors=vecs.astype(np.float32).reshape(len(labels), self.dim),
+            deleted=np.array(sorted(deleted), dtype=np.int64),
+        )
+
+    def filter_chunk_ids(self, where: Mapping[str, Any]) -> I64:
+        sql, params = compile_where(where)
+        rows = self.conn.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE c.collection_id = ? AND {sql}",
+            (self.cid, *params),
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def hit_rows(self, chunk_ids: Sequence[int]) -> dict[int, HitRow]:
+        out: dict[int, HitRow] = {}
+        for part in _batches(list(chunk_ids)):
+            marks = ",".join("?" * len(part))
+            for r in self.conn.execute(
+                'SELECT c.id, d.doc_id, c.idx, c.start, c."end", c.text, d.source, d.metadata'
+                " FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.id IN ({marks})",
+                part,
+            ):
+                out[r[0]] = HitRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
+        return out
+
+    def chunk_vectors(self, doc_id: str) -> F32:
+        rows = self.conn.execute(
+            "SELECT c.vector FROM chunks c JOIN documents d ON d.id = c.document_id"
+            " WHERE d.collection_id = ? AND d.doc_id = ? ORDER BY c.idx",
+            (self.cid, doc_id),
+        ).fetchall()
+        vecs = np.frombuffer(b"".join(r[0] for r in rows), dtype="<f4")
+        return vecs.astype(np.float32).reshape(len(rows), self.dim)
+
+    def records(
+        self,
+        doc_ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        sql = (
+            "SELECT d.id, d.doc_id, d.text, d.source, d.metadata, d.content_hash"
+            " FROM documents d WHERE d.collection_id = ?"
+        )
+        params: list[Any] = [self.cid]
+        if doc_ids is not None:
+            if not doc_ids:
+                return []
+            marks = ",".join("?" * len(doc_ids))
+            sql += f" AND d.doc_id IN ({marks})"
+            params.extend(doc_ids)
+        if where is not None:
+            wsql, wparams = compile_where(where)
+            sql += f" AND {wsql}"
+            params.extend(wparams)
+        sql += " ORDER BY d.id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([limit, offset])
+        docs = self.conn.execute(sql, params).fetchall()
+        out: list[Record] = []
+        for rowid, doc_id, text, source, meta, h in docs:
+            chunks = tuple(
+                Chunk(text=t, start=s, end=e, index=i)
+                for i, s, e, t in self.conn.execute(
+                    'SELECT idx, start, "end", text FROM chunks WHERE document_id = ? ORDER BY idx',
+                    (rowid,),
+                )
+            )
+            out.append(Record(doc_id, text, source, json.loads(meta), h, chunks))
+        if doc_ids is not None:
+            order = {d: i for i, d in enumerate(doc_ids)}
+            out.sort(key=lambda r: order.get(r.id, 0))
+        return out
+
+    def doc_ids_where(self, where: Mapping[str, Any]) -> list[str]:
+        sql, params = compile_where(where)
+        rows = self.conn.execute(
+            f"SELECT d.doc_id FROM documents d WHERE d.collection_id = ? AND {sql}",
+            (self.cid, *params),
+        ).fetchall()
+        return [r[0] for r in rows]

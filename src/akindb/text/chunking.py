@@ -1,0 +1,463 @@
+"""Cut a text into chunks that fit an embedding model's window, following the text's structure.
+
+The text is read as blocks (headings and paragraphs), blocks as sentences, and a sentence that
+is too long alone as lines, then words, then pieces of a word. Consecutive units are packed
+greedily up to the token budget; a heading starts a new chunk and stays with what follows it.
+When a section needs several chunks, each chunk after the first starts up to
+``overlap_tokens`` back, at a sentence boundary or else a word boundary.
+
+Every chunk is an exact slice of the input: ``text[c.start:c.end] == c.text``, with no leading
+or trailing whitespace. Every non-whitespace character lies in at least one chunk.
+
+Token counts come from the caller's ``count_tokens`` (the model tokenizer, without special
+tokens), called in a few batches per text. Counts of adjacent units are added up while packing;
+a few joined pairs are counted to check that this holds for the tokenizer, and where it does
+not (byte-level BPE counts the newlines between units), a per-join cost is learnt from them and
+every chunk is recounted and split until it fits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from akindb.errors import InvalidArgumentError
+from akindb.types import Chunk
+
+CountTokens = Callable[[Sequence[str]], list[int]]
+"""Token counts of texts, without the model's special tokens (``encode_batch`` underneath)."""
+
+KINDS = ("text", "markdown", "rst", "html")
+"""Text kinds the chunker understands; ``html`` is the loader's layout (markdown headings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingParams:
+    """How texts are cut. Saved beside a collection; changing a knob later re-chunks only
+    documents added or re-indexed after the change.
+
+    - ``max_tokens``: the model's window, special tokens included (all-MiniLM-L6-v2: 256).
+      Larger keeps more context in each vector and makes fewer vectors (smaller index, faster
+      ingest); smaller gives sharper vectors for pointed questions and more precise hits, at
+      the cost of more vectors. Above the model's window the model would cut text off.
+    - ``overlap_tokens``: how far back a chunk starts when a section is split. More overlap
+      keeps a sentence that straddles a cut findable from both sides; it costs duplicate text
+      (more vectors, and neighbouring chunks of one passage competing in the results).
+    - ``special_tokens``: tokens the model adds around every text ([CLS], [SEP] for BERT-style
+      models); the chunk budget is ``max_tokens - special_tokens``. Too low overflows the window.
+    - ``split_on_headings``: a heading starts a new chunk. Keeps each vector about one topic and
+      hits aligned with sections; costs some small chunks for short sections.
+    """
+
+    max_tokens: int = 256
+    overlap_tokens: int = 32
+    special_tokens: int = 2
+    split_on_headings: bool = True
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = bool if f.name == "split_on_headings" else int
+            if type(value) is not expected:
+                raise InvalidArgumentError(
+                    f"chunking parameter {f.name}={value!r} must be {expected.__name__}"
+                )
+        if self.special_tokens < 0:
+            raise InvalidArgumentError("special_tokens must be >= 0")
+        if self.budget < 1:
+            raise InvalidArgumentError(
+                f"max_tokens={self.max_tokens} leaves no room for text after "
+                f"{self.special_tokens} special tokens; use a larger max_tokens"
+            )
+        if not 0 <= self.overlap_tokens <= self.budget // 2:
+            raise InvalidArgumentError(
+                f"overlap_tokens={self.overlap_tokens} must be between 0 and half the budget "
+                f"({self.budget // 2}); use a smaller overlap"
+            )
+
+    @property
+    def budget(self) -> int:
+        """Tokens a chunk may count without special tokens."""
+        return self.max_tokens - self.special_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict; ``ChunkingParams.from_dict(p.to_dict()) == p``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChunkingParams:
+        """Inverse of ``to_dict``; missing keys take defaults, unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown chunking parameters {unknown}; known: {sorted(known)}"
+            )
+        return cls(**dict(data))
+
+
+_BLOCK, _SENTENCE, _LINE, _WORD, _PIECE = range(5)
+
+
+class _Unit:
+    """A stripped span of the text with its token count; ``parts`` are finer units covering it
+    (filled only where needed). ``glued``: not whitespace-separated from the previous unit."""
+
+    __slots__ = ("end", "glued", "heading", "level", "parts", "start", "tokens")
+
+    def __init__(self, start: int, end: int, level: int, heading: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.level = level
+        self.heading = heading
+        self.tokens = 0
+        self.parts: list[_Unit] | None = None
+        self.glued = False
+
+
+# Sentence ends: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019\u00bb)\]]*(\s+)")
+_NON_SPACE = re.compile(r"\S+")
+_LINE_CONTENT = re.compile(r"[^\n\r]*\S[^\n\r]*")
+_ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
+_SETEXT = re.compile(r" {0,3}(?:=+|-+)[ \t]*$")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_RST_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line without its line break."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        out.append((pos, pos + len(body)))
+        pos += len(line)
+    return out
+
+
+def _rst_adornment(s: str) -> bool:
+    s = s.rstrip()
+    return len(s) >= 2 and s[0] in _RST_PUNCT and s == s[0] * len(s)
+
+
+def _blocks(text: str, kind: str) -> list[_Unit]:
+    """Headings and paragraphs (runs of non-blank lines; markdown fences kept whole)."""
+    lines = _lines(text)
+    strs = [text[a:b] for a, b in lines]
+    blank = [not s.strip() for s in strs]
+    n = len(lines)
+    out: list[_Unit] = []
+
+    def add(first: int, last: int, heading: bool = False) -> None:
+        s, e = _strip(text, lines[first][0], lines[last][1])
+        if s < e:
+            out.append(_Unit(s, e, _BLOCK, heading))
+
+    md = kind in ("markdown", "html")
+    i = 0
+    para = -1  # first line of the open paragraph, or -1
+    while i < n:
+        s = strs[i]
+        if blank[i]:
+            if para >= 0:
+                add(para, i - 1)
+                para = -1
+            i += 1
+            continue
+        if md:
+            fence = _FENCE.match(s)
+            if fence:
+                if para >= 0:
+                    add(para, i - 1)
+                    para = -1
+                j = i + 1
+                while j < n and not strs[j].lstrip().startswith(fence.group(1)):
+                    j += 1
+                add(i, min(j, n - 1))
+                i = j + 1
+                continue
+            if _ATX.match(s):
+                if para >= 0:
+                    add(para, i - 1)
+                    para = -1
+                add(i, i, heading=True)
+                i += 1
+                continue
+            if para >= 0 and _SETEXT.match(s):
+                add(para, i, heading=True)
+                para = -1
+                i += 1
+                continue
+        elif kind == "rst" and para < 0:
+            title = 0  # lines in the title, 0 if none here
+            if (
+                _rst_adornment(s) and i + 2 < n and not blank[i + 1]
+                and not _rst_adornment(strs[i + 1]) and strs[i + 2].rstrip() == s.rstrip()
+            ):
+                title = 3
+            elif (
+                i + 1 < n and not s[0].isspace() and not _rst_adornment(s)
+                and _rst_adornment(strs[i + 1])
+                and len(strs[i + 1].rstrip()) >= min(len(s.rstrip()), 4)
+            ):
+                title = 2
+            if title:
+                add(i, i + title - 1, heading=True)
+                i += title
+                continue
+        if para < 0:
+            para = i
+        i += 1
+    if para >= 0:
+        add(para, n - 1)
+    return out
+
+
+def _split(text: str, u: _Unit, budget: int = 1) -> list[_Unit]:
+    """The next finer units of ``u``: sentences, lines, words, or pieces of a word."""
+    seg = text[u.start : u.end]
+    base = u.start
+    out: list[_Unit] = []
+    if u.level == _BLOCK:
+        pos = 0
+        for m in _SENTENCE_END.finditer(seg):
+            out.append(_Unit(base + pos, base + m.start(1), _SENTENCE))
+            pos = m.end(1)
+        out.append(_Unit(base + pos, u.end, _SENTENCE))
+        return out
+    if u.level == _SENTENCE and ("\n" in seg or "\r" in seg):
+        pattern, level = _LINE_CONTENT, _LINE
+    elif u.level <= _LINE:
+        pattern, level = _NON_SPACE, _WORD
+    else:  # a word or piece: cut into pieces of about half the budget's share of characters
+        k = max(2, -(-2 * u.tokens // max(1, budget)))
+        size = max(1, -(-len(seg) // k))
+        for k0 in range(0, len(seg), size):
+            p = _Unit(base + k0, base + min(k0 + size, len(seg)), _PIECE)
+            p.glued = k0 > 0
+            out.append(p)
+        return out
+    for m in pattern.finditer(seg):
+        a, b = _strip(text, base + m.start(), base + m.end())
+        out.append(_Unit(a, b, level))
+    return out
+
+
+def _count(text: str, units: Sequence[_Unit], count_tokens: CountTokens) -> None:
+    if units:
+        counts = count_tokens([text[u.start : u.end] for u in units])
+        for u, c in zip(units, counts, strict=True):
+            u.tokens = c
+
+
+def _leaves(units: Sequence[_Unit]) -> list[_Unit]:
+    out: list[_Unit] = []
+    for u in units:
+        out.extend(_leaves(u.parts) if u.parts else [u])
+    return out
+
+
+def chunk_text(
+    text: str,
+    *,
+    kind: str,
+    count_tokens: CountTokens,
+    params: ChunkingParams = ChunkingParams(),
+) -> list[Chunk]:
+    """Cut ``text`` into chunks of at most ``params.budget`` tokens, following its structure.
+
+    ``kind`` is one of ``KINDS``; ``count_tokens`` counts model tokens without special tokens.
+    Empty or whitespace-only text gives ``[]``.
+
+    >>> words = lambda texts: [len(t.split()) for t in texts]
+    >>> doc = "# Title\\n\\nOne two three. Four five six.\\n\\n# Next\\n\\nSeven."
+    >>> [c.text for c in chunk_text(doc, kind="markdown", count_tokens=words)]
+    ['# Title\\n\\nOne two three. Four five six.', '# Next\\n\\nSeven.']
+    >>> small = ChunkingParams(max_tokens=6, overlap_tokens=2)
+    >>> [c.text for c in chunk_text("a b c. d e f. g h i.", kind="text",
+    ...                             count_tokens=words, params=small)]
+    ['a b c.', 'c. d e f.', 'f. g h i.']
+    """
+    if kind not in KINDS:
+        raise InvalidArgumentError(f"unknown text kind {kind!r}; use one of: {', '.join(KINDS)}")
+    if not text.strip():
+        return []
+    return _Chunker(text, kind, count_tokens, params).run()
+
+
+class _Chunker:
+    def __init__(
+        self, text: str, kind: str, count_tokens: CountTokens, params: ChunkingParams
+    ) -> None:
+        self.text = text
+        self.kind = kind
+        self.count_tokens = count_tokens
+        self.params = params
+        self.budget = params.budget
+        self.join_cost = 0  # extra tokens per join of two units, learnt from probes
+
+    def run(self) -> list[Chunk]:
+        blocks = _blocks(self.text, self.kind)
+        sentences: list[_Unit] = []
+        for b in blocks:
+            b.parts = _split(self.text, b)
+            sentences.extend(b.parts)
+        probes = self._probes(blocks)
+        texts = [self.text[u.start : u.end] for u in sentences]
+        texts += [self.text[a.start : b.end] for a, b in probes]
+        counts = self.count_tokens(texts)
+        for u, c in zip(sentences, counts, strict=False):
+            u.tokens = c
+        for (a, b), c in zip(probes, counts[len(sentences) :], strict=True):
+            self.join_cost = max(self.join_cost, c - a.tokens - b.tokens)
+        self._refine(sentences)
+        for b in blocks:
+            parts = b.parts or []
+            b.tokens = sum(p.tokens for p in parts) + self.join_cost * (len(parts) - 1)
+            if len(parts) == 1:
+                b.parts = parts[0].parts  # the block is one sentence: skip a level
+        packed = self._pack(blocks)
+        return self._finish(packed)
+
+    def _probes(self, blocks: Sequence[_Unit]) -> list[tuple[_Unit, _Unit]]:
+        """Up to 8 adjacent sentence pairs and 8 adjacent block pairs, spread evenly."""
+        parts = [b.parts or [b] for b in blocks]
+        pairs_s = [(p[i], p[i + 1]) for p in parts for i in range(len(p) - 1)]
+        pairs_b = [(parts[i][-1], parts[i + 1][0]) for i in range(len(parts) - 1)]
+        out: list[tuple[_Unit, _Unit]] = []
+        for pairs in (pairs_s, pairs_b):
+            step = max(1, len(pairs) // 8)
+            out.extend(pairs[::step][:8])
+        return out
+
+    def _refine(self, units: list[_Unit]) -> None:
+        """Give every unit over the budget finer parts, level by level, one batch per level."""
+        pending = [u for u in units if u.tokens > self.budget]
+        while pending:
+            children: list[_Unit] = []
+            for u in pending:
+                if u.end - u.start <= 1:
+                    continue
+                u.parts = _split(self.text, u, self.budget)
+                children.extend(u.parts)
+            _count(self.text, children, self.count_tokens)
+            pending = [c for c in children if c.tokens > self.budget]
+
+    def _fit(self, u: _Unit) -> list[_Unit]:
+        """``u`` itself if it fits the budget, else its parts, recursively."""
+        if u.tokens <= self.budget or not u.parts:
+            return [u]
+        out: list[_Unit] = []
+        for p in u.parts:
+            out.extend(self._fit(p))
+        if u.heading:
+            out[0].heading = True
+        return out
+
+    def _pack(self, blocks: Sequence[_Unit]) -> list[list[_Unit]]:
+        budget, split_on_headings = self.budget, self.params.split_on_headings
+        stack: list[_Unit] = []
+        for b in reversed(blocks):
+            stack.extend(reversed(self._fit(b)))
+        chunks: list[list[_Unit]] = []
+        cur: list[_Unit] = []
+        used = 0
+        body = False  # cur holds something besides headings
+        while stack:
+            u = stack.pop()
+            if u.heading and split_on_headings and body:
+                chunks.append(cur)
+                cur, used, body = [], 0, False
+            cost = u.tokens + (self.join_cost if cur else 0)
+            if used + cost > budget:
+                if cur and not body and u.parts and not u.heading:
+                    stack.extend(reversed(u.parts))  # fill the heading's chunk with u's start
+                    continue
+                if cur:
+                    chunks.append(cur)
+                    room = budget - u.tokens - self.join_cost
+                    cur = [] if u.heading else self._overlap(cur, room)
+                    used = sum(o.tokens for o in cur) + self.join_cost * max(0, len(cur) - 1)
+                    body = bool(cur)
+                cost = u.tokens + (self.join_cost if cur else 0)
+            cur.append(u)
+            used += cost
+            body = body or not u.heading
+        if cur:
+            chunks.append(cur)
+        return chunks
+
+    def _overlap(self, prev: list[_Unit], room: int) -> list[_Unit]:
+        """Trailing units of ``prev`` worth at most ``overlap_tokens`` (and ``room``), never
+        reaching back to its start or into a heading; whole sentences if any fit, else words."""
+        limit = min(self.params.overlap_tokens, room)
+        out: list[_Unit] = []
+        total = 0
+        stack = list(prev)
+        while stack and limit > 0:
+            u = stack.pop()
+            if u.heading:
+                break
+            cost = u.tokens + (self.join_cost if out else 0)
+            if total + cost <= limit and u.start > prev[0].start:
+                out.append(u)
+                total += cost
+                continue
+            if out or u.level >= _WORD:
+                break
+            if u.parts is None:
+                u.parts = _split(self.text, u)
+                if u.level < _LINE and len(u.parts) == 1:  # one line: go to its words
+                    u.parts[0].parts = _split(self.text, u.parts[0])
+                    u.parts = u.parts[0].parts
+                _count(self.text, u.parts[-limit:], self.count_tokens)
+                for p in u.parts[:-limit]:
+                    p.tokens = limit + 1  # not counted: too far back to matter
+            stack.extend(u.parts)
+        out.reverse()
+        return out
+
+    def _finish(self, packed: list[list[_Unit]]) -> list[Chunk]:
+        """Recount chunks whose sum may be off, split any over budget, then build Chunks."""
+        check = [
+            len(lv) > 1 and (self.join_cost > 0 or any(u.glued for u in lv[1:]))
+            for lv in map(_leaves, packed)
+        ]
+        while any(check):
+            todo = [i for i, c in enumerate(check) if c]
+            counts = self.count_tokens(
+                [self.text[packed[i][0].start : packed[i][-1].end] for i in todo]
+            )
+            over = {i for i, n in zip(todo, counts, strict=True) if n > self.budget}
+            new_packed: list[list[_Unit]] = []
+            new_check: list[bool] = []
+            for i, c in enumerate(packed):
+                leaves = _leaves(c)
+                if i not in over or len(leaves) == 1:
+                    new_packed.append(c)
+                    new_check.append(False)
+                    continue
+                half, acc, total = 1, 0, sum(u.tokens for u in leaves)
+                for k, u in enumerate(leaves[:-1]):
+                    acc += u.tokens
+                    if acc * 2 >= total:
+                        half = k + 1
+                        break
+                new_packed += [leaves[:half], leaves[half:]]
+                new_check += [True, True]
+            packed, check = new_packed, new_check
+        return [
+            Chunk(self.text[c[0].start : c[-1].end], c[0].start, c[-1].end, i)
+            for i, c in enumerate(packed)
+        ]
