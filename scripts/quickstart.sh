@@ -7,12 +7,12 @@ bash scripts/install.sh
 . .venv/bin/activate
 folder=${1:-}
 if [ -z "$folder" ]; then
-  folder=.quickstart/python-3.11-docs
+  folder=.quickstart/python-3.11-docs/faq
   if [ ! -d "$folder" ]; then
     mkdir -p .quickstart
     tar -xzf ../shared/data/pydocs/python-3.11.2-docs-rst-sources.tar.gz -C .quickstart
   fi
 fi
 akindb index "$folder" --db .quickstart/db
-akindb search "how do I make a copy of a list without changing the original" --db .quickstart/db -k 5
-akindb search "run code when the interpreter exits" --db .quickstart/db -k 3
+akindb search "duplicate a list so that changing the duplicate leaves the original alone" --db .quickstart/db -k 5
+akindb search "why is my program slow and how can I speed it up" --db .quickstart/db -k 3

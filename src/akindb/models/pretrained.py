@@ -20,6 +20,7 @@ Knobs (each a trade-off):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -44,12 +45,17 @@ from akindb.models.onnx_graph import (
     load_safetensors,
     set_metadata,
 )
-from akindb.models.sources import MINILM_REPO_ID, MINILM_SHA256, ModelFiles, verify_weights
+from akindb.models.sources import (
+    MINILM_REPO_ID,
+    MINILM_SHA256,
+    ModelFiles,
+    resolve_cache_dir,
+    verify_weights,
+)
 
 log = logging.getLogger(__name__)
 
 PAD_MULTIPLE = 16
-CACHE_ENV = "AKINDB_CACHE_DIR"
 _ORT_LOAD_ERRORS: tuple[type[BaseException], ...] = (
     ort_state.Fail,
     ort_state.InvalidProtobuf,
@@ -58,16 +64,6 @@ _ORT_LOAD_ERRORS: tuple[type[BaseException], ...] = (
     ort_state.NoSuchFile,
     ort_state.RuntimeException,
 )
-
-
-def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    """The argument, else ``$AKINDB_CACHE_DIR``, else ``~/.cache/akindb`` (env is only read)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "akindb"
 
 
 def onnx_cache_path(cache_dir: Path, weights_sha256: str, pooling: str, normalize: bool) -> Path:
@@ -107,8 +103,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -125,11 +119,18 @@ def _folder_settings(folder: Path, config: BertConfig) -> tuple[int, Pooling, bo
     st = _read_json(folder / "sentence_bert_config.json")
     max_tokens = min(int(st.get("max_seq_length", 512)), config.max_position_embeddings)
     pool_cfg = _read_json(folder / "1_Pooling" / "config.json")
+    modes = {
+        k[len("pooling_mode_") :]
+        for k, v in pool_cfg.items()
+        if k.startswith("pooling_mode_") and v is True
+    }
     pooling: Pooling = "mean"
-    if pool_cfg.get("pooling_mode_cls_token") and not pool_cfg.get("pooling_mode_mean_tokens"):
+    if modes == {"cls_token"}:
         pooling = "cls"
-    elif pool_cfg and not pool_cfg.get("pooling_mode_mean_tokens", True):
-        raise ModelError(f"{folder}: only mean or CLS pooling is supported")
+    elif modes not in (set(), {"mean_tokens"}):
+        raise ModelError(
+            f"{folder}: pooling {sorted(modes)} is not supported; only mean or CLS pooling is"
+        )
     modules_path = folder / "modules.json"
     normalize = True
     if modules_path.is_file():

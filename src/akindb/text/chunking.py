@@ -18,6 +18,7 @@ every chunk is recounted and split until it fits.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -105,7 +106,7 @@ class _Unit:
     """A stripped span of the text with its token count; ``parts`` are finer units covering it
     (filled only where needed). ``glued``: not whitespace-separated from the previous unit."""
 
-    __slots__ = ("end", "glued", "heading", "level", "parts", "start", "tokens")
+    __slots__ = ("end", "glued", "heading", "level", "parts", "start", "tail", "tokens")
 
     def __init__(self, start: int, end: int, level: int, heading: bool = False) -> None:
         self.start = start
@@ -114,6 +115,7 @@ class _Unit:
         self.heading = heading
         self.tokens = 0
         self.parts: list[_Unit] | None = None
+        self.tail: list[_Unit] | None = None  # its words, for overlap; only the last counted
         self.glued = False
 
 
@@ -124,6 +126,7 @@ _LINE_CONTENT = re.compile(r"[^\n\r]*\S[^\n\r]*")
 _ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 _SETEXT = re.compile(r" {0,3}(?:=+|-+)[ \t]*$")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_RST_LABELS = re.compile(r"(?:\.\. _[^\n]+:[ \t]*(?:\n|$))+")  # targets of the next title
 _RST_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
@@ -135,15 +138,15 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each line without its line break."""
-    out: list[tuple[int, int]] = []
+def _lines(text: str) -> tuple[list[str], list[int]]:
+    """Lines split at ``\n`` (a ``\r`` before it stays, as whitespace) and their start offsets."""
+    strs = text.split("\n")
+    starts = [0] * len(strs)
     pos = 0
-    for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-        out.append((pos, pos + len(body)))
-        pos += len(line)
-    return out
+    for k, line in enumerate(strs):
+        starts[k] = pos
+        pos += len(line) + 1
+    return strs, starts
 
 
 def _rst_adornment(s: str) -> bool:
@@ -153,14 +156,13 @@ def _rst_adornment(s: str) -> bool:
 
 def _blocks(text: str, kind: str) -> list[_Unit]:
     """Headings and paragraphs (runs of non-blank lines; markdown fences kept whole)."""
-    lines = _lines(text)
-    strs = [text[a:b] for a, b in lines]
-    blank = [not s.strip() for s in strs]
-    n = len(lines)
+    strs, starts = _lines(text)
+    blank = [not s or s.isspace() for s in strs]
+    n = len(strs)
     out: list[_Unit] = []
 
     def add(first: int, last: int, heading: bool = False) -> None:
-        s, e = _strip(text, lines[first][0], lines[last][1])
+        s, e = _strip(text, starts[first], starts[last] + len(strs[last]))
         if s < e:
             out.append(_Unit(s, e, _BLOCK, heading))
 
@@ -221,6 +223,10 @@ def _blocks(text: str, kind: str) -> list[_Unit]:
         i += 1
     if para >= 0:
         add(para, n - 1)
+    if kind == "rst":  # ``.. _label:`` lines just above a title go with it
+        for a, b in reversed(list(itertools.pairwise(out))):
+            if b.heading and not a.heading and _RST_LABELS.fullmatch(text, a.start, a.end):
+                a.heading = True
     return out
 
 
@@ -252,13 +258,6 @@ def _split(text: str, u: _Unit, budget: int = 1) -> list[_Unit]:
         a, b = _strip(text, base + m.start(), base + m.end())
         out.append(_Unit(a, b, level))
     return out
-
-
-def _count(text: str, units: Sequence[_Unit], count_tokens: CountTokens) -> None:
-    if units:
-        counts = count_tokens([text[u.start : u.end] for u in units])
-        for u, c in zip(units, counts, strict=True):
-            u.tokens = c
 
 
 def _leaves(units: Sequence[_Unit]) -> list[_Unit]:
@@ -306,6 +305,8 @@ class _Chunker:
         self.params = params
         self.budget = params.budget
         self.join_cost = 0  # extra tokens per join of two units, learnt from probes
+        self.pieces = False  # some word was cut into pieces (their joins are not additive)
+        self.missing: list[_Unit] | None = None  # units whose words overlap needs
 
     def run(self) -> list[Chunk]:
         blocks = _blocks(self.text, self.kind)
@@ -313,45 +314,75 @@ class _Chunker:
         for b in blocks:
             b.parts = _split(self.text, b)
             sentences.extend(b.parts)
-        probes = self._probes(blocks)
-        texts = [self.text[u.start : u.end] for u in sentences]
-        texts += [self.text[a.start : b.end] for a, b in probes]
-        counts = self.count_tokens(texts)
-        for u, c in zip(sentences, counts, strict=False):
-            u.tokens = c
-        for (a, b), c in zip(probes, counts[len(sentences) :], strict=True):
-            self.join_cost = max(self.join_cost, c - a.tokens - b.tokens)
+        pairs = [(p[i], p[i + 1]) for b in blocks if (p := b.parts) for i in range(len(p) - 1)]
+        pairs += [(a.parts[-1], b.parts[0]) for a, b in itertools.pairwise(blocks)
+                  if a.parts and b.parts]
+        self._count(sentences, pairs)
         self._refine(sentences)
         for b in blocks:
             parts = b.parts or []
             b.tokens = sum(p.tokens for p in parts) + self.join_cost * (len(parts) - 1)
             if len(parts) == 1:
                 b.parts = parts[0].parts  # the block is one sentence: skip a level
-        packed = self._pack(blocks)
+        # Overlap may need the words of a chunk's last sentence: pack, count the words that
+        # were missing in one batch, and pack again (boundaries can move); then count on demand.
+        for attempt in range(4):
+            self.missing = [] if attempt < 3 else None
+            packed = self._pack(blocks)
+            if not self.missing:
+                break
+            self._tail(self.missing)
         return self._finish(packed)
 
-    def _probes(self, blocks: Sequence[_Unit]) -> list[tuple[_Unit, _Unit]]:
-        """Up to 8 adjacent sentence pairs and 8 adjacent block pairs, spread evenly."""
-        parts = [b.parts or [b] for b in blocks]
-        pairs_s = [(p[i], p[i + 1]) for p in parts for i in range(len(p) - 1)]
-        pairs_b = [(parts[i][-1], parts[i + 1][0]) for i in range(len(parts) - 1)]
-        out: list[tuple[_Unit, _Unit]] = []
-        for pairs in (pairs_s, pairs_b):
-            step = max(1, len(pairs) // 8)
-            out.extend(pairs[::step][:8])
-        return out
+    def _tail(self, units: Sequence[_Unit]) -> None:
+        """Give each unit its words as ``tail``, counting the last ``overlap_tokens`` of them
+        (the rest are marked too long to be taken)."""
+        k = self.params.overlap_tokens
+        todo: list[_Unit] = []
+        pairs: list[tuple[_Unit, _Unit]] = []
+        for u in units:
+            u.tail = [_Unit(m.start(), m.end(), _WORD)
+                      for m in _NON_SPACE.finditer(self.text, u.start, u.end)]
+            for w in u.tail:
+                w.tokens = k + 1
+            todo.extend(u.tail[-k:])
+            pairs.extend(itertools.pairwise(u.tail[-k:]))
+        self._count(todo, pairs)
+
+    def _count(self, units: Sequence[_Unit], pairs: Sequence[tuple[_Unit, _Unit]]) -> None:
+        """Count ``units`` in one batch, with a few adjacent pairs from ``pairs`` (up to 8 whose
+        gap holds a line break, 8 whose gap does not) to learn what a join costs."""
+        if not units:
+            return
+        text = self.text
+        by_gap: tuple[list[tuple[_Unit, _Unit]], list[tuple[_Unit, _Unit]]] = ([], [])
+        for a, b in pairs:
+            by_gap[text.find("\n", a.end, b.start) >= 0].append((a, b))
+        probes = [p for group in by_gap for p in group[:: max(1, len(group) // 8)][:8]]
+        counts = self.count_tokens(
+            [text[u.start : u.end] for u in units] + [text[a.start : b.end] for a, b in probes]
+        )
+        for u, c in zip(units, counts, strict=False):
+            u.tokens = c
+        for (a, b), c in zip(probes, counts[len(units) :], strict=True):
+            self.join_cost = max(self.join_cost, c - a.tokens - b.tokens)
 
     def _refine(self, units: list[_Unit]) -> None:
         """Give every unit over the budget finer parts, level by level, one batch per level."""
         pending = [u for u in units if u.tokens > self.budget]
         while pending:
             children: list[_Unit] = []
+            pairs: list[tuple[_Unit, _Unit]] = []
             for u in pending:
                 if u.end - u.start <= 1:
                     continue
                 u.parts = _split(self.text, u, self.budget)
+                if u.level >= _WORD:
+                    self.pieces = True  # glued pieces: their chunks are recounted
+                else:
+                    pairs.extend(itertools.pairwise(u.parts))
                 children.extend(u.parts)
-            _count(self.text, children, self.count_tokens)
+            self._count(children, pairs)
             pending = [c for c in children if c.tokens > self.budget]
 
     def _fit(self, u: _Unit) -> list[_Unit]:
@@ -416,24 +447,25 @@ class _Chunker:
                 continue
             if out or u.level >= _WORD:
                 break
-            if u.parts is None:
-                u.parts = _split(self.text, u)
-                if u.level < _LINE and len(u.parts) == 1:  # one line: go to its words
-                    u.parts[0].parts = _split(self.text, u.parts[0])
-                    u.parts = u.parts[0].parts
-                _count(self.text, u.parts[-limit:], self.count_tokens)
-                for p in u.parts[:-limit]:
-                    p.tokens = limit + 1  # not counted: too far back to matter
-            stack.extend(u.parts)
+            if u.parts is None and u.tail is None:
+                if self.missing is not None:
+                    self.missing.append(u)
+                    break
+                self._tail([u])
+            stack.extend(u.parts or u.tail or [])
         out.reverse()
         return out
 
     def _finish(self, packed: list[list[_Unit]]) -> list[Chunk]:
-        """Recount chunks whose sum may be off, split any over budget, then build Chunks."""
-        check = [
-            len(lv) > 1 and (self.join_cost > 0 or any(u.glued for u in lv[1:]))
-            for lv in map(_leaves, packed)
-        ]
+        """Recount chunks whose sum may be off; split any over budget (dropping its overlap
+        first, then halving); build the Chunks."""
+        check = [False] * len(packed)
+        if self.join_cost > 0 or self.pieces:
+            for i, c in enumerate(packed):
+                leaves = _leaves(c)
+                check[i] = len(leaves) > 1 and (
+                    self.join_cost > 0 or any(u.glued for u in leaves[1:])
+                )
         while any(check):
             todo = [i for i, c in enumerate(check) if c]
             counts = self.count_tokens(
@@ -443,12 +475,27 @@ class _Chunker:
             new_packed: list[list[_Unit]] = []
             new_check: list[bool] = []
             for i, c in enumerate(packed):
-                leaves = _leaves(c)
-                if i not in over or len(leaves) == 1:
+                prev_start = new_packed[-1][0].start if new_packed else -1
+                if c[0].start <= prev_start:  # a split before made c start inside its neighbour
+                    c = [u for u in _leaves(c) if u.start > prev_start]
+                    if c:
+                        new_packed.append(c)
+                        new_check.append(True)
+                    continue
+                leaves = _leaves(c) if i in over else c
+                if len(leaves) == 1 or i not in over:
                     new_packed.append(c)
                     new_check.append(False)
                     continue
-                half, acc, total = 1, 0, sum(u.tokens for u in leaves)
+                prev_end = new_packed[-1][-1].end if new_packed else -1
+                lead = 0
+                while lead < len(leaves) - 1 and leaves[lead].end <= prev_end:
+                    lead += 1
+                if lead:
+                    new_packed.append(leaves[lead:])
+                    new_check.append(True)
+                    continue
+                half, acc, total = len(leaves) - 1, 0, sum(u.tokens for u in leaves)
                 for k, u in enumerate(leaves[:-1]):
                     acc += u.tokens
                     if acc * 2 >= total:

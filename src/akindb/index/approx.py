@@ -1,0 +1,91 @@
+"""What the approximate indexes (hnsw, lsh) share: the tunable search knob, tombstone
+bookkeeping, and the exact fallback used when a filter is selective.
+
+Filtered search policy (both kinds): the caller passes ``allowed`` labels that SQLite already
+selected, so the selectivity is ``len(allowed) / len(index)``. When few labels are allowed
+(``len(allowed) <= EXACT_MAX_ROWS`` or selectivity ``< EXACT_BELOW``) the answer is exact over
+exactly those vectors — cheaper than walking a graph whose neighbours are mostly filtered out,
+and recall 1.0 by construction. Otherwise the index searches with the filter applied inside the
+library (or on the candidate list) and a widened search width.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+
+from akindb.core.topk import scores, top_k
+from akindb.errors import InvalidArgumentError
+from akindb.index.base import F32, I64, VectorIndex
+from akindb.types import Metric
+
+EXACT_MAX_ROWS = 2048
+"""A filter allowing at most this many vectors is always answered exactly."""
+
+EXACT_BELOW = 0.05
+"""A filter allowing less than this fraction of the index is answered exactly."""
+
+
+def exact_search(matrix: F32, labels: I64, queries: F32, k: int, metric: Metric) -> tuple[I64, F32]:
+    """Exact top-``k`` of ``queries`` over ``matrix`` rows labelled ``labels``, padded with -1.
+
+    >>> m = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    >>> exact_search(m, np.array([7, 9]), np.array([[0, 1]], dtype=np.float32), 3, Metric.DOT)[0]
+    array([[ 9,  7, -1]])
+    """
+    nq = len(queries)
+    out_l = np.full((nq, k), -1, dtype=np.int64)
+    out_s = np.full((nq, k), -np.inf, dtype=np.float32)
+    if len(labels) == 0 or k == 0 or nq == 0:
+        return out_l, out_s
+    idx, best = top_k(scores(matrix, queries, metric), k)
+    kk = idx.shape[1]
+    out_l[:, :kk] = labels[idx]
+    out_s[:, :kk] = best
+    return out_l, out_s
+
+
+def check_range(name: str, value: Any, lo: int, hi: int) -> int:
+    """An integer parameter within ``[lo, hi]``, or ``InvalidArgumentError`` saying so.
+
+    >>> check_range("M", 16, 2, 100)
+    16
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise InvalidArgumentError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+class ApproxIndex(VectorIndex):
+    """An approximate index with one search-time knob that ``Collection.tune`` sweeps."""
+
+    knob: ClassVar[str]
+    """Name of the search-time parameter (``ef_search``, ``probes``): changeable any time."""
+
+    build_params: ClassVar[tuple[str, ...]]
+    """Parameters fixed by the build; changing them means a rebuild."""
+
+    @abc.abstractmethod
+    def knob_value(self) -> int: ...
+
+    @abc.abstractmethod
+    def set_knob(self, value: int) -> None:
+        """Change the search-time knob (validated)."""
+
+    @abc.abstractmethod
+    def knob_sweep(self, k: int) -> list[int]:
+        """Increasing knob values ``tune`` tries, cheapest first."""
+
+    @abc.abstractmethod
+    def deleted_count(self) -> int:
+        """Tombstones still taking space (removed labels not yet compacted away)."""
+
+    def deleted_fraction(self) -> float:
+        total = len(self) + self.deleted_count()
+        return self.deleted_count() / total if total else 0.0
+
+    @staticmethod
+    def use_exact(n_allowed: int, n_total: int) -> bool:
+        return n_allowed <= EXACT_MAX_ROWS or n_allowed < EXACT_BELOW * n_total

@@ -1,0 +1,43 @@
+"""Small real corpora cut at test time from ../shared/data (sources named in each helper)."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from tests.conftest import shared_data
+
+PYDOCS_TAR = "pydocs/python-3.11.2-docs-rst-sources.tar.gz"
+# A handful of pages from the Python 3.11 docs sources (Debian python3.11-doc 3.11.2).
+PYDOCS_PAGES = [
+    "library/atexit.rst.txt",
+    "library/copy.rst.txt",
+    "library/random.rst.txt",
+    "library/zipfile.rst.txt",
+    "library/json.rst.txt",
+    "library/getpass.rst.txt",
+]
+
+# Questions phrased in other words than the pages, and the page that answers each.
+PYDOCS_QUESTIONS = [
+    ("run a function automatically when the program is about to quit", "atexit.rst.txt"),
+    ("duplicate an object so changing the duplicate leaves the original alone", "copy.rst.txt"),
+    ("choose an element at random from a list", "random.rst.txt"),
+    ("pack several files into a compressed archive", "zipfile.rst.txt"),
+    ("turn a python dictionary into a string for a web API", "json.rst.txt"),
+    ("ask the user for a password without showing it on screen", "getpass.rst.txt"),
+]
+
+
+def extract_pydocs(dest: Path, pages: list[str] = PYDOCS_PAGES) -> Path:
+    """Extract ``pages`` from the Python docs tarball into ``dest``; returns the folder."""
+    tar_path = shared_data() / PYDOCS_TAR
+    with tarfile.open(tar_path) as tar:
+        for page in pages:
+            member = tar.getmember(f"python-3.11-docs/{page}")
+            fobj = tar.extractfile(member)
+            assert fobj is not None
+            out = dest / page
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(fobj.read())
+    return dest
