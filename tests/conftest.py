@@ -35,8 +35,13 @@ class HashEmbedder(Embedder):
 
     def __init__(self, dim: int = 256, name: str = "test-hash") -> None:
         self.spec = ModelSpec(
-            name=name, revision="1", weights_sha256=hashlib.sha256(name.encode()).hexdigest(),
-            dim=dim, pooling="sum", normalize=True, max_tokens=128,
+            name=name,
+            revision="1",
+            weights_sha256=hashlib.sha256(name.encode()).hexdigest(),
+            dim=dim,
+            pooling="sum",
+            normalize=True,
+            max_tokens=128,
         )
 
     def _words(self, text: str) -> list[str]:
@@ -55,8 +60,13 @@ class HashEmbedder(Embedder):
     def tokenize(self, text: str) -> TokenView:
         spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
         toks = [text[a:b].lower() for a, b in spans]
-        return TokenView(toks, list(range(len(toks))), spans, len(toks) > self.spec.max_tokens,
-                         self.spec.max_tokens)
+        return TokenView(
+            toks,
+            list(range(len(toks))),
+            spans,
+            len(toks) > self.spec.max_tokens,
+            self.spec.max_tokens,
+        )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(self._words(t)) for t in texts]

@@ -26,9 +26,16 @@ def _col(db: akindb.Database, **kw: object) -> akindb.Collection:
 
 def test_add_search_get_delete_roundtrip(tmp_db: akindb.Database) -> None:
     col = _col(tmp_db)
-    ids = col.add(TEXTS, ids=["a", "b", "c", "d"],
-                  metadatas=[{"topic": "pets", "n": 1}, {"topic": "money", "n": 2},
-                             {"topic": "food", "n": 3}, {"topic": "pets", "n": 4}])
+    ids = col.add(
+        TEXTS,
+        ids=["a", "b", "c", "d"],
+        metadatas=[
+            {"topic": "pets", "n": 1},
+            {"topic": "money", "n": 2},
+            {"topic": "food", "n": 3},
+            {"topic": "pets", "n": 4},
+        ],
+    )
     assert ids == ["a", "b", "c", "d"] and col.count() == 4
     hits = col.search("cat sat on the warm mat", k=2)
     assert hits[0].id == "a" and hits[0].text == TEXTS[0]
@@ -42,9 +49,16 @@ def test_add_search_get_delete_roundtrip(tmp_db: akindb.Database) -> None:
 
 def test_filters_all_operators(tmp_db: akindb.Database) -> None:
     col = _col(tmp_db)
-    col.add(TEXTS, ids=["a", "b", "c", "d"],
-            metadatas=[{"topic": "pets", "n": 1}, {"topic": "money", "n": 2},
-                       {"topic": "food", "n": 3}, {"topic": "pets", "n": 4, "x": True}])
+    col.add(
+        TEXTS,
+        ids=["a", "b", "c", "d"],
+        metadatas=[
+            {"topic": "pets", "n": 1},
+            {"topic": "money", "n": 2},
+            {"topic": "food", "n": 3},
+            {"topic": "pets", "n": 4, "x": True},
+        ],
+    )
 
     def ids(where: object) -> set[str]:
         return {h.id for h in col.search("cat", k=10, where=where)}  # type: ignore[arg-type]
@@ -88,15 +102,22 @@ def test_thresholds_per_metric(tmp_path: Path) -> None:
             assert len(kept) == 6 and all(h.distance <= dcut for h in kept)
             if metric == "l2":
                 assert hits[0].score == pytest.approx(0.0, abs=1e-3)
-                assert hits[1].distance == pytest.approx(float(np.linalg.norm(vecs[0] - vecs[int(hits[1].id)])), rel=1e-4)
+                assert hits[1].distance == pytest.approx(
+                    float(np.linalg.norm(vecs[0] - vecs[int(hits[1].id)])), rel=1e-4
+                )
 
 
 def test_bad_vectors_are_refused_and_nothing_is_written(tmp_db: akindb.Database) -> None:
     col = tmp_db.create_collection("v", model=None, dim=4)
     good = np.eye(4, dtype=np.float32)
     col.add(ids=list("abcd"), vectors=good, texts=["w", "x", "y", "z"])
-    cases = [np.ones((2, 3)), np.array([[1, np.nan, 0, 0]]), np.array([[np.inf, 0, 0, 0]]),
-             np.zeros((1, 4)), [["a", "b", "c", "d"]]]
+    cases = [
+        np.ones((2, 3)),
+        np.array([[1, np.nan, 0, 0]]),
+        np.array([[np.inf, 0, 0, 0]]),
+        np.zeros((1, 4)),
+        [["a", "b", "c", "d"]],
+    ]
     for bad in cases:
         with pytest.raises(errors.InvalidVectorError):
             col.add(ids=[f"bad{i}" for i in range(len(bad))], vectors=bad)

@@ -21,7 +21,9 @@ def docs_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[akindb.D
     root = tmp_path_factory.mktemp("real")
     folder = extract_pydocs(root / "docs")
     (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
-    (folder / "notes.md").write_text("# Notes\n\nThe *walrus* operator assigns inside expressions.\n")
+    (folder / "notes.md").write_text(
+        "# Notes\n\nThe *walrus* operator assigns inside expressions.\n"
+    )
     db = akindb.open(root / "db")
     col = db.create_collection("docs")
     report = col.add_files([folder])
@@ -31,8 +33,9 @@ def docs_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[akindb.D
 
 
 @pytest.mark.parametrize("question,page", PYDOCS_QUESTIONS, ids=[p for _, p in PYDOCS_QUESTIONS])
-def test_right_page_ranks_first(docs_db: tuple[akindb.Database, Path], question: str,
-                                page: str) -> None:
+def test_right_page_ranks_first(
+    docs_db: tuple[akindb.Database, Path], question: str, page: str
+) -> None:
     db, _ = docs_db
     hits = db.get_collection("docs").search(question, k=3)
     assert hits[0].source is not None and hits[0].source.endswith(page), [h.source for h in hits]
@@ -52,8 +55,9 @@ def test_filter_by_extension_and_threshold(docs_db: tuple[akindb.Database, Path]
     assert hits and all(h.metadata["ext"] == ".rst" for h in rst)
 
 
-def test_reindex_is_idempotent_and_changes_replace(docs_db: tuple[akindb.Database, Path],
-                                                  tmp_path: Path) -> None:
+def test_reindex_is_idempotent_and_changes_replace(
+    docs_db: tuple[akindb.Database, Path], tmp_path: Path
+) -> None:
     db, folder = docs_db
     col = db.get_collection("docs")
     seq = col._store.head_seq()
@@ -89,8 +93,9 @@ def test_vanished_and_undecodable_files_are_skipped(tmp_path: Path) -> None:
             col.add_files([tmp_path / "missing"])
 
 
-def test_tokenize_and_truncated_query(docs_db: tuple[akindb.Database, Path],
-                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_tokenize_and_truncated_query(
+    docs_db: tuple[akindb.Database, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     col = docs_db[0].get_collection("docs")
     tv = col.tokenize("The dog's owner walked quickly")
     assert tv.tokens == ["[CLS]", "the", "dog", "'", "s", "owner", "walked", "quickly", "[SEP]"]

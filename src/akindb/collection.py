@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from akindb.core.topk import to_distance
 from akindb.core.vectors import as_matrix
 from akindb.errors import (
@@ -61,7 +60,8 @@ class CollectionConfig:
         return cls(
             id=int(cid), name=name, uuid=uid, metric=Metric(metric), dim=int(dim),
             model=ModelSpec.from_json(model) if model else None, index_kind=kind,
-            index_params=json.loads(params), chunking=ChunkingParams.from_dict(json.loads(chunking)),
+            index_params=json.loads(params),
+            chunking=ChunkingParams.from_dict(json.loads(chunking)),
         )
 
 
@@ -216,12 +216,14 @@ class Collection:
         doc_ids = [str(x) for x in ids] if ids is not None else [h[:24] for h in hashes]
         if len(set(doc_ids)) != n:
             raise InvalidArgumentError("ids must be unique within one call")
-        metas = [dict(m) if m is not None else {} for m in (metadatas or [None] * n)]
+        metas = [dict(m) for m in metadatas] if metadatas is not None else [{} for _ in range(n)]
         for i, m in enumerate(metas):
             try:
                 json.dumps(m)
             except (TypeError, ValueError) as exc:
-                raise InvalidArgumentError(f"metadata #{i} is not JSON-serialisable: {exc}") from None
+                raise InvalidArgumentError(
+                    f"metadata #{i} is not JSON-serialisable: {exc}"
+                ) from None
         with self.db.lock:
             existing = self._store.hashes(doc_ids)
         todo = [i for i in range(n) if existing.get(doc_ids[i]) != hashes[i]]
@@ -281,7 +283,9 @@ class Collection:
             ids = [ids]
         w = parse_where(where)
         if ids is None and w is None:
-            raise InvalidArgumentError("delete needs ids or a where filter (refusing to delete all)")
+            raise InvalidArgumentError(
+                "delete needs ids or a where filter (refusing to delete everything)"
+            )
         with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
             targets = list(ids) if ids is not None else []
             if w is not None:

@@ -57,7 +57,9 @@ class Database:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ReadOnlyError(f"cannot create database directory {self.path}: {exc}") from None
+                raise ReadOnlyError(
+                    f"cannot create database directory {self.path}: {exc}"
+                ) from None
         self.lock = threading.RLock()
         self.conn = sq.connect(self.file)
         self.index_dir = self.path / "indexes"
@@ -120,10 +122,17 @@ class Database:
             cur = self.conn.execute(
                 "INSERT INTO collections(name, uuid, metric, dim, model, index_kind, index_params,"
                 " chunking, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, cfg.uuid, metric.value, dim,
-                 cfg.model.to_json() if cfg.model else None, index,
-                 json.dumps(cfg.index_params, sort_keys=True),
-                 json.dumps(chunking.to_dict(), sort_keys=True), time.time()),
+                (
+                    name,
+                    cfg.uuid,
+                    metric.value,
+                    dim,
+                    cfg.model.to_json() if cfg.model else None,
+                    index,
+                    json.dumps(cfg.index_params, sort_keys=True),
+                    json.dumps(chunking.to_dict(), sort_keys=True),
+                    time.time(),
+                ),
             )
         cfg = CollectionConfig(**{**cfg.__dict__, "id": int(cur.lastrowid or 0)})
         col = Collection(self, cfg, embedder)
@@ -215,6 +224,6 @@ def _resolve_model(model: str | Embedder | None) -> Embedder | None:
     return load_embedder(None if model == "default" else model)
 
 
-def open(path: str | Path = "akindb_db", *, create: bool = True) -> Database:  # noqa: A001
+def open(path: str | Path = "akindb_db", *, create: bool = True) -> Database:
     """Open (or create) the database directory at ``path``."""
     return Database(path, create=create)

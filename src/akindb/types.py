@@ -43,9 +43,7 @@ class Metric(enum.StrEnum):
             from akindb.errors import InvalidArgumentError
 
             valid = ", ".join(m.value for m in cls)
-            raise InvalidArgumentError(
-                f"unknown metric {value!r}; use one of: {valid}"
-            ) from None
+            raise InvalidArgumentError(f"unknown metric {value!r}; use one of: {valid}") from None
 
 
 @dataclass(frozen=True, slots=True)

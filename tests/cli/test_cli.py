@@ -24,7 +24,9 @@ runner = CliRunner()
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cli")
     folder = extract_pydocs(root / "docs", ["library/atexit.rst.txt", "library/getpass.rst.txt"])
-    (folder / "notes.md").write_text("# Notes\n\nThe *walrus* operator assigns inside expressions.\n")
+    (folder / "notes.md").write_text(
+        "# Notes\n\nThe *walrus* operator assigns inside expressions.\n"
+    )
     (folder / "blob.bin").write_bytes(bytes(range(256)) * 4)
     db = root / "db"
     res = runner.invoke(app, ["index", str(folder), "--db", str(db), "--json"])
@@ -43,8 +45,18 @@ def test_index_again_does_no_work(indexed: tuple[Path, Path]) -> None:
 
 def test_search_json_lines(indexed: tuple[Path, Path]) -> None:
     db, _ = indexed
-    res = runner.invoke(app, ["search", "register a cleanup function for interpreter exit",
-                              "--db", str(db), "-k", "3", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "search",
+            "register a cleanup function for interpreter exit",
+            "--db",
+            str(db),
+            "-k",
+            "3",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert len(lines) == 3
@@ -63,8 +75,9 @@ def test_search_where_min_score_and_human_output(indexed: tuple[Path, Path]) -> 
 
 def test_tokens_collections_get_delete(indexed: tuple[Path, Path]) -> None:
     db, folder = indexed
-    res = runner.invoke(app, ["tokens", "The dog's owner walked quickly", "--db", str(db),
-                              "--json"])
+    res = runner.invoke(
+        app, ["tokens", "The dog's owner walked quickly", "--db", str(db), "--json"]
+    )
     assert json.loads(res.stdout)["tokens"][1:4] == ["the", "dog", "'"]
     res = runner.invoke(app, ["collections", "--db", str(db), "--json"])
     info = json.loads(res.stdout.splitlines()[0])
@@ -82,8 +95,9 @@ def test_tokens_collections_get_delete(indexed: tuple[Path, Path]) -> None:
     assert res.exit_code == 3 and "not found" in res.stderr
 
 
-def test_mistakes_get_clear_errors_and_exit_codes(indexed: tuple[Path, Path],
-                                                  tmp_path: Path) -> None:
+def test_mistakes_get_clear_errors_and_exit_codes(
+    indexed: tuple[Path, Path], tmp_path: Path
+) -> None:
     db, _ = indexed
     res = runner.invoke(app, ["search", "x", "--db", str(tmp_path / "none")])
     assert res.exit_code == 3 and "no akindb database" in res.stderr
@@ -109,7 +123,8 @@ def test_eval_beir_on_a_small_real_cut(tmp_path: Path) -> None:
     keep_q = sorted({r[0] for r in rows})[:30]
     rows = [r for r in rows if r[0] in keep_q]
     judged = {r[1] for r in rows}
-    docs = [json.loads(x) for x in gzip.open(src / "corpus.jsonl.gz", "rt", encoding="utf-8")]
+    with gzip.open(src / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+        docs = [json.loads(x) for x in fh]
     others = [d for d in docs if d["_id"] not in judged][:300]
     keep_docs = [d for d in docs if d["_id"] in judged] + others
     out = tmp_path / "nf-cut"
@@ -117,13 +132,21 @@ def test_eval_beir_on_a_small_real_cut(tmp_path: Path) -> None:
     (out / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in keep_docs))
     queries = [json.loads(x) for x in (src / "queries.jsonl").read_text().splitlines()]
     (out / "queries.jsonl").write_text(
-        "\n".join(json.dumps(q) for q in queries if q["_id"] in set(keep_q)))
+        "\n".join(json.dumps(q) for q in queries if q["_id"] in set(keep_q))
+    )
     (out / "qrels" / "test.tsv").write_text(header + "\n" + "\n".join("\t".join(r) for r in rows))
     res = runner.invoke(app, ["eval", "beir", str(out), "--json"])
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
-    for key in ("ndcg@10", "recall@100", "mrr@10", "queries", "docs", "index_seconds",
-                "query_seconds"):
+    for key in (
+        "ndcg@10",
+        "recall@100",
+        "mrr@10",
+        "queries",
+        "docs",
+        "index_seconds",
+        "query_seconds",
+    ):
         assert key in m
     assert m["queries"] == 30 and m["docs"] == len(keep_docs)
     assert 0.2 < m["ndcg@10"] <= 1.0 and m["recall@100"] > m["ndcg@10"] * 0.5
@@ -134,8 +157,14 @@ def test_eval_beir_on_a_small_real_cut(tmp_path: Path) -> None:
 def test_console_script_runs(tmp_path: Path) -> None:
     """The installed ``akindb`` entry point, as a real subprocess."""
     exe = Path(sys.executable).with_name("akindb")
-    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "100"}, cwd=REPO)
+    res = subprocess.run(
+        [str(exe), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100"},
+        cwd=REPO,
+    )
     assert res.returncode == 0 and "index" in res.stdout and "search" in res.stdout
 
 

@@ -10,14 +10,33 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import akindb  # noqa: E402
-from akindb.text.chunking import ChunkingParams  # noqa: E402
-from conftest import HashEmbedder  # noqa: E402
+from conftest import HashEmbedder
 
-WORDS = (
-    "river mountain library engine violin harbor pepper tunnel glacier orchard lantern "
-    "compass meadow falcon pottery canyon ember quartz saddle thicket"
-).split()
+import akindb
+from akindb.text.chunking import ChunkingParams
+
+WORDS = [
+    "river",
+    "mountain",
+    "library",
+    "engine",
+    "violin",
+    "harbor",
+    "pepper",
+    "tunnel",
+    "glacier",
+    "orchard",
+    "lantern",
+    "compass",
+    "meadow",
+    "falcon",
+    "pottery",
+    "canyon",
+    "ember",
+    "quartz",
+    "saddle",
+    "thicket",
+]
 
 
 def doc_text(batch: int, j: int) -> str:

@@ -39,7 +39,10 @@ def test_sigkill_during_ingest_loses_no_acknowledged_write(tmp_path: Path) -> No
     for _ in range(KILLS):
         with subprocess.Popen(
             [sys.executable, str(WRITER), str(db_path), "crash", "100000", str(next_batch)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         ) as proc:
             # Let it start and write for a random while, then kill it without warning.
             assert proc.stdout is not None

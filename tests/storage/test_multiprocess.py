@@ -18,8 +18,13 @@ def test_reader_sees_writer_rows_at_next_query(tmp_path: Path) -> None:
     db_path = tmp_path / "db"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     # Seed a few rows so the reader has an index to keep up to date.
-    subprocess.run([sys.executable, str(WRITER), str(db_path), "plain", "2", "0"],
-                   check=True, env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(WRITER), str(db_path), "plain", "2", "0"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     db = akindb.open(db_path, create=False)
     col = db.get_collection("crash", model=HashEmbedder())
     assert col.count() == 6
@@ -27,7 +32,9 @@ def test_reader_sees_writer_rows_at_next_query(tmp_path: Path) -> None:
     seen = 0
     with subprocess.Popen(
         [sys.executable, str(WRITER), str(db_path), "plain", "30", "100"],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -43,7 +43,9 @@ def index(
     collection: CollectionOpt = DEFAULT_COLLECTION,
     model: Annotated[str, typer.Option(help="Embedding model for a new collection.")] = "default",
     metric: Annotated[str, typer.Option(help="cosine | l2 | dot (new collection).")] = "cosine",
-    index_kind: Annotated[str, typer.Option("--index", help="Index kind (new collection).")] = "flat",
+    index_kind: Annotated[
+        str, typer.Option("--index", help="Index kind (new collection).")
+    ] = "flat",
     json_out: JsonOpt = False,
 ) -> None:
     """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
@@ -54,9 +56,13 @@ def index(
         )
         if progress_enabled() and not json_out:
             with Progress(
-                TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files · {task.fields[chunks]} chunks"), TimeRemainingColumn(),
-                console=err, transient=False,
+                TextColumn("[bold]indexing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files · {task.fields[chunks]} chunks"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
             ) as bar:
                 task = bar.add_task("index", total=None, chunks=0)
 
@@ -174,8 +180,9 @@ def get(
             if json_out:
                 print_json(r.to_dict())
             else:
-                out.print(f"[bold]{r.id}[/]  source={r.source}  chunks={len(r.chunks)}",
-                          markup=True)
+                out.print(
+                    f"[bold]{r.id}[/]  source={r.source}  chunks={len(r.chunks)}", markup=True
+                )
                 out.print(f"metadata: {json.dumps(r.metadata, ensure_ascii=False)}", markup=False)
                 out.print(r.text, markup=False)
         if missing:
@@ -185,7 +192,9 @@ def get(
 
 def delete(
     ids: Annotated[list[str] | None, typer.Argument(help="Document ids to delete.")] = None,
-    where: Annotated[str | None, typer.Option(help="Delete documents matching this filter.")] = None,
+    where: Annotated[
+        str | None, typer.Option(help="Delete documents matching this filter.")
+    ] = None,
     db: DbOpt = None,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     json_out: JsonOpt = False,
@@ -221,8 +230,15 @@ def collections_list(
         for c in ("name", "documents", "chunks", "model", "metric", "dim", "index"):
             table.add_column(c)
         for i in infos:
-            table.add_row(i["name"], str(i["documents"]), str(i["chunks"]), str(i["model"]),
-                          i["metric"], str(i["dim"]), i["index"])
+            table.add_row(
+                i["name"],
+                str(i["documents"]),
+                str(i["chunks"]),
+                str(i["model"]),
+                i["metric"],
+                str(i["dim"]),
+                i["index"],
+            )
         out.print(table)
         out.print(f"database size: {database.size_bytes() / 1e6:.1f} MB")
 

@@ -33,7 +33,9 @@ DbOpt = Annotated[
 CollectionOpt = Annotated[
     str,
     typer.Option(
-        "--collection", "-c", envvar="AKINDB_COLLECTION",
+        "--collection",
+        "-c",
+        envvar="AKINDB_COLLECTION",
         help="Collection name (env AKINDB_COLLECTION).",
     ),
 ]

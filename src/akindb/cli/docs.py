@@ -33,7 +33,9 @@ def render() -> str:
     ]
     for path in _walk(root, []):
         res = runner.invoke(
-            app, [*path, "--help"], env={"COLUMNS": str(WIDTH), "TERM": "dumb", "NO_COLOR": "1"},
+            app,
+            [*path, "--help"],
+            env={"COLUMNS": str(WIDTH), "TERM": "dumb", "NO_COLOR": "1"},
             terminal_width=WIDTH,
         )
         title = " ".join(["akindb", *path])

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from akindb.cli.common import DbOpt, JsonOpt, err, handled, out, print_json, progress_enabled
 
@@ -15,7 +23,9 @@ eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
 
 @eval_app.command("beir")
 def beir(
-    folder: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")],
+    folder: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")
+    ],
     split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
     db: DbOpt = None,
     collection: Annotated[
@@ -39,18 +49,20 @@ def beir(
         for mode in modes:
             if progress_enabled() and not json_out:
                 with Progress(
-                    TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err,
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=err,
                 ) as bar:
-                    tasks: dict[str, int] = {}
-
-                    def tick(phase: str, done: int, total: int) -> None:
-                        if phase not in tasks:
-                            tasks[phase] = bar.add_task(phase, total=total)
-                        bar.update(tasks[phase], completed=done)
-
-                    res = run_beir(data, db_path=db, collection=collection, model=model,
-                                   chunked=mode, progress=tick)
+                    res = run_beir(
+                        data,
+                        db_path=db,
+                        collection=collection,
+                        model=model,
+                        chunked=mode,
+                        progress=_bar_updater(bar),
+                    )
             else:
                 res = run_beir(data, db_path=db, collection=collection, model=model, chunked=mode)
             results.append(res)
@@ -66,3 +78,15 @@ def beir(
                     f"{d['queries']} queries over {d['docs']} docs · "
                     f"index {d['index_seconds']:.1f} s, queries {d['query_seconds']:.2f} s"
                 )
+
+
+def _bar_updater(bar: Progress) -> Callable[[str, int, int], None]:
+    """One Rich task per phase ("index", "search"), created on first report."""
+    tasks: dict[str, TaskID] = {}
+
+    def tick(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done)
+
+    return tick

@@ -30,7 +30,8 @@ def scores(matrix: F32, queries: F32, metric: Metric, sq_norms: F32 | None = Non
     q_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
     d2 = q_sq - 2.0 * dots + sq_norms[None, :]
     np.maximum(d2, 0.0, out=d2)
-    return -np.sqrt(d2, out=d2)
+    out: F32 = -np.sqrt(d2, out=d2)
+    return out
 
 
 def to_distance(score: F32, metric: Metric) -> F32:

@@ -61,4 +61,5 @@ def normalize_rows(x: F32) -> F32:
     """
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (x / norms).astype(np.float32, copy=False)
+    out: F32 = (x / norms).astype(np.float32, copy=False)
+    return out

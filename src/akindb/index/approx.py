@@ -12,7 +12,7 @@ library (or on the candidate list) and a widened search width.
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -26,6 +26,15 @@ EXACT_MAX_ROWS = 2048
 
 EXACT_BELOW = 0.05
 """A filter allowing less than this fraction of the index is answered exactly."""
+
+
+class IndexParams(Protocol):
+    """What every parameter dataclass offers: JSON in, JSON out."""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> IndexParams: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def exact_search(matrix: F32, labels: I64, queries: F32, k: int, metric: Metric) -> tuple[I64, F32]:
@@ -66,6 +75,17 @@ class ApproxIndex(VectorIndex):
 
     build_params: ClassVar[tuple[str, ...]]
     """Parameters fixed by the build; changing them means a rebuild."""
+
+    params_cls: ClassVar[type[IndexParams]]
+    """The frozen dataclass of this kind's parameters."""
+
+    @classmethod
+    def require(cls) -> None:
+        """Raise ``MissingExtraError`` if the engine behind this kind is not installed."""
+
+    @abc.abstractmethod
+    def compact(self) -> None:
+        """Drop tombstones so their memory returns (a rebuild where the engine needs one)."""
 
     @abc.abstractmethod
     def knob_value(self) -> int: ...

@@ -7,7 +7,8 @@ it can be caught up from the log or rebuilt, never trusted blindly. Format (litt
     magic   8 bytes  b"AKDBIDX\\x00"
     version u32      format version of the envelope (1)
     hlen    u32      length of the JSON header
-    header  hlen     UTF-8 JSON: kind, format, collection_uuid, metric, dim, count, built_seq, params
+    header  hlen     UTF-8 JSON: kind, format, collection_uuid, metric, dim, count,
+                     built_seq, params
     pad     to a multiple of 64 bytes from the file start
     body             kind-specific bytes (see docs/format.md)
 """

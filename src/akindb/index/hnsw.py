@@ -102,13 +102,21 @@ class HnswParams:
             )
         return cls(**raw)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 class HnswIndex(ApproxIndex):
     """hnswlib's HNSW graph with tombstones, filters and our persistence envelope."""
 
     kind = "hnsw"
     knob = "ef_search"
+    params_cls = HnswParams
     build_params = ("M", "ef_construction", "seed")
+
+    @classmethod
+    def require(cls) -> None:
+        _hnswlib()
 
     def __init__(self, dim: int, metric: Metric, **params: Any) -> None:
         super().__init__(dim, metric)
@@ -320,6 +328,7 @@ class HnswIndex(ApproxIndex):
             raise IndexFileError("hnsw level-0 data of the wrong size")
         if len(state["element_levels"]) != int(state["max_elements"]):
             raise IndexFileError("hnsw level table of the wrong size")
+        _check_graph(state, n)
         state["num_threads"] = 1
         state["ef"] = idx.p.ef_search
         try:
@@ -340,3 +349,39 @@ class HnswIndex(ApproxIndex):
             raise IndexFileError("tombstones do not match the header")
         h.set_ef(idx.p.ef_search)
         return idx
+
+
+def _check_graph(state: dict[str, Any], n: int) -> None:
+    """Refuse a graph whose links point outside it (hnswlib would read out of bounds)."""
+    size = int(state["size_data_per_element"])
+    max_m0 = int(state["max_M0"])
+    if int(state["offset_data"]) != 4 * (max_m0 + 1) or size % 4:
+        raise IndexFileError("hnsw level-0 layout not understood")
+    if n == 0:
+        return
+    words = state["data_level0"].view("<u4").reshape(n, size // 4)
+    counts = words[:, 0] & 0xFFFF
+    if (counts > max_m0).any():
+        raise IndexFileError("hnsw level-0 link count out of range")
+    links = words[:, 1 : max_m0 + 1]
+    used = np.arange(max_m0)[None, :] < counts[:, None]
+    if (links[used] >= n).any():
+        raise IndexFileError("hnsw level-0 link out of range")
+    levels = state["element_levels"][:n].astype(np.int64)
+    max_level = int(state["max_level"])
+    if (levels < 0).any() or (levels > max_level).any():
+        raise IndexFileError("hnsw element level out of range")
+    upper = levels[levels > 0]
+    want = int(upper.sum()) * int(state["size_links_per_element"])
+    if want != len(state["link_lists"]):
+        raise IndexFileError("hnsw upper-level links of the wrong size")
+    max_m = int(state["max_M"])
+    if int(state["size_links_per_element"]) != 4 * (max_m + 1):
+        raise IndexFileError("hnsw upper-level layout not understood")
+    blocks = state["link_lists"].view("<u4").reshape(-1, max_m + 1)
+    ucounts = blocks[:, 0] & 0xFFFF
+    uused = np.arange(max_m)[None, :] < ucounts[:, None]
+    if (ucounts > max_m).any() or (blocks[:, 1:][uused] >= n).any():
+        raise IndexFileError("hnsw upper-level link out of range")
+    if not 0 <= int(state["enterpoint_node"]) < n:
+        raise IndexFileError("hnsw entry point out of range")

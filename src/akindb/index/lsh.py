@@ -79,6 +79,9 @@ class LshParams:
             )
         return cls(**raw)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 def _flip_masks(n_bits: int) -> tuple[U32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Masks of every one- and two-bit flip, and the bit pairs behind the two-bit ones."""
@@ -93,6 +96,7 @@ class LshIndex(ApproxIndex):
 
     kind = "lsh"
     knob = "probes"
+    params_cls = LshParams
     build_params = ("n_tables", "n_bits", "seed")
 
     def __init__(self, dim: int, metric: Metric, **params: Any) -> None:

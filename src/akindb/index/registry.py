@@ -1,22 +1,70 @@
-"""Index kinds by name: enum in, class out, heavy imports late (DESIGN rule 2)."""
+"""Index kinds by name: enum in, class out, heavy imports late (DESIGN rule 2).
+
+``hnsw`` needs hnswlib (``pip install 'akindb[ann]'``), imported only when such an index is
+made; ``lsh`` and ``flat`` are numpy only.
+"""
 
 from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import VectorIndex
 from akindb.index.flat import FlatIndex
+from akindb.types import Metric
 
-_KINDS: dict[str, type[VectorIndex]] = {"flat": FlatIndex}
+_KINDS: dict[str, tuple[str, str]] = {
+    "flat": ("akindb.index.flat", "FlatIndex"),
+    "hnsw": ("akindb.index.hnsw", "HnswIndex"),
+    "lsh": ("akindb.index.lsh", "LshIndex"),
+}
 
 
 def index_class(kind: str) -> type[VectorIndex]:
     """The class for an index kind name; unknown names list the valid ones."""
     try:
-        return _KINDS[kind]
-    except KeyError:
+        module, name = _KINDS[kind]
+    except (KeyError, TypeError):
         valid = ", ".join(sorted(_KINDS))
         raise InvalidArgumentError(f"unknown index kind {kind!r}; use one of: {valid}") from None
+    if kind == "flat":
+        return FlatIndex
+    cls: type[VectorIndex] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def index_kinds() -> list[str]:
     return sorted(_KINDS)
+
+
+def validate_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check ``params`` for ``kind`` and fill in defaults; unknown or out-of-range values raise
+    ``InvalidArgumentError`` naming the valid ones. ``hnsw`` also checks that hnswlib is
+    installed (``MissingExtraError`` otherwise).
+
+    >>> validate_params("lsh", {"probes": 4})["n_tables"]
+    16
+    """
+    cls = index_class(kind)
+    raw = dict(params or {})
+    if cls is FlatIndex:
+        if raw:
+            raise InvalidArgumentError(
+                f"the flat index takes no parameters, got {sorted(raw)}; use index='hnsw' or "
+                "'lsh' for a tunable index"
+            )
+        return {}
+    from akindb.index.approx import ApproxIndex
+
+    assert issubclass(cls, ApproxIndex)
+    cls.require()
+    return cls.params_cls.from_dict(raw).to_dict()
+
+
+def make_index(kind: str, dim: int, metric: Metric, params: Mapping[str, Any]) -> VectorIndex:
+    """A new empty index of ``kind`` with validated ``params``."""
+    cls = index_class(kind)
+    full = validate_params(kind, params)
+    return cls(dim, metric, **full)

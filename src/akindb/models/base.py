@@ -1,4 +1,4 @@
-"""The embedder extension point: implement ``embed_batch`` (and ``tokenize``); the base does the rest.
+"""The embedder extension point: implement ``embed_batch`` and ``tokenize``; the base does the rest.
 
 Batching, input validation, length-sorting (for ONNX Runtime speed and memory) and progress live
 here once, so every model (pretrained, word2vec+SIF, fine-tuned) behaves the same.
@@ -138,4 +138,5 @@ class Embedder(abc.ABC):
         return out
 
     def embed_one(self, text: str) -> npt.NDArray[np.float32]:
-        return self.embed([text])[0]
+        out: npt.NDArray[np.float32] = self.embed([text])[0]
+        return out

@@ -32,7 +32,7 @@ def parse_where(where: str | Mapping[str, Any] | None) -> Mapping[str, Any] | No
             where = json.loads(where)
         except json.JSONDecodeError as exc:
             raise InvalidFilterError(
-                f'--where is not valid JSON ({exc.msg} at column {exc.colno}); '
+                f"--where is not valid JSON ({exc.msg} at column {exc.colno}); "
                 'example: \'{"ext": ".md"}\''
             ) from None
     if not isinstance(where, Mapping):
@@ -44,8 +44,11 @@ def parse_where(where: str | Mapping[str, Any] | None) -> Mapping[str, Any] | No
 def compile_where(where: Mapping[str, Any], column: str = "d.metadata") -> tuple[str, list[Any]]:
     """SQL boolean expression and parameters for ``where``.
 
-    >>> compile_where({"ext": ".md", "n": {"$gt": 2}})
-    ('(json_extract(d.metadata, ?) = ? AND json_extract(d.metadata, ?) > ?)', ['$."ext"', '.md', '$."n"', 2])
+    >>> sql, params = compile_where({"ext": ".md", "n": {"$gt": 2}})
+    >>> sql
+    '(json_extract(d.metadata, ?) = ? AND json_extract(d.metadata, ?) > ?)'
+    >>> params
+    ['$."ext"', '.md', '$."n"', 2]
     """
     if not isinstance(where, Mapping) or not where:
         raise InvalidFilterError('a where filter must be a non-empty object like {"ext": ".md"}')
@@ -71,7 +74,7 @@ def compile_where(where: Mapping[str, Any], column: str = "d.metadata") -> tuple
             cond = {"$eq": cond}
         if len(cond) != 1:
             raise InvalidFilterError(
-                f"filter on {key!r} must have exactly one operator, e.g. {{\"$gt\": 3}}"
+                f'filter on {key!r} must have exactly one operator, e.g. {{"$gt": 3}}'
             )
         ((op, value),) = cond.items()
         if op in _CMP:

@@ -7,6 +7,7 @@ SQLite in WAL mode is the single source of truth. Writers take the write lock up
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,15 +92,23 @@ def translate(exc: sqlite3.Error, path: Path) -> StorageError:
             f"database {path} is locked by another writer for more than {BUSY_TIMEOUT_S:.0f} s; "
             "retry when the other process has finished"
         )
-    if "disk is full" in msg or "disk or database is full" in msg or "database or disk is full" in msg:
+    if (
+        "disk is full" in msg
+        or "disk or database is full" in msg
+        or "database or disk is full" in msg
+    ):
         return DiskFullError(
             f"the disk holding {path} is full; the last write was rolled back and nothing "
             "acknowledged was lost. Free space and retry"
         )
-    if "readonly" in msg or "read-only" in msg:
+    if "readonly" in msg or "read-only" in msg or "query_only" in msg or "query-only" in msg:
         return ReadOnlyError(
             f"database {path} cannot be written (read-only file or directory); "
             "check permissions or open a writable copy"
+        )
+    if "unable to open" in msg:
+        return StorageError(
+            f"cannot open {path} ({exc}); check that the directory exists and is writable"
         )
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
         return CorruptDatabaseError(
@@ -117,27 +126,31 @@ def translated(path: Path) -> Iterator[None]:
         raise translate(exc, path) from exc
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open (and migrate) the SQLite file with our pragmas. Autocommit mode: callers use
-    ``write_txn`` for transactions."""
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (and migrate) the SQLite file with our pragmas, in autocommit mode (callers use
+    ``write_txn``). A database on a read-only filesystem opens read-only (``immutable``): reads
+    work and every write raises ``ReadOnlyError``."""
     with translated(path):
-        if readonly:
+        if path.exists() and not os.access(path.parent, os.W_OK):
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
-                isolation_level=None, check_same_thread=False,
+                f"file:{path}?immutable=1",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
             )
-        else:
-            conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StorageError(f"could not switch {path} to WAL mode (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
-            _migrate(conn)
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StorageError(f"could not switch {path} to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        _migrate(conn)
         return conn
 
 

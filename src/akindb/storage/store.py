@@ -71,8 +71,15 @@ class CollectionStore:
         cur = self.conn.execute(
             "INSERT INTO documents(collection_id, doc_id, source, text, content_hash, metadata,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.cid, doc_id, source, text, content_hash,
-             json.dumps(dict(metadata), sort_keys=True), time.time()),
+            (
+                self.cid,
+                doc_id,
+                source,
+                text,
+                content_hash,
+                json.dumps(dict(metadata), sort_keys=True),
+                time.time(),
+            ),
         )
         rowid = cur.lastrowid
         vec = np.ascontiguousarray(vectors, dtype="<f4")
