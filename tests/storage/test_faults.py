@@ -41,7 +41,7 @@ def test_full_disk_keeps_acknowledged_writes(tiny_fs: Path) -> None:
     acked: list[str] = []
     with akindb.open(tiny_fs / "db") as db:
         col = db.create_collection("v", model=None, dim=64)
-        with pytest.raises(errors.DiskFullError, match="disk .* is full"):
+        with pytest.raises(errors.DiskFullError, match=r"disk .* is full"):
             for i in range(10_000):
                 ids = [f"{i}-{j}" for j in range(20)]
                 col.add(ids=ids, vectors=rng.normal(size=(20, 64)), texts=["x" * 200] * 20)

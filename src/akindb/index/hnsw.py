@@ -248,7 +248,7 @@ class HnswIndex(ApproxIndex):
         allowed_set = set(live_allowed.tolist())
         selectivity = len(live_allowed) / self._live
         ef = max(self.p.ef_search, k)
-        widened = min(int(math.ceil(ef / math.sqrt(selectivity))), max(4 * ef, 512))
+        widened = min(math.ceil(ef / math.sqrt(selectivity)), max(4 * ef, 512))
         kk = min(k, len(live_allowed))
         self._h.set_ef(widened)
         try:
