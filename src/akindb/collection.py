@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 from akindb.core.topk import to_distance
 from akindb.core.vectors import as_matrix
@@ -38,6 +38,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Where = Mapping[str, Any] | str | None
+Include = Literal["scores", "distances", "documents", "metadatas"]
+INCLUDE: tuple[str, ...] = ("scores", "distances", "documents", "metadatas")
+_DOC_CACHE_MAX = 2_000_000
+
+
+class QueryResult(TypedDict, total=False):
+    """``search_vectors(..., include=[...])``: per query, ids always, the rest when included."""
+
+    ids: list[list[str]]
+    scores: list[list[float]]
+    distances: list[list[float]]
+    documents: list[list[str]]
+    metadatas: list[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,9 @@ class Collection:
             params=config.index_params,
             lock=db.lock,
         )
+        # chunk id -> document id. Always valid: a chunk id is never reused and never moves to
+        # another document, and the index only returns live chunks.
+        self._doc_of: dict[int, str] = {}
 
     # ---- properties ----------------------------------------------------------------------------
     @property
@@ -360,6 +376,20 @@ class Collection:
             vector, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
         )[0]
 
+    @overload
+    def search_vectors(
+        self, vectors: Any, k: int = ..., *, min_score: float | None = ...,
+        max_distance: float | None = ..., where: Where = ..., exact: bool = ...,
+        include: None = ...,
+    ) -> list[list[Hit]]: ...
+
+    @overload
+    def search_vectors(
+        self, vectors: Any, k: int = ..., *, min_score: float | None = ...,
+        max_distance: float | None = ..., where: Where = ..., exact: bool = ...,
+        include: Sequence[Include],
+    ) -> QueryResult: ...
+
     def search_vectors(
         self,
         vectors: Any,
@@ -369,17 +399,32 @@ class Collection:
         max_distance: float | None = None,
         where: Where = None,
         exact: bool = False,
-    ) -> list[list[Hit]]:
-        """Batch search: one list of hits per query row."""
+        include: Sequence[Include] | None = None,
+    ) -> list[list[Hit]] | QueryResult:
+        """Batch search: one list of hits per query row.
+
+        ``exact=True`` bypasses an approximate index (exact search over the same vectors).
+        ``include`` (Chroma's convention) returns a ``QueryResult`` dict of lists instead of
+        ``Hit`` objects: ``ids`` always, plus any of ``scores``, ``distances``, ``documents``,
+        ``metadatas``. ``include=[]`` (ids only) is the fastest way to search.
+        """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+        if include is not None:
+            if isinstance(include, str) or any(x not in INCLUDE for x in include):
+                raise InvalidArgumentError(
+                    f"include must be a list drawn from {list(INCLUDE)}, got {include!r}"
+                )
         q = as_matrix(vectors, self.dim, self.metric, what="query vectors")
         w = parse_where(where)
         with self.db.lock, sq.translated(self.db.file):
             allowed = self._store.filter_chunk_ids(w) if w is not None else None
             if allowed is not None and len(allowed) == 0:
-                return [[] for _ in range(len(q))]
-            labels, scores = self._live.search(q, k, allowed)
+                labels, scores = self._live.empty_result(len(q), k)
+            else:
+                labels, scores = self._live.search(q, k, allowed, exact=exact)
+            if include is not None:
+                return self._query_result(labels, scores, include, min_score, max_distance)
             wanted = sorted({int(x) for x in labels.ravel() if x >= 0})
             rows = self._store.hit_rows(wanted)
         dists = to_distance(scores, self.metric)
@@ -403,6 +448,78 @@ class Collection:
                 )
             out.append(hits)
         return out
+
+    def _query_result(
+        self,
+        labels: Any,
+        scores: Any,
+        include: Sequence[str],
+        min_score: float | None,
+        max_distance: float | None,
+    ) -> QueryResult:
+        dists = to_distance(scores, self.metric)
+        keep = labels >= 0
+        if min_score is not None:
+            keep &= scores >= min_score
+        if max_distance is not None:
+            keep &= dists <= max_distance
+        wanted = {int(x) for x in labels[keep].tolist()}
+        docs = self._doc_of
+        rows = {}
+        if "documents" in include or "metadatas" in include:
+            rows = self._store.hit_rows(sorted(wanted))
+        else:
+            missing = sorted(wanted.difference(docs))
+            if missing:
+                if len(docs) + len(missing) > _DOC_CACHE_MAX:
+                    docs.clear()
+                for cid, row in self._store.hit_rows(missing).items():
+                    docs[cid] = row.doc_id
+        lab_l, sc_l, di_l, keep_l = labels.tolist(), scores.tolist(), dists.tolist(), keep.tolist()
+        res: QueryResult = {"ids": []}
+        for name in include:
+            res[name] = []  # type: ignore[literal-required]
+        for r in range(len(lab_l)):
+            cols = [j for j, ok in enumerate(keep_l[r]) if ok]
+            if rows:
+                cols = [j for j in cols if lab_l[r][j] in rows]
+                res["ids"].append([rows[lab_l[r][j]].doc_id for j in cols])
+            else:
+                res["ids"].append([docs[lab_l[r][j]] for j in cols])
+            if "scores" in res:
+                res["scores"].append([sc_l[r][j] for j in cols])
+            if "distances" in res:
+                res["distances"].append([di_l[r][j] for j in cols])
+            if "documents" in res:
+                res["documents"].append([rows[lab_l[r][j]].text for j in cols])
+            if "metadatas" in res:
+                res["metadatas"].append([rows[lab_l[r][j]].metadata for j in cols])
+        return res
+
+    # ---- index maintenance (akindb.index_ops) ------------------------------------------------
+    def tune(
+        self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200, seed: int = 0
+    ) -> dict[str, Any]:
+        """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
+        recall@k against exact search reaches ``target_recall``, on up to ``n_queries``
+        stored vectors used as queries (each one's own match left out); saves it and reports
+        recall and queries/s before and after. A flat index is exact: nothing to tune."""
+        from akindb.index_ops import tune
+
+        return tune(self, target_recall, k=k, n_queries=n_queries, seed=seed)
+
+    def index_stats(self) -> dict[str, Any]:
+        """Index kind, parameters, size, built-through log seq, tombstones, file size, and the
+        last tuning's measured recall and when."""
+        from akindb.index_ops import index_stats
+
+        return index_stats(self)
+
+    def compact(self) -> dict[str, Any]:
+        """Drop index tombstones (a rebuild for HNSW) and reclaim SQLite space (``VACUUM``)."""
+        from akindb.index_ops import compact
+
+        return compact(self)
 
     def info(self) -> dict[str, Any]:
         """Count, model, metric, dims, index and on-disk size."""

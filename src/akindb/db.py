@@ -84,9 +84,9 @@ class Database:
         """
         validate_name(name)
         metric = Metric.parse(metric)
-        from akindb.index.registry import index_class
+        from akindb.index.registry import validate_params
 
-        index_class(index)
+        index_params = validate_params(index, index_params)
         embedder = _resolve_model(model)
         if embedder is not None:
             if dim is not None and dim != embedder.dim:

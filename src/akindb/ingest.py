@@ -23,7 +23,7 @@ from akindb.types import Chunk
 if TYPE_CHECKING:
     from akindb.collection import Collection
 
-BATCH_CHUNKS = 256
+BATCH_CHUNKS = 64
 IngestProgress = Callable[[int, int, int], None]
 """Called as ``(files_done, files_total, chunks_written)``."""
 

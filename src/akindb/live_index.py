@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from akindb.core.vectors import normalize_rows
+from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
-from akindb.index.registry import index_class
+from akindb.index.flat import FlatIndex
+from akindb.index.registry import index_class, make_index, validate_params
 from akindb.storage.store import CollectionStore
 from akindb.types import Metric
 
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 
 SAVE_AFTER_OPS = 2000
 """Rewrite the index file once this many log operations were applied since the last save."""
+
+AUTO_COMPACT_FRACTION = 0.25
+AUTO_COMPACT_MIN = 1000
+"""An approximate index whose tombstones reach this fraction (and this count) is compacted
+at the next query: rebuilt from its live vectors, so memory and search time come back."""
 
 RebuildProgress = Callable[[int, int], None]
 
@@ -59,14 +66,25 @@ class LiveIndex:
         self._seq = 0
         self._saved_seq = -1
         self._unsaved_ops = 0
+        self._exact: FlatIndex | None = None
         self.last_event = ""
 
     def _prep(self, vectors: F32) -> F32:
         return normalize_rows(vectors) if self.metric is Metric.COSINE else vectors
 
     def _new(self) -> VectorIndex:
-        cls = index_class(self.kind)
-        return cls(self.dim, self.metric, **self.params)
+        return make_index(self.kind, self.dim, self.metric, self.params)
+
+    def _adopt_params(self, index: VectorIndex) -> bool:
+        """Apply the configured search knob to a loaded index; False if its build differs."""
+        if not isinstance(index, ApproxIndex):
+            return True
+        want = validate_params(self.kind, self.params)
+        have = index.params()
+        if any(want[b] != have.get(b) for b in index.build_params):
+            return False
+        index.set_knob(want[index.knob])
+        return True
 
     def _load_or_rebuild(self, progress: RebuildProgress | None) -> VectorIndex:
         cls = index_class(self.kind)
@@ -81,6 +99,8 @@ class LiveIndex:
                     problems.append("has another metric or dimension")
                 if header.built_seq > head:
                     problems.append("is ahead of the database log")
+                if not problems and not self._adopt_params(index):
+                    problems.append("was built with other parameters")
                 if not problems:
                     self._seq = self._saved_seq = header.built_seq
                     self.last_event = f"loaded {self.path.name} at seq {header.built_seq}"
@@ -115,8 +135,26 @@ class LiveIndex:
                     # A chunk id never repeats, but a reader may already hold it: drop first.
                     self._index.remove(delta.added)
                     self._index.add(delta.added, self._prep(delta.vectors))
+                if self._exact is not None:
+                    self._exact.remove(delta.deleted)
+                    self._exact.remove(delta.added)
+                    self._exact.add(delta.added, self._prep(delta.vectors))
                 self._unsaved_ops += len(delta.added) + len(delta.deleted)
                 self._seq = delta.head
+            index = self._index
+            if (
+                isinstance(index, ApproxIndex)
+                and index.deleted_count() >= AUTO_COMPACT_MIN
+                and index.deleted_fraction() >= AUTO_COMPACT_FRACTION
+            ):
+                self.last_event = (
+                    f"compacted {self.kind} index ({index.deleted_count()} tombstones, "
+                    f"{index.deleted_fraction():.0%})"
+                )
+                log.info(self.last_event)
+                index.compact()
+                self._unsaved_ops = max(self._unsaved_ops, SAVE_AFTER_OPS)
+                self._saved_seq = -1
             if self._unsaved_ops >= SAVE_AFTER_OPS:
                 self.save()
             return self._index
@@ -135,13 +173,80 @@ class LiveIndex:
             self._saved_seq = self._seq
             self._unsaved_ops = 0
 
-    def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
-        index = self.get()
-        return index.search(self._prep(queries), k, allowed)
+    def search(
+        self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
+    ) -> tuple[I64, F32]:
+        """Search the index, or with ``exact=True`` the exact index kept beside it."""
+        with self._lock:
+            index = self.exact_index() if exact else self.get()
+            return index.search(self._prep(queries), k, allowed)
+
+    def exact_index(self) -> VectorIndex:
+        """A flat index over the same vectors (the index itself when it is flat).
+
+        Beside an approximate index it is made on first use from that index's vectors and then
+        kept in step with the log like the index; it is not saved (memory: 4 * dim bytes per
+        vector, paid only by processes that ask for exact answers or tune).
+        """
+        with self._lock:
+            index = self.get()
+            if not isinstance(index, ApproxIndex):
+                return index
+            if self._exact is None:
+                flat = FlatIndex(self.dim, self.metric)
+                labels = index.labels()
+                flat.add(labels, index.vectors_of(labels))
+                self._exact = flat
+            return self._exact
+
+    def set_knob(self, value: int) -> None:
+        """Change the approximate index's search knob and save the index file with it."""
+        with self._lock:
+            index = self.get()
+            if not isinstance(index, ApproxIndex):
+                return
+            index.set_knob(value)
+            self.params = {**self.params, index.knob: value}
+            self._saved_seq = -1
+            self.save()
+
+    def compact(self) -> int:
+        """Drop tombstones (rebuilding where the engine needs it) and save; returns how many."""
+        with self._lock:
+            index = self.get()
+            if not isinstance(index, ApproxIndex):
+                return 0
+            dropped = index.deleted_count()
+            index.compact()
+            self.last_event = f"compacted {self.kind} index ({dropped} tombstones)"
+            self._saved_seq = -1
+            self.save()
+            return dropped
+
+    def stats(self) -> dict[str, Any]:
+        """Kind, parameters, size, log position, tombstones and file size."""
+        with self._lock:
+            index = self.get()
+            out: dict[str, Any] = {
+                "kind": self.kind,
+                "params": index.params(),
+                "size": len(index),
+                "built_seq": self._seq,
+                "saved_seq": max(self._saved_seq, 0),
+                "deleted": 0,
+                "deleted_fraction": 0.0,
+                "file_bytes": self.path.stat().st_size if self.path.exists() else 0,
+                "last_event": self.last_event,
+            }
+            if isinstance(index, ApproxIndex):
+                out["deleted"] = index.deleted_count()
+                out["deleted_fraction"] = index.deleted_fraction()
+            return out
 
     def drop(self) -> None:
         with self._lock:
             self._index = None
+            self._exact = None
             self._seq = 0
             self._saved_seq = -1
             self.path.unlink(missing_ok=True)

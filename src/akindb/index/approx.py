@@ -84,6 +84,10 @@ class ApproxIndex(VectorIndex):
         """Raise ``MissingExtraError`` if the engine behind this kind is not installed."""
 
     @abc.abstractmethod
+    def vectors_of(self, labels: I64) -> F32:
+        """Stored (for cosine: normalised) vectors of live ``labels``, in that order."""
+
+    @abc.abstractmethod
     def compact(self) -> None:
         """Drop tombstones so their memory returns (a rebuild where the engine needs one)."""
 

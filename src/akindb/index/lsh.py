@@ -141,7 +141,9 @@ class LshIndex(ApproxIndex):
 
     # ---- hashing ---------------------------------------------------------------------------
     def _project(self, x: F32) -> F32:
-        return (normalize_rows(x) - self._center) @ self._planes.T
+        proj = (normalize_rows(x) - self._center) @ self._planes.T
+        out: F32 = proj.astype(np.float32, copy=False)
+        return out
 
     def _hash(self, x: F32) -> U32:
         out = np.empty((len(x), self.p.n_tables), dtype=np.uint32)
@@ -214,6 +216,16 @@ class LshIndex(ApproxIndex):
             self._alive[: self._n][hit] = False
             self._live -= gone
 
+    def vectors_of(self, labels: I64) -> F32:
+        rows = np.flatnonzero(self._alive[: self._n])
+        order = np.argsort(self._labels[rows], kind="stable")
+        sorted_labels = self._labels[rows][order]
+        pos = np.searchsorted(sorted_labels, labels)
+        pos = np.minimum(pos, max(len(sorted_labels) - 1, 0))
+        if len(labels) and (len(sorted_labels) == 0 or (sorted_labels[pos] != labels).any()):
+            raise KeyError("some labels are not in the index")
+        return np.ascontiguousarray(self._vecs[rows[order[pos]]])
+
     def compact(self) -> None:
         """Drop tombstoned rows (memory returns), re-center and re-hash."""
         keep = np.flatnonzero(self._alive[: self._n])
@@ -239,10 +251,11 @@ class LshIndex(ApproxIndex):
         """(nq, n_tables, 1 + probes) bucket codes: own bucket first, then the likeliest others."""
         nq, nt, nb = len(queries), self.p.n_tables, self.p.n_bits
         proj = self._project(queries).reshape(nq, nt, nb)
-        base = ((proj > 0).astype(np.uint32) * self._weights).sum(axis=2, dtype=np.uint32)
+        base: U32 = ((proj > 0).astype(np.uint32) * self._weights).sum(axis=2, dtype=np.uint32)
         probes = min(self.p.probes, len(self._masks))
         if probes == 0:
-            return base[:, :, None]
+            own: U32 = base[:, :, None]
+            return own
         m2 = proj * proj
         cost = np.concatenate([m2, m2[:, :, self._ii] + m2[:, :, self._jj]], axis=2)
         if probes < cost.shape[2]:

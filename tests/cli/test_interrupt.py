@@ -1,0 +1,48 @@
+"""Ctrl-C during ``akindb index``: exit 130 with a message, the database stays consistent, and
+the next run resumes (already-committed files are not embedded again)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.realdata import extract_pydocs
+
+
+def _docs(db: Path) -> int:
+    try:
+        with sqlite3.connect(db / "akindb.sqlite", timeout=30) as conn:
+            return int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_ctrl_c_then_resume(tmp_path: Path) -> None:
+    folder = extract_pydocs(tmp_path / "docs")
+    db = tmp_path / "db"
+    exe = str(Path(sys.executable).with_name("akindb"))
+    with subprocess.Popen([exe, "index", str(folder), "--db", str(db), "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 300
+        while _docs(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert proc.poll() is None, "indexing finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "resume" in err
+    done_before = _docs(db)
+    assert 0 < done_before < 6
+    res = subprocess.run([exe, "index", str(folder), "--db", str(db), "--json"],
+                         capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["unchanged"] == done_before
+    assert report["added"] == 6 - done_before
+    assert _docs(db) == 6
