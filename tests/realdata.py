@@ -13,8 +13,8 @@ PYDOCS_PAGES = [
     "library/atexit.rst.txt",
     "library/copy.rst.txt",
     "library/random.rst.txt",
-    "library/zipfile.rst.txt",
-    "library/json.rst.txt",
+    "library/glob.rst.txt",
+    "library/secrets.rst.txt",
     "library/getpass.rst.txt",
 ]
 
@@ -23,8 +23,8 @@ PYDOCS_QUESTIONS = [
     ("run a function automatically when the program is about to quit", "atexit.rst.txt"),
     ("duplicate an object so changing the duplicate leaves the original alone", "copy.rst.txt"),
     ("choose an element at random from a list", "random.rst.txt"),
-    ("pack several files into a compressed archive", "zipfile.rst.txt"),
-    ("turn a python dictionary into a string for a web API", "json.rst.txt"),
+    ("list every file whose name looks like *.txt in a folder", "glob.rst.txt"),
+    ("make an unguessable token for a password reset link", "secrets.rst.txt"),
     ("ask the user for a password without showing it on screen", "getpass.rst.txt"),
 ]
 

@@ -307,7 +307,12 @@ class Collection:
             if w is not None:
                 matched = self._store.doc_ids_where(w)
                 targets = [t for t in targets if t in set(matched)] if ids is not None else matched
-            return self._store.delete_documents(targets)
+            n = self._store.delete_documents(targets)
+        if n:
+            from akindb.index_ops import maybe_vacuum
+
+            maybe_vacuum(self.db)
+        return n
 
     # ---- reads ---------------------------------------------------------------------------------
     def get(
@@ -410,11 +415,12 @@ class Collection:
         """
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
-        if include is not None:
-            if isinstance(include, str) or any(x not in INCLUDE for x in include):
-                raise InvalidArgumentError(
-                    f"include must be a list drawn from {list(INCLUDE)}, got {include!r}"
-                )
+        if include is not None and (
+            isinstance(include, str) or any(x not in INCLUDE for x in include)
+        ):
+            raise InvalidArgumentError(
+                f"include must be a list drawn from {list(INCLUDE)}, got {include!r}"
+            )
         q = as_matrix(vectors, self.dim, self.metric, what="query vectors")
         w = parse_where(where)
         with self.db.lock, sq.translated(self.db.file):

@@ -24,7 +24,9 @@ def _docs(db: Path) -> int:
 
 
 def test_ctrl_c_then_resume(tmp_path: Path) -> None:
-    folder = extract_pydocs(tmp_path / "docs")
+    pages = ["library/random.rst.txt", "library/zipfile.rst.txt", "library/json.rst.txt",
+             "library/atexit.rst.txt", "library/copy.rst.txt", "library/getpass.rst.txt"]
+    folder = extract_pydocs(tmp_path / "docs", pages)  # ~150 chunks: several commits
     db = tmp_path / "db"
     exe = str(Path(sys.executable).with_name("akindb"))
     with subprocess.Popen([exe, "index", str(folder), "--db", str(db), "--json"],

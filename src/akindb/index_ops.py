@@ -1,0 +1,199 @@
+"""Index maintenance for a collection: recall-targeted tuning, statistics, compaction.
+
+``tune`` measures, it does not guess: it samples stored vectors as queries (each query's own
+vector is left out of both answers, so it behaves like a held-out query), computes the exact
+top-k with the flat index kept beside the approximate one, sweeps the search knob from cheap
+to expensive, keeps the first setting whose mean recall@k reaches the target, saves it (in
+SQLite, the truth, and in the index file) and reports recall and queries/s before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from akindb.errors import InvalidArgumentError
+from akindb.index.approx import ApproxIndex
+from akindb.index.base import F32, I64
+from akindb.storage import sqlite as sq
+from akindb.storage.atomic import atomic_writer
+
+if TYPE_CHECKING:
+    from akindb.collection import Collection
+    from akindb.db import Database
+
+log = logging.getLogger(__name__)
+
+AUTO_VACUUM_FRACTION = 0.25
+AUTO_VACUUM_MIN_BYTES = 4 * 1024 * 1024
+"""After a delete, SQLite is vacuumed when free pages reach this fraction of a file at least
+this big (disk space returns to the system; the index compacts itself, see live_index)."""
+
+
+def _tune_path(col: Collection) -> Path:
+    live = col._live
+    return live.path.with_name(live.path.name + ".tune.json")
+
+
+def _recall(found: I64, truth: list[set[int]], own: I64, k: int) -> float:
+    total = 0.0
+    for row, gt, me in zip(found.tolist(), truth, own.tolist(), strict=True):
+        got = [x for x in row if x != me and x >= 0][:k]
+        total += len(gt.intersection(got)) / len(gt) if gt else 1.0
+    return total / max(len(truth), 1)
+
+
+def _timed_search(index: ApproxIndex, q: F32, k: int) -> tuple[I64, float]:
+    t0 = time.perf_counter()
+    labels, _ = index.search(q, k)
+    dt = time.perf_counter() - t0
+    return labels, len(q) / dt if dt > 0 else math.inf
+
+
+def tune(
+    col: Collection, target_recall: float, *, k: int = 10, n_queries: int = 200, seed: int = 0
+) -> dict[str, Any]:
+    """See ``Collection.tune``."""
+    if (
+        not isinstance(target_recall, int | float)
+        or isinstance(target_recall, bool)
+        or not 0.0 < float(target_recall) <= 1.0
+    ):
+        raise InvalidArgumentError(f"target_recall must be in (0, 1], got {target_recall!r}")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    if not isinstance(n_queries, int) or isinstance(n_queries, bool) or n_queries < 1:
+        raise InvalidArgumentError(f"n_queries must be a positive integer, got {n_queries!r}")
+    live = col._live
+    with col.db.lock, sq.translated(col.db.file):
+        index = live.get()
+        report: dict[str, Any] = {
+            "kind": live.kind, "target_recall": float(target_recall), "k": k,
+            "size": len(index), "knob": None, "met": True,
+        }
+        if not isinstance(index, ApproxIndex):
+            report.update(note="the flat index is exact (recall 1.0): nothing to tune")
+            return report
+        report["knob"] = index.knob
+        n = len(index)
+        if n < 2:
+            report.update(note=f"{n} vector(s): every setting is exact, nothing to tune")
+            return report
+        exact = live.exact_index()
+        kk = min(k, n - 1)
+        rng = np.random.default_rng(seed)
+        labels = index.labels()
+        own = np.sort(labels[rng.choice(n, size=min(n_queries, n), replace=False)])
+        q = index.vectors_of(own)
+        gt_l, _ = exact.search(q, kk + 1)
+        truth = [
+            {x for x in row if x != me and x >= 0}.intersection(
+                [x for x in row if x != me][:kk]
+            )
+            for row, me in zip(gt_l.tolist(), own.tolist(), strict=True)
+        ]
+        original = index.knob_value()
+        found, qps = _timed_search(index, q, kk + 1)
+        before = {"value": original, "recall": _recall(found, truth, own, kk), "qps": qps}
+        sweep: list[dict[str, Any]] = []
+        chosen: dict[str, Any] | None = None
+        try:
+            for value in index.knob_sweep(kk):
+                index.set_knob(value)
+                found, qps = _timed_search(index, q, kk + 1)
+                point = {"value": value, "recall": _recall(found, truth, own, kk), "qps": qps}
+                sweep.append(point)
+                if point["recall"] >= target_recall:
+                    chosen = point
+                    break
+        finally:
+            index.set_knob(original)
+        if chosen is None:
+            chosen = max(sweep, key=lambda p: (p["recall"], -p["value"]))
+            report["met"] = False
+        live.set_knob(int(chosen["value"]))
+        params = {**col.config.index_params, index.knob: int(chosen["value"])}
+        with sq.write_txn(col.db.conn, col.db.file):
+            col.db.conn.execute(
+                "UPDATE collections SET index_params = ? WHERE id = ?",
+                (json.dumps(params, sort_keys=True), col.config.id),
+            )
+        col.config = replace(col.config, index_params=params)
+        report.update(
+            before=before, after=chosen, sweep=sweep, n_queries=len(own),
+            at=datetime.now(UTC).isoformat(timespec="seconds"), built_seq=live.seq,
+        )
+        try:
+            with atomic_writer(_tune_path(col)) as fh:
+                fh.write(json.dumps(report, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            log.warning("could not save the tuning record: %s", exc)
+        return report
+
+
+def index_stats(col: Collection) -> dict[str, Any]:
+    """See ``Collection.index_stats``."""
+    with col.db.lock, sq.translated(col.db.file):
+        out = col._live.stats()
+    out["tuned"] = None
+    try:
+        rec = json.loads(_tune_path(col).read_text(encoding="utf-8"))
+        out["tuned"] = {
+            "knob": rec.get("knob"), "value": rec["after"]["value"],
+            "recall": rec["after"]["recall"], "target_recall": rec.get("target_recall"),
+            "k": rec.get("k"), "at": rec.get("at"), "at_seq": rec.get("built_seq"),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return out
+
+
+def _db_bytes(db: Database) -> int:
+    return sum(
+        p.stat().st_size for p in db.path.glob(db.file.name + "*") if p.is_file()
+    )
+
+
+def vacuum(db: Database) -> None:
+    """Rewrite the SQLite file without its free pages and truncate the WAL."""
+    with db.lock, sq.translated(db.file):
+        db.conn.execute("VACUUM")
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def maybe_vacuum(db: Database) -> bool:
+    """Vacuum when free pages pass ``AUTO_VACUUM_FRACTION`` of a big enough file."""
+    with db.lock, sq.translated(db.file):
+        pages = int(db.conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(db.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        size = int(db.conn.execute("PRAGMA page_size").fetchone()[0])
+    if pages * size < AUTO_VACUUM_MIN_BYTES or free < AUTO_VACUUM_FRACTION * pages:
+        return False
+    try:
+        vacuum(db)
+    except Exception as exc:  # another process busy: try again after a later delete
+        log.info("automatic VACUUM skipped: %s", exc)
+        return False
+    return True
+
+
+def compact(col: Collection) -> dict[str, Any]:
+    """See ``Collection.compact``."""
+    with col.db.lock:
+        before_db, before_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
+        dropped = col._live.compact()
+        vacuum(col.db)
+        after_db, after_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
+    return {
+        "kind": col._live.kind, "tombstones_dropped": dropped,
+        "db_bytes_before": before_db, "db_bytes_after": after_db,
+        "index_bytes_before": before_idx, "index_bytes_after": after_idx,
+    }
