@@ -27,6 +27,7 @@ EXPECTED = {
     "StorageError",
     "TokenView",
     "__version__",
+    "connect",
     "open",
 }
 

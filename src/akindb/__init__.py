@@ -7,6 +7,7 @@
 >>> col.search("configure the bot", k=5)             # doctest: +SKIP
 """
 
+from akindb.client import connect
 from akindb.collection import Collection
 from akindb.db import Database, open
 from akindb.errors import (
@@ -49,5 +50,6 @@ __all__ = [
     "StorageError",
     "TokenView",
     "__version__",
+    "connect",
     "open",
 ]

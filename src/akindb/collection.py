@@ -33,7 +33,13 @@ from akindb.text.chunking import ChunkingParams, chunk_text
 from akindb.types import Chunk, Hit, Metric, Record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from akindb.db import Database
+    from akindb.retrieval.context import RagContext
+    from akindb.retrieval.fusion import FusionParams
+    from akindb.retrieval.rerank import Reranker
+    from akindb.retrieval.search import SearchMode
     from akindb.ingest import IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)
@@ -347,24 +353,71 @@ class Collection:
         query: str,
         k: int = 10,
         *,
+        mode: SearchMode = "hybrid",
         min_score: float | None = None,
         max_distance: float | None = None,
         where: Where = None,
         exact: bool = False,
+        explain: bool = False,
+        rerank: Reranker | None = None,
+        fusion: FusionParams | None = None,
     ) -> list[Hit]:
-        """The ``k`` chunks most similar to ``query``, best first (scores: higher = closer)."""
-        if not isinstance(query, str) or not query.strip():
-            raise EmptyTextError("the query is empty; type some words to search for")
-        emb = self.embedder
-        if emb.count_tokens([query])[0] + 2 > emb.spec.max_tokens:
-            log.warning(
-                "query is longer than the model's %d-token limit and was truncated",
-                emb.spec.max_tokens,
-            )
-        vec = emb.embed([query])
-        return self.search_vectors(
-            vec, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
-        )[0]
+        """The ``k`` chunks that best match ``query``, best first (higher score = better).
+
+        ``mode``: ``"hybrid"`` (default: vectors and BM25 fused; best on the NFCorpus dev split,
+        see docs/benchmarks.md), ``"vector"`` (by meaning; scores are the metric's, e.g.
+        cosine) or ``"keyword"`` (BM25 over SQLite FTS5 with stemming). What ``score``,
+        ``distance``, ``min_score`` and ``max_distance`` mean per mode is tabled in
+        ``akindb.retrieval.search``; fused scores are not cosines. ``explain=True`` adds token
+        importance by occlusion to ``Hit.explain()`` (one extra batch in the same model call).
+        ``rerank`` re-orders the top candidates (``akindb.retrieval.rerank``: MMR,
+        cross-encoder); ``fusion`` overrides the hybrid fusion defaults.
+        """
+        from akindb.retrieval.search import search
+
+        return search(
+            self, query, k, mode=mode, min_score=min_score, max_distance=max_distance,
+            where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+        )
+
+    def context(
+        self,
+        query: str,
+        max_tokens: int = 1500,
+        *,
+        k: int = 20,
+        mode: SearchMode = "hybrid",
+        where: Where = None,
+        dedup_threshold: float = 0.95,
+        merge_adjacent: bool = True,
+        count_tokens: Callable[[str], int] | None = None,
+    ) -> RagContext:
+        """RAG context for ``query``: the best passages of the top ``k`` hits, near-duplicates
+        (cosine > ``dedup_threshold``) removed, adjacent chunks of one source merged, cut to
+        ``max_tokens`` of ``count_tokens`` (default: this collection's model tokenizer), each
+        with its citation. See ``akindb.retrieval.context``."""
+        from akindb.retrieval.context import build_context
+
+        return build_context(
+            self, query, max_tokens, k=k, mode=mode, where=where,
+            dedup_threshold=dedup_threshold, merge_adjacent=merge_adjacent,
+            count_tokens=count_tokens,
+        )
+
+    def more_like(
+        self,
+        id: str | None = None,
+        k: int = 10,
+        *,
+        text: str | None = None,
+        where: Where = None,
+    ) -> list[Hit]:
+        """Documents like a stored one (by ``id``: its stored vectors, no re-embedding; the
+        document itself is left out) or like free ``text``; one hit per document. An unknown
+        id raises ``DocumentNotFoundError``."""
+        from akindb.retrieval.context import more_like
+
+        return more_like(self, id, k, text=text, where=where)
 
     def search_vector(
         self,

@@ -156,11 +156,12 @@ class Database:
                 "create it with create_collection or `akindb index`"
             )
         cfg = CollectionConfig.from_row(row)
-        if cached is not None and cached.config.uuid == cfg.uuid:
-            if model is not None:
-                cached.check_model(_resolve_model(model))
-            return cached
+        # "default" means "whatever the collection is pinned to" when opening.
         embedder = _resolve_model(model) if model is not None and model != "default" else None
+        if cached is not None and cached.config.uuid == cfg.uuid:
+            if embedder is not None:
+                cached.check_model(embedder)
+            return cached
         col = Collection(self, cfg, None)
         if embedder is not None:
             col.check_model(embedder)

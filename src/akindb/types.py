@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from akindb.retrieval.explain import Explanation
 
 
 class Metric(enum.StrEnum):
@@ -69,6 +72,20 @@ class Hit:
     end: int = 0
     chunk: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Set by Collection.search (akindb.retrieval): why the hit ranked here, and the chunk's
+    # row id (for re-ranking, context building and explain). Not part of to_dict().
+    explanation: Explanation | None = field(default=None, compare=False, repr=False)
+    chunk_id: int | None = field(default=None, compare=False, repr=False)
+
+    def explain(self) -> Explanation:
+        """The parts of this hit's score: dense score and rank, BM25 score and matched terms,
+        fusion arithmetic, filter outcome and (``search(..., explain=True)``) which query words
+        mattered most. See ``akindb.retrieval.explain``."""
+        if self.explanation is not None:
+            return self.explanation
+        from akindb.retrieval.explain import Explanation  # late: retrieval sits above types
+
+        return Explanation("vector", self.score, dense_score=self.score)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (used by ``--json`` and the server)."""

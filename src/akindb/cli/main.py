@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from akindb.cli import commands, evaluate
+from akindb.cli import commands, evaluate, serve_commands
 
 app = typer.Typer(
     name="akindb",
@@ -18,6 +18,7 @@ app = typer.Typer(
 commands.register(app)
 app.add_typer(commands.collections_app, name="collections")
 app.add_typer(evaluate.eval_app, name="eval")
+serve_commands.register(app)
 
 
 def main() -> None:

@@ -110,6 +110,9 @@ class ApproxIndex(VectorIndex):
         total = len(self) + self.deleted_count()
         return self.deleted_count() / total if total else 0.0
 
-    @staticmethod
-    def use_exact(n_allowed: int, n_total: int) -> bool:
-        return n_allowed <= EXACT_MAX_ROWS or n_allowed < EXACT_BELOW * n_total
+    exact_factor: ClassVar[float] = 1.0
+    """Kinds whose filtered search loses more recall answer exactly up to a bigger share."""
+
+    @classmethod
+    def use_exact(cls, n_allowed: int, n_total: int) -> bool:
+        return n_allowed <= EXACT_MAX_ROWS or n_allowed < EXACT_BELOW * cls.exact_factor * n_total

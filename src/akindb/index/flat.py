@@ -110,10 +110,11 @@ class FlatIndex(VectorIndex):
         n, dim = header.count, header.dim
         if n < 0 or dim <= 0:
             raise IndexFileError("bad count or dim")
-        labels = np.frombuffer(fh.read(8 * n), dtype="<i8")
-        vecs = np.frombuffer(fh.read(4 * n * dim), dtype="<f4")
-        if len(labels) != n or len(vecs) != n * dim or fh.read(1):
+        raw_labels, raw_vecs = fh.read(8 * n), fh.read(4 * n * dim)
+        if len(raw_labels) != 8 * n or len(raw_vecs) != 4 * n * dim or fh.read(1):
             raise IndexFileError("body length does not match the header (truncated or padded)")
+        labels = np.frombuffer(raw_labels, dtype="<i8")
+        vecs = np.frombuffer(raw_vecs, dtype="<f4")
         idx = cls(dim, Metric.parse(header.metric))
         idx._labels = labels.astype(np.int64)
         idx._vecs = vecs.reshape(n, dim).astype(np.float32)

@@ -96,6 +96,7 @@ class LshIndex(ApproxIndex):
 
     kind = "lsh"
     knob = "probes"
+    exact_factor = 4.0  # filters allowing < 20 % of the index are answered exactly
     params_cls = LshParams
     build_params = ("n_tables", "n_bits", "seed")
 
@@ -247,12 +248,12 @@ class LshIndex(ApproxIndex):
     def _exact_rows(self, rows: npt.NDArray[np.intp], q: F32, k: int) -> tuple[I64, F32]:
         return exact_search(self._vecs[rows], self._labels[rows], q, k, self.metric)
 
-    def _probe_codes(self, queries: F32) -> U32:
+    def _probe_codes(self, queries: F32, probes: int) -> U32:
         """(nq, n_tables, 1 + probes) bucket codes: own bucket first, then the likeliest others."""
         nq, nt, nb = len(queries), self.p.n_tables, self.p.n_bits
         proj = self._project(queries).reshape(nq, nt, nb)
         base: U32 = ((proj > 0).astype(np.uint32) * self._weights).sum(axis=2, dtype=np.uint32)
-        probes = min(self.p.probes, len(self._masks))
+        probes = min(probes, len(self._masks))
         if probes == 0:
             own: U32 = base[:, :, None]
             return own
@@ -281,7 +282,12 @@ class LshIndex(ApproxIndex):
             if self.use_exact(len(allowed_rows), self._live):
                 return self._exact_rows(allowed_rows, q, k)
         self._ensure_sorted()
-        codes = self._probe_codes(q)
+        probes = self.p.probes
+        if allowed_rows is not None:
+            # A filter hides most bucket mates: look into more buckets the rarer it is.
+            share = max(len(allowed_rows) / self._live, 1e-6)
+            probes = min(len(self._masks), max(2 * probes, int(np.ceil(probes / share))))
+        codes = self._probe_codes(q, probes)
         nt, width = self.p.n_tables, codes.shape[2]
         m = self._sorted_n
         lo = np.empty((nq, nt, width), dtype=np.int64)
@@ -311,8 +317,10 @@ class LshIndex(ApproxIndex):
             cand = np.unique(cand)
             keep = alive[cand] if allowed_mask is None else allowed_mask[cand]
             cand = cand[keep]
-            if allowed_rows is not None and len(cand) < k <= len(allowed_rows):
-                cand = allowed_rows  # the filter starved the buckets: answer exactly
+            if allowed_rows is not None and len(cand) < 4 * k:
+                cand = allowed_rows  # a starving filter: answer this query exactly
+            elif len(cand) < k:
+                cand = np.flatnonzero(alive)  # tiny index or k near its size: exact
             if len(cand) == 0:
                 continue
             sc = scores(self._vecs[cand], q[i : i + 1], self.metric,
@@ -342,14 +350,15 @@ class LshIndex(ApproxIndex):
         except (InvalidArgumentError, TypeError) as exc:
             raise IndexFileError(f"bad lsh parameters: {exc}") from None
         nb = idx.p.n_tables * idx.p.n_bits
-        raw = fh.read(8)
-        center = np.frombuffer(fh.read(4 * dim), dtype="<f4")
-        planes = np.frombuffer(fh.read(4 * nb * dim), dtype="<f4")
-        labels = np.frombuffer(fh.read(8 * n), dtype="<i8")
-        vecs = np.frombuffer(fh.read(4 * n * dim), dtype="<f4")
-        if (len(raw) != 8 or len(center) != dim or len(planes) != nb * dim
-                or len(labels) != n or len(vecs) != n * dim or fh.read(1)):
+        sizes = (8, 4 * dim, 4 * nb * dim, 8 * n, 4 * n * dim)
+        parts = [fh.read(size) for size in sizes]
+        if any(len(p) != size for p, size in zip(parts, sizes, strict=True)) or fh.read(1):
             raise IndexFileError("body length does not match the header (truncated or padded)")
+        raw = parts[0]
+        center = np.frombuffer(parts[1], dtype="<f4")
+        planes = np.frombuffer(parts[2], dtype="<f4")
+        labels = np.frombuffer(parts[3], dtype="<i8")
+        vecs = np.frombuffer(parts[4], dtype="<f4")
         if not (np.isfinite(center).all() and np.isfinite(planes).all()):
             raise IndexFileError("non-finite hyperplanes")
         idx._n_at_center = struct.unpack("<Q", raw)[0]

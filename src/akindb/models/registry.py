@@ -54,6 +54,15 @@ def _load_pretrained_folder(folder: Path, cache_dir: Path) -> Embedder:
     return PretrainedEmbedder(from_folder(folder), cache_dir=cache_dir)
 
 
+def _load_word_vectors_folder(folder: Path, cache_dir: Path) -> Embedder:
+    from akindb.models.sif import SIFEmbedder
+
+    return SIFEmbedder.from_folder(folder, cache_dir)
+
+
+register_folder_kind("akindb-word-vectors.json", _load_word_vectors_folder)  # word2vec + SIF
+
+
 def _what_works() -> str:
     names = ", ".join(repr(a) for a in ALIASES)
     markers = ", ".join(m for m, _ in _FOLDER_KINDS) or "none"

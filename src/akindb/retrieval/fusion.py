@@ -1,0 +1,170 @@
+"""Fusing ranked lists: reciprocal rank fusion (RRF) and weighted normalised-score fusion.
+
+Both take, per retriever, a mapping ``{item: score}`` (higher = better) and return one list of
+``FusedItem`` best first, each carrying the arithmetic that produced it (for ``Hit.explain``).
+
+* **RRF** (Cormack et al., 2009): ``score = Σ_r w_r / (k + rank_r)`` with 1-based ranks; an item
+  a retriever did not return adds nothing. Uses ranks only, so it needs no calibration across
+  retrievers. ``k`` trades head vs tail: small ``k`` lets each list's top items dominate, large
+  ``k`` flattens the ranks and rewards items that both lists found.
+* **Weighted** (convex combination): each list's scores are min-max normalised to [0, 1] over its
+  own candidates, then ``score = Σ_r w_r · norm_r``; an item missing from a list gets 0 there.
+  Uses score gaps (a clear BM25 winner counts more than a near-tie), so it is sensitive to the
+  shape of each score distribution.
+
+Fused scores are *not* cosines: RRF scores are at most ``Σ w_r / (k + 1)``, weighted scores lie
+in ``[0, Σ w_r]``. Thresholds (``min_score``) mean something different per mode.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from akindb.errors import InvalidArgumentError
+
+
+class FusionMethod(enum.StrEnum):
+    RRF = "rrf"
+    WEIGHTED = "weighted"
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """How hybrid search fuses the vector and keyword lists (round-trips to JSON).
+
+    Defaults were chosen on the NFCorpus **dev** split only (docs/benchmarks.md, "Hybrid
+    retrieval"): see ``bench/hybrid.py --tune``.
+
+    * ``method``: ``rrf`` or ``weighted``.
+    * ``rrf_k``: RRF's rank constant (see module doc). Can change per query.
+    * ``vector_weight`` / ``keyword_weight``: each list's weight, in both methods.
+    * ``candidates``: how many items each retriever contributes before fusion. More finds items
+      ranked low by one list but high by the other; costs a longer BM25 top-N and more rows
+      read (latency grows slowly, roughly linearly).
+    """
+
+    method: FusionMethod = FusionMethod.RRF
+    rrf_k: float = 60.0
+    vector_weight: float = 1.0
+    keyword_weight: float = 1.0
+    candidates: int = 100
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", FusionMethod(self.method))
+        if self.rrf_k < 0:
+            raise InvalidArgumentError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        if self.vector_weight < 0 or self.keyword_weight < 0:
+            raise InvalidArgumentError("fusion weights must be >= 0")
+        if self.vector_weight + self.keyword_weight <= 0:
+            raise InvalidArgumentError("at least one fusion weight must be > 0")
+        if self.candidates < 1:
+            raise InvalidArgumentError(f"candidates must be >= 1, got {self.candidates}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method.value,
+            "rrf_k": self.rrf_k,
+            "vector_weight": self.vector_weight,
+            "keyword_weight": self.keyword_weight,
+            "candidates": self.candidates,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FusionParams:
+        return cls(**dict(d))
+
+
+@dataclass(frozen=True, slots=True)
+class FusedItem:
+    """One fused item: its fused score and, per retriever, rank (1-based), raw score and part."""
+
+    item: int
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+def _ranked(scores: Mapping[int, float]) -> list[int]:
+    return sorted(scores, key=lambda i: (-scores[i], i))
+
+
+def rrf(
+    lists: Mapping[str, Mapping[int, float]],
+    *,
+    k: float = 60.0,
+    weights: Mapping[str, float] | None = None,
+) -> list[FusedItem]:
+    """Reciprocal rank fusion of several ``{item: score}`` lists.
+
+    >>> out = rrf({"vector": {1: 0.9, 2: 0.8}, "keyword": {2: 7.0, 3: 5.0}}, k=60)
+    >>> [(f.item, round(f.score, 5)) for f in out]
+    [(2, 0.03252), (1, 0.01639), (3, 0.01613)]
+    >>> out[0].ranks, out[0].parts["vector"] == 1 / 62
+    ({'vector': 2, 'keyword': 1}, True)
+    """
+    acc: dict[int, FusedItem] = {}
+    for name, scores in lists.items():
+        w = 1.0 if weights is None else float(weights.get(name, 1.0))
+        for rank, item in enumerate(_ranked(scores), 1):
+            f = acc.setdefault(item, FusedItem(item, 0.0))
+            f.ranks[name] = rank
+            f.raw[name] = float(scores[item])
+            f.parts[name] = w / (k + rank)
+    return _finish(acc)
+
+
+def normalise(scores: Mapping[int, float]) -> dict[int, float]:
+    """Min-max to [0, 1] (all equal → 1.0).
+
+    >>> normalise({1: 2.0, 2: 4.0, 3: 3.0})
+    {1: 0.0, 2: 1.0, 3: 0.5}
+    """
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo <= 1e-12:
+        return {i: 1.0 for i in scores}
+    return {i: (s - lo) / (hi - lo) for i, s in scores.items()}
+
+
+def weighted(
+    lists: Mapping[str, Mapping[int, float]], *, weights: Mapping[str, float] | None = None
+) -> list[FusedItem]:
+    """Weighted sum of min-max normalised scores; a missing item scores 0 in that list.
+
+    >>> out = weighted({"vector": {1: 0.9, 2: 0.5}, "keyword": {2: 7.0, 3: 5.0}},
+    ...                weights={"vector": 0.5, "keyword": 0.5})
+    >>> [(f.item, round(f.score, 3)) for f in out]
+    [(1, 0.5), (2, 0.5), (3, 0.0)]
+    """
+    acc: dict[int, FusedItem] = {}
+    for name, scores in lists.items():
+        w = 1.0 if weights is None else float(weights.get(name, 1.0))
+        norm = normalise(scores)
+        for rank, item in enumerate(_ranked(scores), 1):
+            f = acc.setdefault(item, FusedItem(item, 0.0))
+            f.ranks[name] = rank
+            f.raw[name] = float(scores[item])
+            f.parts[name] = w * norm[item]
+    return _finish(acc)
+
+
+def _finish(acc: dict[int, FusedItem]) -> list[FusedItem]:
+    done = [
+        FusedItem(f.item, sum(f.parts.values()), f.ranks, f.raw, f.parts) for f in acc.values()
+    ]
+    # Ties: better best rank first, then item id (stable, deterministic).
+    done.sort(key=lambda f: (-f.score, min(f.ranks.values()), f.item))
+    return done
+
+
+def fuse(lists: Mapping[str, Mapping[int, float]], params: FusionParams) -> list[FusedItem]:
+    """Fuse the ``vector`` and ``keyword`` lists as ``params`` says."""
+    weights = {"vector": params.vector_weight, "keyword": params.keyword_weight}
+    if params.method is FusionMethod.RRF:
+        return rrf(lists, k=params.rrf_k, weights=weights)
+    return weighted(lists, weights=weights)

@@ -1,0 +1,133 @@
+"""Keyword (BM25) search over the SQLite FTS5 table ``chunks_fts`` kept beside the vectors.
+
+The FTS5 table indexes every chunk's text with the ``porter unicode61`` tokenizer (stemming,
+case and diacritics folded) and is written by triggers in the same transaction as the chunk and
+its vector, so keyword and vector search always see the same rows.
+
+User text never reaches FTS5 syntax. :func:`fts_query` extracts plain word terms (letters and
+digits only), drops English stop-words (unless nothing else is left), and writes each term as a
+double-quoted FTS5 string joined by ``OR``; the result is bound as an SQL parameter. Quotes,
+``NEAR``, ``AND``/``OR``/``NOT``, ``*``, ``-``, ``^``, ``:`` and parentheses in the query are
+therefore plain words or separators, never operators, and cannot cause an FTS5 syntax error or
+inject SQL. A query with no word character at all gives no terms and no keyword hits.
+
+Scores: FTS5's ``bm25()`` (k1 = 1.2, b = 0.75) is negative, better = more negative; we report
+``-bm25()`` so that, as everywhere in akindb, higher is better. BM25 statistics (document count,
+average length, document frequencies) are those of the whole FTS5 table, i.e. of every
+collection in the database file; with one collection per file they are exactly BM25's.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from akindb.storage.filters import compile_where
+
+# Lucene's English stop-word set (what Anserini's BM25 anchors use), 33 words.
+STOP_WORDS: frozenset[str] = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with".split()
+)
+# Terms are runs of letters/digits: what FTS5's unicode61 tokenizer keeps as one token
+# ("_" is a separator there, so it is one here too).
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_TERMS = 64
+"""Longer queries keep their first 64 distinct terms (FTS5 cost grows with each OR branch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHit:
+    """One chunk matched by BM25: its chunk id (SQLite rowid) and ``-bm25()`` score."""
+
+    chunk_id: int
+    score: float
+
+
+def query_terms(text: str, *, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+    """The distinct, lower-cased word terms of ``text`` that keyword search looks for.
+
+    Stop-words are dropped unless the query has nothing else (then they are all there is to
+    search for). Punctuation-only text has no terms.
+
+    >>> query_terms('What is "NEAR(a b)" -x* OR y?')
+    ['what', 'near', 'x', 'y']
+    >>> query_terms("to be or not to be")
+    ['to', 'be', 'or', 'not']
+    >>> query_terms("?!*")
+    []
+    """
+    seen: dict[str, None] = {}
+    for m in _TERM.finditer(text):
+        seen.setdefault(m.group(0).lower(), None)
+    terms = list(seen)
+    content = [t for t in terms if t not in stop_words]
+    return (content or terms)[:MAX_TERMS]
+
+
+def fts_query(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression that ORs ``terms`` as quoted strings (no operators).
+
+    >>> fts_query(["near", "x"])
+    '"near" OR "x"'
+    >>> fts_query(['say "hi"'])
+    '"say ""hi"""'
+    """
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _where_sql(where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    if where is None:
+        return "", []
+    sql, params = compile_where(where)
+    return f" AND {sql}", list(params)
+
+
+def bm25_search(
+    conn: sqlite3.Connection,
+    collection_id: int,
+    terms: Sequence[str],
+    k: int,
+    where: Mapping[str, Any] | None = None,
+) -> list[KeywordHit]:
+    """The ``k`` best chunks of one collection for ``terms`` by BM25, best first.
+
+    ``where`` is a parsed metadata filter (see ``storage.filters``), applied in the same query.
+    """
+    if not terms or k < 1:
+        return []
+    wsql, wparams = _where_sql(where)
+    join = " JOIN documents d ON d.id = c.document_id" if where is not None else ""
+    rows = conn.execute(
+        "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f"
+        f" JOIN chunks c ON c.id = f.rowid{join}"
+        f" WHERE chunks_fts MATCH ? AND c.collection_id = ?{wsql}"
+        " ORDER BY s, f.rowid LIMIT ?",
+        (fts_query(terms), collection_id, *wparams, k),
+    ).fetchall()
+    return [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+
+
+def term_scores(
+    conn: sqlite3.Connection, chunk_ids: Sequence[int], terms: Sequence[str]
+) -> dict[int, dict[str, float]]:
+    """Per chunk, the BM25 contribution of each query term that matches it (for explain).
+
+    FTS5's BM25 is a sum over the query's terms, so these parts add up to the chunk's score.
+    One small query per term, restricted to ``chunk_ids``.
+    """
+    out: dict[int, dict[str, float]] = {c: {} for c in chunk_ids}
+    if not chunk_ids:
+        return out
+    marks = ",".join("?" * len(chunk_ids))
+    for t in terms:
+        for rowid, s in conn.execute(
+            f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+            f" AND rowid IN ({marks})",
+            (fts_query([t]), *chunk_ids),
+        ):
+            out[int(rowid)][t] = -float(s)
+    return out

@@ -1,0 +1,298 @@
+"""Text search in three modes over one collection: ``vector``, ``keyword`` (BM25) and ``hybrid``.
+
+``Collection.search`` delegates here. What ``Hit.score`` / ``Hit.distance`` mean per mode
+(``min_score`` compares with ``score``, ``max_distance`` with ``distance``):
+
+| mode    | ``score``                                   | ``distance``                            |
+|---------|---------------------------------------------|-----------------------------------------|
+| vector  | the metric's similarity (cosine, dot, -l2)  | the metric's distance                   |
+| keyword | BM25 (``-bm25()`` of FTS5; >= 0, unbounded) | ``-score``                              |
+| hybrid  | fused score (RRF: <= Σw/(k+1); weighted: [0, Σw]) | the chunk's *vector* distance to the query |
+
+So in hybrid mode ``max_distance`` is still a cosine-distance cut, while ``min_score`` is a cut
+on the fused score, which is not a cosine. Thresholds are applied before re-ranking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from akindb.core.topk import to_distance
+from akindb.errors import EmptyTextError, InvalidArgumentError
+from akindb.index.base import F32
+from akindb.retrieval import keyword as kw
+from akindb.retrieval.explain import Explanation, fusion_formula
+from akindb.retrieval.fusion import FusedItem, FusionParams, fuse
+from akindb.storage import sqlite as sq
+from akindb.storage.filters import parse_where
+from akindb.types import Hit, Metric
+
+if TYPE_CHECKING:
+    from akindb.collection import Collection
+    from akindb.retrieval.rerank import Reranker
+
+log = logging.getLogger(__name__)
+SearchMode = Literal["vector", "keyword", "hybrid"]
+MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
+DEFAULT_MODE: SearchMode = "hybrid"
+"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.2982, keyword 0.3015, hybrid 0.3220;
+docs/benchmarks.md, "Hybrid retrieval"); pass ``mode="vector"`` for cosine scores."""
+DEFAULT_FUSION = FusionParams()
+RERANK_POOL = 50
+"""How many candidates a reranker sees (at least ``k``)."""
+MAX_OCCLUDED_WORDS = 31
+"""Token importance occludes at most this many query words, so that the query and all its
+variants fit one model batch (32): one model call per query."""
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def check_mode(mode: str) -> SearchMode:
+    if mode not in MODES:
+        raise InvalidArgumentError(f"unknown search mode {mode!r}; use one of: {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def _stored_vectors(col: Collection, chunk_ids: Sequence[int]) -> dict[int, F32]:
+    out: dict[int, F32] = {}
+    for lo in range(0, len(chunk_ids), 900):
+        part = list(chunk_ids[lo : lo + 900])
+        marks = ",".join("?" * len(part))
+        for cid, blob in col.db.conn.execute(
+            f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part
+        ):
+            out[int(cid)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+    return out
+
+
+def dense_scores(metric: Metric, q: F32, vecs: F32) -> F32:
+    """Metric score (higher = closer) of one query vector against rows of ``vecs``.
+
+    >>> dense_scores(Metric.L2, np.array([0, 0], np.float32), np.array([[3, 4]], np.float32))
+    array([-5.], dtype=float32)
+    """
+    if len(vecs) == 0:
+        return np.zeros(0, dtype=np.float32)
+    if metric is Metric.COSINE:
+        qn = q / max(float(np.linalg.norm(q)), 1e-12)
+        vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return (vn @ qn).astype(np.float32)
+    if metric is Metric.DOT:
+        return (vecs @ q).astype(np.float32)
+    return (-np.linalg.norm(vecs - q, axis=1)).astype(np.float32)
+
+
+def occlusion_variants(query: str) -> tuple[list[str], list[str]]:
+    """Query words and the query with each word left out (for token importance).
+
+    >>> occlusion_variants("configure the bot")
+    (['configure', 'the', 'bot'], [' the bot', 'configure  bot', 'configure the '])
+    """
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(query)][:MAX_OCCLUDED_WORDS]
+    words = [query[a:b] for a, b in spans]
+    variants = [query[:a] + query[b:] for a, b in spans]
+    return words, variants
+
+
+def search(
+    col: Collection,
+    query: str,
+    k: int = 10,
+    *,
+    mode: str = DEFAULT_MODE,
+    min_score: float | None = None,
+    max_distance: float | None = None,
+    where: Any = None,
+    exact: bool = False,
+    explain: bool = False,
+    rerank: Reranker | None = None,
+    fusion: FusionParams | None = None,
+) -> list[Hit]:
+    """See ``Collection.search``."""
+    if not isinstance(query, str) or not query.strip():
+        raise EmptyTextError("the query is empty; type some words to search for")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    m = check_mode(mode)
+    params = fusion or DEFAULT_FUSION
+    w = parse_where(where)
+    pool = max(k, RERANK_POOL) if rerank is not None else k
+    needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
+    # One model call per query: the query, plus its occluded variants when explaining.
+    qvec: F32 | None = None
+    variants: F32 | None = None
+    words: list[str] = []
+    if needs_vec:
+        emb = col.embedder
+        if emb.count_tokens([query])[0] + 2 > emb.spec.max_tokens:
+            log.warning(
+                "query is longer than the model's %d-token limit and was truncated",
+                emb.spec.max_tokens,
+            )
+        texts = [query]
+        var_texts: list[str] = []
+        if explain:
+            words, var_texts = occlusion_variants(query)
+            texts += [t for t in var_texts if t.strip()]
+        mat = emb.embed(texts)
+        qvec = mat[0]
+        if explain:
+            variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], col.dim)
+    terms = kw.query_terms(query) if m != "vector" else []
+
+    if m == "vector" and rerank is None and not explain:
+        hits = col.search_vectors(
+            qvec, k, min_score=min_score, max_distance=max_distance, where=w, exact=exact
+        )[0]
+        return [
+            dataclasses.replace(
+                h, explanation=Explanation("vector", h.score, dense_score=h.score, dense_rank=i)
+            )
+            for i, h in enumerate(hits, 1)
+        ]
+
+    n_cand = max(pool, params.candidates) if m == "hybrid" else pool
+    lists: dict[str, dict[int, float]] = {}
+    with col.db.lock, sq.translated(col.db.file):
+        if m != "keyword":
+            assert qvec is not None
+            allowed = col._store.filter_chunk_ids(w) if w is not None else None
+            if allowed is not None and len(allowed) == 0:
+                labels, scores = col._live.empty_result(1, n_cand)
+            else:
+                labels, scores = col._live.search(qvec[None, :], n_cand, allowed, exact=exact)
+            lists["vector"] = {
+                int(lab): float(s) for lab, s in zip(labels[0], scores[0], strict=True) if lab >= 0
+            }
+        if m != "vector":
+            lists["keyword"] = {
+                h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
+                                                            n_cand, w)
+            }
+        if m == "hybrid":
+            fused = fuse(lists, params)
+        else:
+            only = lists[m]
+            fused = [
+                FusedItem(c, s, {m: r}, {m: s}, {m: s})
+                for r, (c, s) in enumerate(sorted(only.items(), key=lambda x: (-x[1], x[0])), 1)
+            ]
+        top = fused[:pool]
+        ids = [f.item for f in top]
+        rows = col._store.hit_rows(ids)
+        vec_of = _stored_vectors(col, ids) if qvec is not None else {}
+        bm25_parts = kw.term_scores(col.db.conn, ids, terms) if (explain and terms) else {}
+    metric = col.metric
+    hits: list[Hit] = []
+    hvecs: list[F32] = []
+    for f in top:
+        row = rows.get(f.item)
+        if row is None:
+            continue
+        dense: float | None = lists.get("vector", {}).get(f.item)
+        if dense is None and qvec is not None and f.item in vec_of:
+            dense = float(dense_scores(metric, qvec, vec_of[f.item][None, :])[0])
+        if m == "keyword":
+            dist = -f.score
+        elif dense is not None:
+            dist = float(to_distance(np.array([dense], np.float32), metric)[0])
+        else:  # pragma: no cover - every vector candidate has a stored vector
+            dist = float("nan")
+        if min_score is not None and f.score < min_score:
+            continue
+        if max_distance is not None and not dist <= max_distance:
+            continue
+        expl = Explanation(
+            mode=m,
+            score=f.score,
+            dense_score=dense,
+            dense_rank=f.ranks.get("vector"),
+            bm25_score=f.raw.get("keyword"),
+            keyword_rank=f.ranks.get("keyword"),
+            matched_terms=bm25_parts.get(f.item, {}),
+            query_terms=terms,
+            fusion=_fusion_dict(f, params) if m == "hybrid" else {},
+            filter=dict(w) if w is not None else None,
+        )
+        hits.append(
+            Hit(
+                id=row.doc_id, score=f.score, distance=dist, text=row.text, source=row.source,
+                start=row.start, end=row.end, chunk=row.idx, metadata=row.metadata,
+                explanation=expl, chunk_id=f.item,
+            )
+        )
+        if f.item in vec_of:
+            hvecs.append(vec_of[f.item])
+        else:
+            hvecs.append(np.zeros(col.dim, dtype=np.float32))
+    if rerank is not None:
+        hits = _apply_rerank(rerank, query, qvec, hits, np.array(hvecs, np.float32), k)
+        hvecs = [vec_of.get(h.chunk_id or -1, np.zeros(col.dim, np.float32)) for h in hits]
+    hits = hits[:k]
+    if explain and qvec is not None and variants is not None and hits:
+        hits = _token_importance(metric, qvec, variants, words, hits,
+                                 np.array(hvecs[: len(hits)], np.float32))
+    return hits
+
+
+def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
+    """Rows for every occluded variant; an empty variant (one-word query) stays NaN."""
+    out = np.full((len(present), dim), np.nan, dtype=np.float32)
+    j = 0
+    for i, ok in enumerate(present):
+        if ok:
+            out[i] = mat[j]
+            j += 1
+    return out
+
+
+def _fusion_dict(f: FusedItem, params: FusionParams) -> dict[str, Any]:
+    weights = {"vector": params.vector_weight, "keyword": params.keyword_weight}
+    return {
+        "method": params.method.value,
+        "rrf_k": params.rrf_k if params.method.value == "rrf" else None,
+        "ranks": dict(f.ranks),
+        "raw": dict(f.raw),
+        "parts": {name: f.parts.get(name, 0.0) for name in ("vector", "keyword")},
+        "formula": fusion_formula(params.method.value, params.rrf_k, weights),
+    }
+
+
+def _apply_rerank(
+    rerank: Reranker, query: str, qvec: F32 | None, hits: list[Hit], vecs: F32, k: int
+) -> list[Hit]:
+    order = rerank.rerank(query, qvec, hits, vecs, k)
+    out: list[Hit] = []
+    for new_rank, (i, s) in enumerate(order, 1):
+        h = hits[i]
+        info = {"name": rerank.name, "score": round(float(s), 6), "rank_before": i + 1,
+                "rank_after": new_rank}
+        expl = h.explanation
+        if expl is not None:
+            expl = dataclasses.replace(expl, reranker=info)
+        out.append(dataclasses.replace(h, explanation=expl))
+    return out
+
+
+def _token_importance(
+    metric: Metric, qvec: F32, variants: F32, words: list[str], hits: list[Hit], hvecs: F32
+) -> list[Hit]:
+    """Importance of word i for hit h = dense(q, h) - dense(q without word i, h)."""
+    full = dense_scores(metric, qvec, hvecs)
+    out: list[Hit] = []
+    per_var = [
+        dense_scores(metric, v, hvecs) if not np.isnan(v).any() else np.zeros(len(hits))
+        for v in variants
+    ]
+    for j, h in enumerate(hits):
+        imp = [(words[i], float(full[j] - per_var[i][j])) for i in range(len(words))]
+        expl = h.explanation or Explanation("vector", h.score)
+        out.append(dataclasses.replace(h, explanation=dataclasses.replace(
+            expl, token_importance=imp)))
+    return out
+

@@ -1,0 +1,218 @@
+"""Request and response bodies of the HTTP API (pydantic). Field names match the Python API's
+keyword arguments, so a route is the method it calls. Limits here are per request; the body
+size limit (``ServerSettings.max_body_bytes``) applies before parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ITEMS = 10_000  # documents per add/upsert/get/delete call
+MAX_QUERIES = 1_000  # queries per batch search
+MAX_K = 10_000
+MAX_TEXT = 1_000_000  # characters in one document
+MAX_QUERY = 10_000  # characters in one query
+MAX_DIM = 65_536
+
+Where = dict[str, Any] | str | None
+Vector = list[float]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code (see akindb.server.codes).")
+    message: str = Field(description="What happened and what to do.")
+    status: int
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# ---- database ------------------------------------------------------------------------------
+class CreateCollection(_Body):
+    name: str = Field(min_length=1, max_length=128)
+    model: str | None = Field(
+        "default", max_length=512,
+        description="Model name the server can load; null for a vectors-only collection.",
+    )
+    metric: str = Field("cosine", max_length=32)
+    dim: int | None = Field(None, ge=1, le=MAX_DIM)
+    index: str = Field("flat", max_length=32)
+    index_params: dict[str, Any] | None = None
+    get_or_create: bool = Field(False, description="Return the existing collection if any.")
+
+
+class CollectionList(BaseModel):
+    collections: list[str]
+
+
+# ---- writes --------------------------------------------------------------------------------
+class AddRequest(_Body):
+    texts: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    ids: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    metadatas: list[dict[str, Any]] | None = Field(None, max_length=MAX_ITEMS)
+    vectors: list[Vector] | None = Field(None, max_length=MAX_ITEMS)
+    sources: list[str | None] | None = Field(None, max_length=MAX_ITEMS)
+    chunk: bool = True
+
+
+class IdsResponse(BaseModel):
+    ids: list[str]
+
+
+class DeleteRequest(_Body):
+    ids: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    where: Where = None
+
+
+class CountResponse(BaseModel):
+    count: int
+
+
+# ---- reads ---------------------------------------------------------------------------------
+class GetRequest(_Body):
+    ids: list[str] | None = Field(None, max_length=MAX_ITEMS)
+    where: Where = None
+    limit: int | None = Field(None, ge=0, le=MAX_ITEMS)
+    offset: int = Field(0, ge=0)
+
+
+class ChunkOut(BaseModel):
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+class RecordOut(BaseModel):
+    id: str
+    text: str
+    source: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+    chunks: list[ChunkOut]
+
+
+class RecordsResponse(BaseModel):
+    records: list[RecordOut]
+
+
+class _SearchOpts(_Body):
+    k: int = Field(10, ge=1, le=MAX_K)
+    min_score: float | None = None
+    max_distance: float | None = None
+    where: Where = None
+    exact: bool = False
+
+
+class SearchRequest(_SearchOpts):
+    query: str = Field(max_length=MAX_QUERY)
+
+
+class SearchBatchRequest(_SearchOpts):
+    queries: list[str] = Field(min_length=1, max_length=MAX_QUERIES)
+
+
+class SearchVectorRequest(_SearchOpts):
+    vector: Vector = Field(max_length=MAX_DIM)
+
+
+class SearchVectorsRequest(_SearchOpts):
+    vectors: list[Vector] = Field(min_length=1, max_length=MAX_QUERIES)
+    include: list[str] | None = Field(
+        None, max_length=8,
+        description="Any of scores, distances, documents, metadatas: returns a QueryResult.",
+    )
+
+
+class HitOut(BaseModel):
+    id: str
+    score: float
+    distance: float
+    text: str
+    source: str | None
+    start: int
+    end: int
+    chunk: int
+    metadata: dict[str, Any]
+    model_config = ConfigDict(extra="allow")
+
+
+class HitsResponse(BaseModel):
+    hits: list[HitOut]
+
+
+class HitsBatchResponse(BaseModel):
+    results: list[list[HitOut]]
+
+
+class QueryResultOut(BaseModel):
+    ids: list[list[str]]
+    scores: list[list[float]] | None = None
+    distances: list[list[float]] | None = None
+    documents: list[list[str]] | None = None
+    metadatas: list[list[dict[str, Any]]] | None = None
+
+
+class TokenizeRequest(_Body):
+    text: str = Field(max_length=MAX_TEXT)
+
+
+class TokenViewOut(BaseModel):
+    tokens: list[str]
+    ids: list[int]
+    offsets: list[list[int]]
+    truncated: bool
+    max_tokens: int
+
+
+# ---- web page ------------------------------------------------------------------------------
+class MapRequest(_Body):
+    query: str | None = Field(None, max_length=MAX_QUERY)
+    k: int = Field(10, ge=1, le=100)
+    max_points: int = Field(2000, ge=10, le=20_000)
+
+
+class MapPoint(BaseModel):
+    x: float
+    y: float
+    id: str
+    chunk: int
+    source: str | None
+    hit: int = Field(-1, description="Rank among the query's hits, -1 when not a hit.")
+
+
+class MapResponse(BaseModel):
+    points: list[MapPoint]
+    query: list[float] | None = Field(None, description="The query's position [x, y].")
+    explained_variance: list[float]
+    total_chunks: int
+    sampled: bool
+
+
+class ExplainRequest(_Body):
+    query: str = Field(max_length=MAX_QUERY)
+    id: str = Field(max_length=4096)
+    chunk: int = Field(0, ge=0)
+
+
+class ExplainResponse(BaseModel):
+    id: str
+    chunk: int
+    metric: str
+    score: float
+    distance: float
+    rank: int | None = Field(description="Rank of this chunk among the exact top 100, if there.")
+    model: str | None
+    source: str | None
+    start: int
+    end: int
+    query_tokens: list[str]
+    passage_tokens: int
+    shared_terms: list[str] = Field(description="Query words that also occur in the passage.")
+    truncated: bool = Field(description="The passage is longer than the model reads.")
