@@ -46,7 +46,8 @@ def _sentences(text: str) -> list[str]:
 
 def load_texts(data: Path = DATA) -> list[str]:
     seen: dict[str, None] = {}
-    with gzip.open(data / "corpus" / "enwiki2015_AD00-19_sample.txt.gz", "rt", encoding="utf-8") as f:
+    wiki = data / "corpus" / "enwiki2015_AD00-19_sample.txt.gz"
+    with gzip.open(wiki, "rt", encoding="utf-8") as f:
         for line in f:
             for s in _sentences(line):
                 seen.setdefault(s, None)

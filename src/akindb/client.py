@@ -12,6 +12,7 @@ sends a stable ``code``); auth failures raise ``AuthError`` (401) / ``Permission
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     import httpx
 
     from akindb.collection import Include, QueryResult, Where
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class AuthError(errors.AkinError):
@@ -68,11 +72,26 @@ def _vectors(v: Any) -> Any:
     return tolist() if callable(tolist) else v
 
 
+def _explanation(d: Mapping[str, Any] | None) -> Any:
+    if not d:
+        return None
+    import dataclasses
+
+    from akindb.retrieval.explain import Explanation
+
+    names = {f.name for f in dataclasses.fields(Explanation)}
+    kw = {k: v for k, v in d.items() if k in names}
+    if kw.get("token_importance") is not None:
+        kw["token_importance"] = [(t["token"], t["importance"]) for t in kw["token_importance"]]
+    return Explanation(**kw)
+
+
 def _hit(d: Mapping[str, Any]) -> Hit:
     return Hit(
         id=d["id"], score=d["score"], distance=d["distance"], text=d["text"],
         source=d.get("source"), start=d.get("start", 0), end=d.get("end", 0),
         chunk=d.get("chunk", 0), metadata=d.get("metadata") or {},
+        explanation=_explanation(d.get("explanation")), chunk_id=d.get("chunk_id"),
     )
 
 
@@ -98,7 +117,10 @@ class Client:
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        resp = self._http.request(method, path, json=body)
+        # Python's json writes NaN/inf (not strict JSON) so the server can refuse them with the
+        # same InvalidVectorError as the embedded call, instead of failing here.
+        content = None if body is None else json.dumps(body).encode("utf-8")
+        resp = self._http.request(method, path, content=content, headers=_JSON)
         if resp.status_code >= 400:
             _raise(resp)
         return resp.json() if resp.status_code != 204 else None
@@ -233,17 +255,29 @@ class RemoteCollection:
         return {"k": k, "min_score": min_score, "max_distance": max_distance, "where": where,
                 "exact": exact}
 
-    def search(self, query: str, k: int = 10, *, min_score: float | None = None,
-               max_distance: float | None = None, where: Where = None,
-               exact: bool = False) -> list[Hit]:
-        body = {"query": query, **self._opts(k, min_score, max_distance, where, exact)}
+    @staticmethod
+    def _text(mode: str, explain: bool, fusion: Any) -> dict[str, Any]:
+        to_dict = getattr(fusion, "to_dict", None)
+        return {"mode": mode, "explain": explain,
+                "fusion": to_dict() if callable(to_dict) else fusion}
+
+    def search(self, query: str, k: int = 10, *, mode: str = "hybrid",
+               min_score: float | None = None, max_distance: float | None = None,
+               where: Where = None, exact: bool = False, explain: bool = False,
+               fusion: Any = None) -> list[Hit]:
+        """As ``Collection.search`` (``fusion``: ``FusionParams`` or its dict; no ``rerank``:
+        re-ranking objects run in the caller's process, not over HTTP)."""
+        body = {"query": query, **self._opts(k, min_score, max_distance, where, exact),
+                **self._text(mode, explain, fusion)}
         return [_hit(h) for h in self._call("POST", "/search", body)["hits"]]
 
-    def search_batch(self, queries: Sequence[str], k: int = 10, *,
+    def search_batch(self, queries: Sequence[str], k: int = 10, *, mode: str = "hybrid",
                      min_score: float | None = None, max_distance: float | None = None,
-                     where: Where = None, exact: bool = False) -> list[list[Hit]]:
-        """Many text queries in one request (one model call on the server)."""
-        body = {"queries": list(queries), **self._opts(k, min_score, max_distance, where, exact)}
+                     where: Where = None, exact: bool = False, explain: bool = False,
+                     fusion: Any = None) -> list[list[Hit]]:
+        """Many text queries in one request: ``[search(q, ...) for q in queries]``."""
+        body = {"queries": list(queries), **self._opts(k, min_score, max_distance, where, exact),
+                **self._text(mode, explain, fusion)}
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_batch", body)[
             "results"]]
 

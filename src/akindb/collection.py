@@ -36,11 +36,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from akindb.db import Database
+    from akindb.ingest import IngestProgress, IngestReport
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
     from akindb.retrieval.rerank import Reranker
     from akindb.retrieval.search import SearchMode
-    from akindb.ingest import IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)
 Where = Mapping[str, Any] | str | None

@@ -34,7 +34,7 @@ def _filled(backend: Backend) -> object:
 def test_add_search_get_count(backend: Backend) -> None:
     col = _filled(backend)
     assert col.count() == 5
-    hits = col.search("cat on the mat", k=3)
+    hits = col.search("cat on the mat", k=3, mode="vector")
     assert all(isinstance(h, Hit) for h in hits)
     assert [h.id for h in hits][:2] == ["cat", "kitten"]
     assert hits[0].source == "cat.txt" and hits[0].metadata == {"topic": "pets"}
@@ -46,12 +46,16 @@ def test_add_search_get_count(backend: Backend) -> None:
     assert [r.id for r in col.get(where={"topic": "pets"})] == ["cat", "dog", "kitten"]
     assert len(col.get(limit=2, offset=1)) == 2
     assert [h.id for h in col.search("mat", k=5, where={"topic": "pets"})][0] in {"cat", "kitten"}
-    assert all(h.score >= 0.2 for h in col.search("mat cat", k=5, min_score=0.2))
+    assert all(h.score >= 0.2 for h in col.search("mat cat", k=5, min_score=0.2, mode="vector"))
+    for mode in ("vector", "keyword", "hybrid"):
+        hit = col.search("kitten yarn", k=1, mode=mode, explain=True)[0]
+        assert hit.id == "kitten"
+        assert hit.explain().mode == mode
 
 
 def test_same_results_both_ways(backend: Backend, tmp_path: object) -> None:
     col = _filled(backend)
-    got = [[(h.id, round(h.score, 5)) for h in col.search(q, k=4)]
+    got = [[(h.id, round(h.score, 5), h.explain().to_dict()) for h in col.search(q, k=4)]
            for q in ("yarn", "bread flour", "postman", "markets")]
     # the embedded oracle on a fresh database with the same data
     import tempfile
@@ -61,7 +65,7 @@ def test_same_results_both_ways(backend: Backend, tmp_path: object) -> None:
     with tempfile.TemporaryDirectory() as d, akindb.open(d) as db:
         ref = db.create_collection("docs", model=EMBEDDER)
         ref.add(TEXTS, ids=IDS, metadatas=METAS, sources=[f"{i}.txt" for i in IDS])
-        want = [[(h.id, round(h.score, 5)) for h in ref.search(q, k=4)]
+        want = [[(h.id, round(h.score, 5), h.explain().to_dict()) for h in ref.search(q, k=4)]
                 for q in ("yarn", "bread flour", "postman", "markets")]
     assert got == want
 

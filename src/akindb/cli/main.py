@@ -6,7 +6,14 @@ import logging
 
 import typer
 
-from akindb.cli import commands, evaluate, serve_commands
+from akindb.cli import (
+    commands,
+    evaluate,
+    index_commands,
+    serve_commands,
+    train_commands,
+    word_commands,
+)
 
 app = typer.Typer(
     name="akindb",
@@ -18,7 +25,10 @@ app = typer.Typer(
 commands.register(app)
 app.add_typer(commands.collections_app, name="collections")
 app.add_typer(evaluate.eval_app, name="eval")
+train_commands.register(app)
+word_commands.register(app, evaluate.eval_app)
 serve_commands.register(app)
+index_commands.register(app)
 
 
 def main() -> None:

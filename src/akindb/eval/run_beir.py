@@ -32,6 +32,7 @@ class BeirResult:
     query_seconds: float
     chunked: bool
     extra: dict[str, Any]
+    mode: str = "vector"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class BeirResult:
             "index_seconds": round(self.index_seconds, 2),
             "query_seconds": round(self.query_seconds, 3),
             "chunked": self.chunked,
+            "mode": self.mode,
             **self.extra,
         }
 
@@ -54,8 +56,17 @@ def run_beir(
     chunked: bool = False,
     k: int = 100,
     progress: Progress | None = None,
+    mode: str = "vector",
 ) -> BeirResult:
-    """Index ``data.corpus`` (reusing an existing collection in ``db_path``) and evaluate."""
+    """Index ``data.corpus`` (reusing an existing collection in ``db_path``) and evaluate.
+
+    ``mode`` is ``Collection.search``'s: ``vector`` (queries embedded in batches), ``keyword``
+    (BM25) or ``hybrid`` (one ``search`` call per query). The score distribution of relevant vs
+    non-relevant top-10 hits is reported for the vector mode (its scores are the metric's).
+    """
+    from akindb.retrieval.search import check_mode
+
+    check_mode(mode)
     name = collection or f"beir-{data.name}{'-chunked' if chunked else ''}"
     with tempfile.TemporaryDirectory(prefix="akindb-beir-") as tmp:
         db = akindb.open(db_path or tmp)
@@ -65,20 +76,23 @@ def run_beir(
             _index(col, data, chunked, progress)
             index_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            run = _search(col, data, k, chunked, progress)
+            if mode == "vector":
+                run = _search(col, data, k, chunked, progress)
+            else:
+                run = _search_text(col, data, k, chunked, mode, progress)
             query_s = time.perf_counter() - t1
         finally:
             db.close()
     metrics = evaluate_run(run, data.qrels)
-    dist = score_distribution(run, data.qrels, k=10)
-    extra = {
-        "score_distribution@10": {
+    extra: dict[str, Any] = {}
+    if mode == "vector":
+        dist = score_distribution(run, data.qrels, k=10)
+        extra["score_distribution@10"] = {
             "relevant": asdict(dist.relevant),
             "non_relevant": asdict(dist.non_relevant),
         }
-    }
     return BeirResult(
-        metrics, len(data.queries), len(data.corpus), index_s, query_s, chunked, extra
+        metrics, len(data.queries), len(data.corpus), index_s, query_s, chunked, extra, mode
     )
 
 
@@ -114,4 +128,29 @@ def _search(
             run[qid] = dict(top)
         if progress is not None:
             progress("search", min(lo + step, len(qids)), len(qids))
+    return run
+
+
+def _search_text(
+    col: Collection,
+    data: BeirDataset,
+    k: int,
+    chunked: bool,
+    mode: str,
+    progress: Progress | None,
+) -> dict[str, dict[str, float]]:
+    """One ``Collection.search(text, mode=...)`` per query (keyword and hybrid modes)."""
+    qids = list(data.queries)
+    run: dict[str, dict[str, float]] = {}
+    kk = k * 4 if chunked else k
+    for n, qid in enumerate(qids, 1):
+        best: dict[str, float] = {}
+        text = data.queries[qid]
+        hits = col.search(text, kk, mode=mode) if text.strip() else []  # type: ignore[arg-type]
+        for h in hits:
+            if h.score > best.get(h.id, float("-inf")):
+                best[h.id] = h.score
+        run[qid] = dict(sorted(best.items(), key=lambda x: -x[1])[:k])
+        if progress is not None and (n % 64 == 0 or n == len(qids)):
+            progress("search", n, len(qids))
     return run

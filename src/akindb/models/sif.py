@@ -94,7 +94,9 @@ class SIFEmbedder(Embedder):
         h = hashlib.sha256()
         h.update(vsha.encode())
         h.update(np.ascontiguousarray(self.component, dtype="<f4").tobytes())
-        h.update(json.dumps({"a": a, "tok": wv.tokenizer.config.to_dict()}, sort_keys=True).encode())
+        h.update(
+            json.dumps({"a": a, "tok": wv.tokenizer.config.to_dict()}, sort_keys=True).encode()
+        )
         self.spec = ModelSpec(
             name=wv.name,
             revision=SIF_REVISION,

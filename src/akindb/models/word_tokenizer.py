@@ -59,7 +59,9 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenizerConfig:
-        known = {k: data[k] for k in ("kind", "lowercase", "vocab_size", "min_frequency") if k in data}
+        known = {
+            k: data[k] for k in ("kind", "lowercase", "vocab_size", "min_frequency") if k in data
+        }
         return cls(**known)
 
 

@@ -192,7 +192,7 @@ class WordVectors:
     def analogy(
         self, a: str, b: str, c: str, k: int = 1, *, restrict_vocab: int | None = None
     ) -> list[Neighbor]:
-        """"a is to b as c is to ?" by 3CosAdd: nearest to unit(b) - unit(a) + unit(c), with a,
+        """ "a is to b as c is to ?" by 3CosAdd: nearest to unit(b) - unit(a) + unit(c), with a,
         b and c excluded (as word2vec and gensim do). ``analogy("man", "king", "woman")`` asks
         king - man + woman. Raises ``OutOfVocabularyError`` naming every unknown word."""
         words = [self.normalize_word(w) for w in (a, b, c)]

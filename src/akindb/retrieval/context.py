@@ -29,7 +29,7 @@ import numpy as np
 
 from akindb.errors import DocumentNotFoundError, EmptyTextError, InvalidArgumentError
 from akindb.retrieval.explain import Explanation
-from akindb.retrieval.search import _stored_vectors
+from akindb.retrieval.search import stored_vectors
 from akindb.types import Hit, Metric
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def build_context(
 
     hits = col.search(query, k, mode=mode, where=where)  # type: ignore[arg-type]
     with col.db.lock:
-        vecs = _stored_vectors(col, [h.chunk_id for h in hits if h.chunk_id is not None])
+        vecs = stored_vectors(col, [h.chunk_id for h in hits if h.chunk_id is not None])
     kept = _dedup(hits, vecs, dedup_threshold)
     groups = _groups(kept, merge_adjacent)
     texts = {r.id: r.text for r in col.get(sorted({g.doc_id for g in groups}))}

@@ -116,8 +116,8 @@ class CrossEncoderReranker:
                 from sentence_transformers import CrossEncoder
             except ImportError:  # pragma: no cover - depends on the environment
                 raise MissingExtraError(
-                    "the cross-encoder reranker needs sentence-transformers and PyTorch: install "
-                    "torch==2.13.0 (CPU build), then pip install 'akindb[bench]'"
+                    "bench", "the cross-encoder reranker (install torch==2.13.0, the CPU build, "
+                    "first)"
                 ) from None
             self._model = CrossEncoder(str(self.path), device=self.device, local_files_only=True)
         return self._model

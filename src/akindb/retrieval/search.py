@@ -3,11 +3,11 @@
 ``Collection.search`` delegates here. What ``Hit.score`` / ``Hit.distance`` mean per mode
 (``min_score`` compares with ``score``, ``max_distance`` with ``distance``):
 
-| mode    | ``score``                                   | ``distance``                            |
-|---------|---------------------------------------------|-----------------------------------------|
-| vector  | the metric's similarity (cosine, dot, -l2)  | the metric's distance                   |
-| keyword | BM25 (``-bm25()`` of FTS5; >= 0, unbounded) | ``-score``                              |
-| hybrid  | fused score (RRF: <= Σw/(k+1); weighted: [0, Σw]) | the chunk's *vector* distance to the query |
+| mode    | ``score``                                          | ``distance``                   |
+|---------|----------------------------------------------------|--------------------------------|
+| vector  | the metric's similarity (cosine, dot, -l2)         | the metric's distance          |
+| keyword | BM25 (``-bm25()`` of FTS5; >= 0, unbounded)        | ``-score``                     |
+| hybrid  | fused (RRF: <= Σw/(k+1); weighted: in [0, Σw])     | the chunk's *vector* distance  |
 
 So in hybrid mode ``max_distance`` is still a cosine-distance cut, while ``min_score`` is a cut
 on the fused score, which is not a cosine. Thresholds are applied before re-ranking.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -58,7 +58,7 @@ def check_mode(mode: str) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-def _stored_vectors(col: Collection, chunk_ids: Sequence[int]) -> dict[int, F32]:
+def stored_vectors(col: Collection, chunk_ids: Sequence[int]) -> dict[int, F32]:
     out: dict[int, F32] = {}
     for lo in range(0, len(chunk_ids), 900):
         part = list(chunk_ids[lo : lo + 900])
@@ -81,10 +81,12 @@ def dense_scores(metric: Metric, q: F32, vecs: F32) -> F32:
     if metric is Metric.COSINE:
         qn = q / max(float(np.linalg.norm(q)), 1e-12)
         vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-        return (vn @ qn).astype(np.float32)
-    if metric is Metric.DOT:
-        return (vecs @ q).astype(np.float32)
-    return (-np.linalg.norm(vecs - q, axis=1)).astype(np.float32)
+        out: F32 = (vn @ qn).astype(np.float32)
+    elif metric is Metric.DOT:
+        out = (vecs @ q).astype(np.float32)
+    else:
+        out = (-np.linalg.norm(vecs - q, axis=1)).astype(np.float32)
+    return out
 
 
 def occlusion_variants(query: str) -> tuple[list[str], list[str]]:
@@ -145,17 +147,6 @@ def search(
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], col.dim)
     terms = kw.query_terms(query) if m != "vector" else []
 
-    if m == "vector" and rerank is None and not explain:
-        hits = col.search_vectors(
-            qvec, k, min_score=min_score, max_distance=max_distance, where=w, exact=exact
-        )[0]
-        return [
-            dataclasses.replace(
-                h, explanation=Explanation("vector", h.score, dense_score=h.score, dense_rank=i)
-            )
-            for i, h in enumerate(hits, 1)
-        ]
-
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
     with col.db.lock, sq.translated(col.db.file):
@@ -185,7 +176,10 @@ def search(
         top = fused[:pool]
         ids = [f.item for f in top]
         rows = col._store.hit_rows(ids)
-        vec_of = _stored_vectors(col, ids) if qvec is not None else {}
+        dense_known = lists.get("vector", {})
+        need_vec = rerank is not None or explain
+        vec_ids = [i for i in ids if need_vec or i not in dense_known]
+        vec_of = stored_vectors(col, vec_ids) if qvec is not None else {}
         bm25_parts = kw.term_scores(col.db.conn, ids, terms) if (explain and terms) else {}
     metric = col.metric
     hits: list[Hit] = []
@@ -194,7 +188,7 @@ def search(
         row = rows.get(f.item)
         if row is None:
             continue
-        dense: float | None = lists.get("vector", {}).get(f.item)
+        dense: float | None = dense_known.get(f.item)
         if dense is None and qvec is not None and f.item in vec_of:
             dense = float(dense_scores(metric, qvec, vec_of[f.item][None, :])[0])
         if m == "keyword":

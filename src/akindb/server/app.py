@@ -15,7 +15,7 @@ POST   /v1/collections/{name}/delete                  Collection.delete         
 POST   /v1/collections/{name}/get                     Collection.get                   read
 GET    /v1/collections/{name}/count                   Collection.count                 read
 POST   /v1/collections/{name}/search                  Collection.search                read
-POST   /v1/collections/{name}/search_batch            search, many queries, one embed  read
+POST   /v1/collections/{name}/search_batch            Collection.search per query      read
 POST   /v1/collections/{name}/search_vector           Collection.search_vector         read
 POST   /v1/collections/{name}/search_vectors          Collection.search_vectors        read
 POST   /v1/collections/{name}/tokenize                Collection.tokenize              read
@@ -30,7 +30,6 @@ parallel with writes (SQLite WAL + the database lock; the model runs outside the
 model and index are loaded once per worker process and kept.
 """
 
-from __future__ import annotations
 
 import contextlib
 import json
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import numpy as np
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
@@ -58,6 +58,7 @@ from akindb.server import schemas as s
 from akindb.server.auth import ApiKey, KeyStore
 from akindb.server.limits import BodyLimit
 from akindb.server.views import MapCache, build_map, explain
+from akindb.types import Hit
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -100,6 +101,33 @@ def json_response(obj: Any, status: int = 200) -> Response:
     except ValueError:
         body = json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"))
     return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def f32_range(vectors: Any) -> Any:
+    """Refuse numbers float32 cannot hold (the core would cast them to inf with a warning)."""
+    if vectors is None:
+        return None
+    try:
+        arr = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError):
+        return vectors  # ragged or non-numeric: the core's validation explains it
+    with np.errstate(invalid="ignore"):
+        if arr.size and np.isfinite(arr).all() and np.abs(arr).max() > _F32_MAX:
+            raise errors.InvalidVectorError(
+                f"vectors contain values beyond float32's range (±{_F32_MAX:.3g}); scale them"
+            )
+    return vectors
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    d = h.to_dict()
+    d["chunk_id"] = getattr(h, "chunk_id", None)
+    expl = getattr(h, "explanation", None)
+    d["explanation"] = expl.to_dict() if expl is not None else None
+    return d
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -201,6 +229,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     read, write, admin = (Depends(col_auth(r)) for r in ("read", "write", "admin"))
 
+    def _key(presented: Annotated[str | None, Depends(_presented)]) -> ApiKey | None:
+        return _authenticate(state, presented)
+
+    authed = Depends(_key)
+
     # ---- page shell and health (no data, no key) ---------------------------------------------
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -214,8 +247,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     # ---- database ------------------------------------------------------------------------------
     @app.get("/v1/collections", response_model=s.CollectionList, tags=["database"])
-    def list_collections(presented: Annotated[str | None, Depends(_presented)]) -> Response:
-        key = _authenticate(state, presented)
+    def list_collections(key: Annotated[ApiKey | None, authed]) -> Response:
         names = state.db.list_collections()
         if key is not None:
             names = [n for n in names if key.can_see(n)]
@@ -223,9 +255,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post("/v1/collections", response_model=dict[str, Any], tags=["database"])
     def create_collection(
-        body: s.CreateCollection, presented: Annotated[str | None, Depends(_presented)]
+        key: Annotated[ApiKey | None, authed], body: s.CreateCollection
     ) -> Response:
-        _authorize(_authenticate(state, presented), "admin", validate_name(body.name))
+        _authorize(key, "admin", validate_name(body.name))
         kwargs: dict[str, Any] = {
             "model": state.resolve_model(body.model), "metric": body.metric, "dim": body.dim,
             "index": body.index, "index_params": body.index_params,
@@ -251,7 +283,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def _write(col: Collection, body: s.AddRequest, upsert: bool) -> Response:
         fn = col.upsert if upsert else col.add
         ids = fn(
-            body.texts, ids=body.ids, metadatas=body.metadatas, vectors=body.vectors,
+            body.texts, ids=body.ids, metadatas=body.metadatas, vectors=f32_range(body.vectors),
             sources=body.sources, chunk=body.chunk,
         )
         return json_response({"ids": ids})
@@ -290,37 +322,47 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "where": body.where, "exact": body.exact,
         }
 
+    def _text_opts(body: s._TextSearchOpts) -> dict[str, Any]:
+        fusion = None
+        if body.fusion is not None:
+            from akindb.retrieval.fusion import FusionParams
+
+            try:
+                fusion = FusionParams.from_dict(body.fusion)
+            except (TypeError, ValueError) as exc:
+                raise errors.InvalidArgumentError(
+                    f"invalid fusion parameters {body.fusion!r}: {exc}; see FusionParams"
+                ) from None
+        return {**_opts(body), "mode": body.mode, "explain": body.explain, "fusion": fusion}
+
     @app.post("/v1/collections/{name}/search", response_model=s.HitsResponse, tags=["search"])
     def search(body: s.SearchRequest, col: Annotated[Collection, read]) -> Response:
-        hits = col.search(body.query, body.k, **_opts(body))
-        return json_response({"hits": [h.to_dict() for h in hits]})
+        hits = col.search(body.query, body.k, **_text_opts(body))
+        return json_response({"hits": [hit_json(h) for h in hits]})
 
     @app.post("/v1/collections/{name}/search_batch", response_model=s.HitsBatchResponse,
               tags=["search"])
     def search_batch(body: s.SearchBatchRequest, col: Annotated[Collection, read]) -> Response:
-        for i, q in enumerate(body.queries):
-            if not q.strip():
-                raise errors.EmptyTextError(f"query #{i} is empty; type some words to search for")
-        vecs = col.embedder.embed(body.queries)
-        res = col.search_vectors(vecs, body.k, **_opts(body))
-        return json_response({"results": [[h.to_dict() for h in hs] for hs in res]})
+        opts = _text_opts(body)
+        res = [col.search(q, body.k, **opts) for q in body.queries]
+        return json_response({"results": [[hit_json(h) for h in hs] for hs in res]})
 
     @app.post("/v1/collections/{name}/search_vector", response_model=s.HitsResponse,
               tags=["search"])
     def search_vector(body: s.SearchVectorRequest, col: Annotated[Collection, read]) -> Response:
-        hits = col.search_vector(body.vector, body.k, **_opts(body))
-        return json_response({"hits": [h.to_dict() for h in hits]})
+        hits = col.search_vector(f32_range(body.vector), body.k, **_opts(body))
+        return json_response({"hits": [hit_json(h) for h in hits]})
 
     @app.post("/v1/collections/{name}/search_vectors",
               response_model=s.HitsBatchResponse | s.QueryResultOut, tags=["search"])
     def search_vectors(body: s.SearchVectorsRequest, col: Annotated[Collection, read]) -> Response:
         if body.include is not None:
             return json_response(
-                dict(col.search_vectors(body.vectors, body.k, include=cast(Any, body.include),
+                dict(col.search_vectors(f32_range(body.vectors), body.k, include=cast(Any, body.include),
                                         **_opts(body)))
             )
-        res = col.search_vectors(body.vectors, body.k, **_opts(body))
-        return json_response({"results": [[h.to_dict() for h in hs] for hs in res]})
+        res = col.search_vectors(f32_range(body.vectors), body.k, **_opts(body))
+        return json_response({"results": [[hit_json(h) for h in hs] for hs in res]})
 
     @app.post("/v1/collections/{name}/tokenize", response_model=s.TokenViewOut, tags=["search"])
     def tokenize(body: s.TokenizeRequest, col: Annotated[Collection, read]) -> Response:

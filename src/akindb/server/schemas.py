@@ -110,11 +110,19 @@ class _SearchOpts(_Body):
     exact: bool = False
 
 
-class SearchRequest(_SearchOpts):
+class _TextSearchOpts(_SearchOpts):
+    mode: str = Field("hybrid", max_length=16, description="vector | keyword | hybrid.")
+    explain: bool = Field(False, description="Add token importance to each hit's explanation.")
+    fusion: dict[str, Any] | None = Field(
+        None, description="Hybrid fusion parameters (akindb.retrieval.fusion.FusionParams)."
+    )
+
+
+class SearchRequest(_TextSearchOpts):
     query: str = Field(max_length=MAX_QUERY)
 
 
-class SearchBatchRequest(_SearchOpts):
+class SearchBatchRequest(_TextSearchOpts):
     queries: list[str] = Field(min_length=1, max_length=MAX_QUERIES)
 
 
@@ -140,7 +148,10 @@ class HitOut(BaseModel):
     end: int
     chunk: int
     metadata: dict[str, Any]
-    model_config = ConfigDict(extra="allow")
+    chunk_id: int | None = None
+    explanation: dict[str, Any] | None = Field(
+        None, description="Why it ranked here (Hit.explain(): dense, BM25, fusion parts)."
+    )
 
 
 class HitsResponse(BaseModel):

@@ -1,0 +1,85 @@
+"""Index maintenance commands: ``akindb tune`` and ``akindb compact``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+import akindb
+from akindb.cli.common import (
+    DEFAULT_COLLECTION,
+    CollectionOpt,
+    DbOpt,
+    JsonOpt,
+    db_path,
+    handled,
+    out,
+    print_json,
+)
+
+
+def tune(
+    db: DbOpt = None,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    target_recall: Annotated[
+        float, typer.Option(help="Recall@k to reach against exact search, in (0, 1].")
+    ] = 0.95,
+    k: Annotated[int, typer.Option("-k", "--k", help="The k of recall@k.", min=1)] = 10,
+    queries: Annotated[
+        int, typer.Option(help="Stored vectors sampled as queries (own match left out).", min=1)
+    ] = 200,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pick the cheapest HNSW ef_search / LSH probes that reaches a recall target; save it."""
+    with handled():
+        database = akindb.open(db_path(db), create=False)
+        try:
+            col = database.get_collection(collection)
+            report = col.tune(target_recall=target_recall, k=k, n_queries=queries)
+        finally:
+            database.close()
+        if json_out:
+            print_json(report)
+            return
+        if report.get("note"):
+            out.print(f"{report['kind']}: {report['note']}")
+            return
+        b, a = report["before"], report["after"]
+        knob = report["knob"]
+        verdict = "met" if report["met"] else "NOT met (best setting kept)"
+        out.print(
+            f"{report['kind']} {knob}: {b['value']} → {a['value']}; recall@{report['k']} "
+            f"{b['recall']:.3f} → {a['recall']:.3f} (target {report['target_recall']}: "
+            f"{verdict}); {b['qps']:.0f} → {a['qps']:.0f} queries/s on "
+            f"{report['n_queries']} sampled queries"
+        )
+
+
+def compact(
+    db: DbOpt = None,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Drop index tombstones (rebuilds HNSW) and reclaim disk space (SQLite VACUUM)."""
+    with handled():
+        database = akindb.open(db_path(db), create=False)
+        try:
+            report = database.get_collection(collection).compact()
+        finally:
+            database.close()
+        if json_out:
+            print_json(report)
+            return
+        mb = 1024 * 1024
+        out.print(
+            f"{report['kind']}: dropped {report['tombstones_dropped']} tombstones; database "
+            f"{report['db_bytes_before'] / mb:.1f} → {report['db_bytes_after'] / mb:.1f} MB, "
+            f"index file {report['index_bytes_before'] / mb:.1f} → "
+            f"{report['index_bytes_after'] / mb:.1f} MB"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tune)
+    app.command()(compact)
