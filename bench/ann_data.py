@@ -81,6 +81,20 @@ def cache_path(n: int) -> Path:
     return CACHE / f"minilm_w{MAX_WORDS}_{n}_q{N_QUERIES}.npz"
 
 
+def load_shards(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whatever consecutive shards an interrupted/running embed finished: (base, queries)."""
+    parts = []
+    for lo in range(0, n + N_QUERIES, 4096):
+        shard = CACHE / f"shards_w{MAX_WORDS}" / f"{lo:07d}_4096.npy"
+        if not shard.exists():
+            break
+        parts.append(np.load(shard))
+    if not parts:
+        raise FileNotFoundError("no embedded shards yet: run python bench/ann_data.py")
+    allv = np.concatenate(parts)[: n + N_QUERIES]
+    return allv[N_QUERIES:], allv[:N_QUERIES]
+
+
 def load_vectors(n: int, *, embed: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(base[n, 384], queries[1000, 384]) float32, unit-normalised; embeds on a cache miss."""
     path = cache_path(n)

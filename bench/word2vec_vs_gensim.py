@@ -82,7 +82,7 @@ def main() -> int:
             out,
             params,
             overwrite=True,
-            on_epoch=lambda e: print(
+            on_epoch=lambda e, mode=mode: print(
                 f"  {mode} epoch {e.epoch}: loss {e.loss:.3g}, {e.tokens_per_second:,.0f} tok/s",
                 file=sys.stderr,
             ),

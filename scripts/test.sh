@@ -4,8 +4,15 @@
 # the NFCorpus anchor) run after it when CI=true or AKINDB_SLOW=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh dev
+bash scripts/install.sh dev server
 . .venv/bin/activate
+# Browser test (tests/server/test_browser.py): Debian chromium + Playwright for Python, driving the
+# system browser (no `playwright install` download). Installed only when missing.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+python -c "import playwright" 2>/dev/null || python -m pip install -q playwright
 ruff check src tests
 mypy src
 python -m pytest -q -m "not slow" "$@"

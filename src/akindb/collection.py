@@ -532,8 +532,7 @@ class Collection:
             if missing:
                 if len(docs) + len(missing) > _DOC_CACHE_MAX:
                     docs.clear()
-                for cid, row in self._store.hit_rows(missing).items():
-                    docs[cid] = row.doc_id
+                docs.update(self._store.doc_ids_of(missing))
         lab_l, sc_l, di_l, keep_l = labels.tolist(), scores.tolist(), dists.tolist(), keep.tolist()
         res: QueryResult = {"ids": []}
         for name in include:

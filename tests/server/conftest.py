@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="server extra not installed: pip install 'akindb[server]'")
 
-import uvicorn  # noqa: E402
+import uvicorn
 
-import akindb  # noqa: E402
-from akindb.server.app import ServerSettings, create_app  # noqa: E402
-from akindb.server.auth import KeyStore  # noqa: E402
-from tests.conftest import HashEmbedder  # noqa: E402
+import akindb
+from akindb.server.app import ServerSettings, create_app
+from akindb.server.auth import KeyStore
+from tests.conftest import HashEmbedder
 
 EMBEDDER = HashEmbedder()
 

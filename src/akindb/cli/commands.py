@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 import akindb
@@ -97,9 +98,23 @@ def search(
         str | None, typer.Option(help='Metadata filter as JSON, e.g. \'{"ext": ".md"}\'.')
     ] = None,
     exact: Annotated[bool, typer.Option(help="Bypass the index (exact search).")] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="hybrid (vectors + BM25, fused) | vector (cosine scores) | keyword (BM25)."
+        ),
+    ] = "hybrid",
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show each hit's score parts and which query words mattered (occlusion).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Search a collection by meaning; prints ranked hits with score, source and passage."""
+    """Search a collection by meaning and keywords; prints ranked hits with score, source and
+    passage."""
     with handled():
         col = _open_collection(db, collection)
         tv = col.tokenize(query)
@@ -108,12 +123,16 @@ def search(
                 f"note: the query is longer than the model's {tv.max_tokens}-token limit; "
                 "only its beginning was used"
             )
+        from akindb.retrieval.search import check_mode
+
         hits = col.search(
-            query, k=k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
+            query, k=k, mode=check_mode(mode), min_score=min_score, max_distance=max_distance,
+            where=where, exact=exact, explain=explain,
         )
         if json_out:
             for h in hits:
-                print_json(h.to_dict())
+                print_json({**h.to_dict(), "explain": h.explain().to_dict()} if explain
+                           else h.to_dict())
             return
         if not hits:
             out.print("no results")
@@ -126,6 +145,9 @@ def search(
             )
             snippet = " ".join(h.text.split())
             out.print("   " + (snippet[:300] + ("…" if len(snippet) > 300 else "")), markup=False)
+            if explain:
+                for line in h.explain().lines():
+                    out.print("   [dim]│[/] " + escape(line), markup=True)
 
 
 def tokens(

@@ -36,6 +36,9 @@ def beir(
         bool, typer.Option(help="Use the collection's chunking (a doc scores as its best chunk).")
     ] = False,
     both: Annotated[bool, typer.Option(help="Report whole-document and chunked runs.")] = False,
+    mode: Annotated[
+        str, typer.Option(help="Search mode: vector | keyword (BM25) | hybrid.")
+    ] = "vector",
     json_out: JsonOpt = False,
 ) -> None:
     """nDCG@10, recall@100 and MRR@10 of the model on a BEIR dataset (MTEB-comparable)."""
@@ -46,7 +49,7 @@ def beir(
         data = load_beir(folder, split)
         modes = [False, True] if both else [chunked]
         results = []
-        for mode in modes:
+        for chunk_mode in modes:
             if progress_enabled() and not json_out:
                 with Progress(
                     TextColumn("[bold]{task.description}"),
@@ -60,11 +63,15 @@ def beir(
                         db_path=db,
                         collection=collection,
                         model=model,
-                        chunked=mode,
+                        chunked=chunk_mode,
                         progress=_bar_updater(bar),
+                        mode=mode,
                     )
             else:
-                res = run_beir(data, db_path=db, collection=collection, model=model, chunked=mode)
+                res = run_beir(
+                    data, db_path=db, collection=collection, model=model, chunked=chunk_mode,
+                    mode=mode,
+                )
             results.append(res)
         for res in results:
             if json_out:
@@ -77,7 +84,17 @@ def beir(
                     f"recall@100 {d['recall@100']:.4f} · MRR@10 {d['mrr@10']:.4f} · "
                     f"{d['queries']} queries over {d['docs']} docs · "
                     f"index {d['index_seconds']:.1f} s, queries {d['query_seconds']:.2f} s"
+                    f" · mode {res.mode}"
                 )
+                dist = d.get("score_distribution@10")
+                if dist:
+                    rel, non = dist["relevant"], dist["non_relevant"]
+                    out.print(
+                        f"  top-10 scores, relevant: median {rel['median']:.3f} "
+                        f"(q1 {rel['q1']:.3f}, q3 {rel['q3']:.3f}, n {rel['count']}); "
+                        f"non-relevant: median {non['median']:.3f} (q1 {non['q1']:.3f}, "
+                        f"q3 {non['q3']:.3f}, n {non['count']}) — to pick a --min-score"
+                    )
 
 
 def _bar_updater(bar: Progress) -> Callable[[str, int, int], None]:

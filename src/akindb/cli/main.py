@@ -8,6 +8,7 @@ import typer
 
 from akindb.cli import (
     commands,
+    compare_commands,
     evaluate,
     index_commands,
     serve_commands,
@@ -27,6 +28,7 @@ app.add_typer(commands.collections_app, name="collections")
 app.add_typer(evaluate.eval_app, name="eval")
 train_commands.register(app)
 word_commands.register(app, evaluate.eval_app)
+compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
 

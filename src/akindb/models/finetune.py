@@ -247,7 +247,7 @@ def finetune(
     folder = _base_folder(base)
     torch.manual_seed(params.seed)
     model = SentenceTransformer(str(folder), device="cpu")
-    base_len = int(model.max_seq_length)
+    base_len = int(model.max_seq_length or 256)
     model.max_seq_length = params.max_seq_length
     report = FinetuneReport(base, str(outp), len(train), len(dev), params.to_dict())
 
@@ -286,7 +286,8 @@ def finetune(
     report.base_dev_loss = report.best_dev_loss = round(best, 5)
     best_state = copy.deepcopy(model.state_dict())
     note(
-        f"{len(train):,} training pairs, {len(dev):,} dev pairs, {total} steps; base dev loss {best:.4f}"
+        f"{len(train):,} training pairs, {len(dev):,} dev pairs, {total} steps; "
+        f"base dev loss {best:.4f}"
     )
     bad, running = 0, 0.0
     model.train()

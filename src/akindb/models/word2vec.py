@@ -256,7 +256,7 @@ class TrainReport:
 
 def _gensim() -> Any:
     try:
-        import gensim.models
+        import gensim.models  # type: ignore[import-untyped]
     except ImportError as exc:
         raise MissingExtraError("train", "word2vec training") from exc
     return gensim
@@ -294,7 +294,7 @@ def train_word2vec(
         raise InvalidArgumentError(f"{outp} exists; pass overwrite (--force) or choose another")
     report = TrainReport(engine=f"gensim {gensim.__version__}")
     tok = WordTokenizer.train(tokenizer or TokenizerConfig(), corpus.texts())
-    state = {"phase": "vocab", "total": 0}
+    state: dict[str, Any] = {"phase": "vocab", "total": 0}
 
     def tick(n: int) -> None:
         if on_text is not None:

@@ -98,7 +98,7 @@ class WordTokenizer:
     # ---- training and files ------------------------------------------------------------------
     @classmethod
     def train(cls, config: TokenizerConfig, texts: Iterable[str]) -> WordTokenizer:
-        """A word tokenizer needs no training; subword kinds learn their vocabulary from ``texts``."""
+        """Word kind: nothing to learn; subword kinds learn their vocabulary from ``texts``."""
         if config.kind == "word":
             return cls(config)
         from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers

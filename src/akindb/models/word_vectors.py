@@ -155,7 +155,8 @@ class WordVectors:
 
     def unit(self, word: str) -> F32:
         i = self.ids([self.normalize_word(word)])[0]
-        return np.asarray(self.vectors[i], dtype=np.float32) / self.norms[i]
+        out: F32 = np.asarray(self.vectors[i], dtype=np.float32) / self.norms[i]
+        return out
 
     # ---- queries ------------------------------------------------------------------------------
     def _rank(

@@ -19,7 +19,7 @@ in ``[0, Σ w_r]``. Thresholds (``min_score``) mean something different per mode
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,27 @@ def _ranked(scores: Mapping[int, float]) -> list[int]:
     return sorted(scores, key=lambda i: (-scores[i], i))
 
 
+def _combine(
+    lists: Mapping[str, Mapping[int, float]],
+    part: Callable[[str, int, int, float], float],
+) -> list[FusedItem]:
+    ranks: dict[int, dict[str, int]] = {}
+    raw: dict[int, dict[str, float]] = {}
+    parts: dict[int, dict[str, float]] = {}
+    for name, scores in lists.items():
+        for rank, item in enumerate(_ranked(scores), 1):
+            s = float(scores[item])
+            ranks.setdefault(item, {})[name] = rank
+            raw.setdefault(item, {})[name] = s
+            parts.setdefault(item, {})[name] = part(name, item, rank, s)
+    done = [
+        FusedItem(i, sum(parts[i].values()), ranks[i], raw[i], parts[i]) for i in ranks
+    ]
+    # Ties: better best rank first, then item id (stable, deterministic).
+    done.sort(key=lambda f: (-f.score, min(f.ranks.values()), f.item))
+    return done
+
+
 def rrf(
     lists: Mapping[str, Mapping[int, float]],
     *,
@@ -106,15 +127,8 @@ def rrf(
     >>> out[0].ranks, out[0].parts["vector"] == 1 / 62
     ({'vector': 2, 'keyword': 1}, True)
     """
-    acc: dict[int, FusedItem] = {}
-    for name, scores in lists.items():
-        w = 1.0 if weights is None else float(weights.get(name, 1.0))
-        for rank, item in enumerate(_ranked(scores), 1):
-            f = acc.setdefault(item, FusedItem(item, 0.0))
-            f.ranks[name] = rank
-            f.raw[name] = float(scores[item])
-            f.parts[name] = w / (k + rank)
-    return _finish(acc)
+    w = {n: 1.0 if weights is None else float(weights.get(n, 1.0)) for n in lists}
+    return _combine(lists, lambda name, _item, rank, _s: w[name] / (k + rank))
 
 
 def normalise(scores: Mapping[int, float]) -> dict[int, float]:
@@ -141,25 +155,9 @@ def weighted(
     >>> [(f.item, round(f.score, 3)) for f in out]
     [(1, 0.5), (2, 0.5), (3, 0.0)]
     """
-    acc: dict[int, FusedItem] = {}
-    for name, scores in lists.items():
-        w = 1.0 if weights is None else float(weights.get(name, 1.0))
-        norm = normalise(scores)
-        for rank, item in enumerate(_ranked(scores), 1):
-            f = acc.setdefault(item, FusedItem(item, 0.0))
-            f.ranks[name] = rank
-            f.raw[name] = float(scores[item])
-            f.parts[name] = w * norm[item]
-    return _finish(acc)
-
-
-def _finish(acc: dict[int, FusedItem]) -> list[FusedItem]:
-    done = [
-        FusedItem(f.item, sum(f.parts.values()), f.ranks, f.raw, f.parts) for f in acc.values()
-    ]
-    # Ties: better best rank first, then item id (stable, deterministic).
-    done.sort(key=lambda f: (-f.score, min(f.ranks.values()), f.item))
-    return done
+    w = {n: 1.0 if weights is None else float(weights.get(n, 1.0)) for n in lists}
+    norm = {n: normalise(s) for n, s in lists.items()}
+    return _combine(lists, lambda name, item, _rank, _s: w[name] * norm[name][item])
 
 
 def fuse(lists: Mapping[str, Mapping[int, float]], params: FusionParams) -> list[FusedItem]:

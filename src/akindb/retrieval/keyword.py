@@ -104,13 +104,16 @@ def bm25_search(
     wsql, wparams = _where_sql(where)
     join = " JOIN documents d ON d.id = c.document_id" if where is not None else ""
     rows = conn.execute(
-        "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f"
+        # ``rank`` is bm25() here; ordering by it lets FTS5 use its own top-N path.
+        "SELECT f.rowid, f.rank FROM chunks_fts f"
         f" JOIN chunks c ON c.id = f.rowid{join}"
         f" WHERE chunks_fts MATCH ? AND c.collection_id = ?{wsql}"
-        " ORDER BY s, f.rowid LIMIT ?",
+        " ORDER BY f.rank LIMIT ?",
         (fts_query(terms), collection_id, *wparams, k),
     ).fetchall()
-    return [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+    hits = [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+    hits.sort(key=lambda h: (-h.score, h.chunk_id))  # deterministic order among ties
+    return hits
 
 
 def term_scores(

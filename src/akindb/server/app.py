@@ -357,10 +357,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
               response_model=s.HitsBatchResponse | s.QueryResultOut, tags=["search"])
     def search_vectors(body: s.SearchVectorsRequest, col: Annotated[Collection, read]) -> Response:
         if body.include is not None:
-            return json_response(
-                dict(col.search_vectors(f32_range(body.vectors), body.k, include=cast(Any, body.include),
-                                        **_opts(body)))
-            )
+            inc = cast(Any, body.include)
+            vecs = f32_range(body.vectors)
+            return json_response(dict(col.search_vectors(vecs, body.k, include=inc, **_opts(body))))
         res = col.search_vectors(f32_range(body.vectors), body.k, **_opts(body))
         return json_response({"results": [[hit_json(h) for h in hs] for hs in res]})
 

@@ -217,6 +217,19 @@ class CollectionStore:
                 out[r[0]] = HitRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
         return out
 
+    def doc_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """chunk id -> document id (the lean lookup behind ``include=[...]`` searches)."""
+        out: dict[int, str] = {}
+        for part in _batches(list(chunk_ids)):
+            marks = ",".join("?" * len(part))
+            for cid, doc_id in self.conn.execute(
+                "SELECT c.id, d.doc_id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE c.id IN ({marks})",
+                part,
+            ):
+                out[cid] = doc_id
+        return out
+
     def chunk_vectors(self, doc_id: str) -> F32:
         rows = self.conn.execute(
             "SELECT c.vector FROM chunks c JOIN documents d ON d.id = c.document_id"

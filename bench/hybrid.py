@@ -1,0 +1,145 @@
+"""Hybrid retrieval benchmark on NFCorpus: quality (nDCG@10) next to latency, per search mode.
+
+Needs a collection of the corpus built once (minutes of embedding), reused afterwards:
+
+    akindb eval beir ../shared/data/ir/nfcorpus --db /tmp/akb-nf        # builds beir-nfcorpus
+
+Then:
+
+    python bench/hybrid.py --db /tmp/akb-nf --tune              # dev split: fusion grid
+    python bench/hybrid.py --db /tmp/akb-nf --split test        # vector / keyword / hybrid
+
+``--tune`` computes each dev query's vector and BM25 candidate lists once (100 each) and fuses
+them offline for every setting of the grid (RRF k and weights; weighted fusion α), so the
+defaults in ``akindb.retrieval.fusion.FusionParams`` are chosen on dev only. ``--split test``
+goes through the public API, ``Collection.search(q, k=10, mode=...)``, one query at a time,
+interleaving the modes query by query so machine noise hits them alike; latency is per call
+(embedding included) and reported as p50/p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import akindb
+from akindb.eval.beir import load_beir
+from akindb.eval.metrics import ndcg_at_k
+from akindb.retrieval import keyword as kw
+from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
+
+
+def mean_ndcg(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
+    return statistics.fmean(ndcg_at_k(run.get(q, []), qrels[q], 10) for q in qrels)
+
+
+def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, object]:
+    data = load_beir(data_dir, "dev")
+    qids = list(data.queries)
+    vecs = col.embedder.embed([data.queries[q] for q in qids])
+    lists: dict[str, dict[str, dict[int, float]]] = {}
+    with col.db.lock:
+        labels, scores = col._live.search(vecs, n_cand)
+        for i, q in enumerate(qids):
+            v = {int(a): float(s) for a, s in zip(labels[i], scores[i], strict=True) if a >= 0}
+            terms = kw.query_terms(data.queries[q])
+            k_ = {h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
+                                                               n_cand)}
+            lists[q] = {"vector": v, "keyword": k_}
+        every = sorted({c for d in lists.values() for lst in d.values() for c in lst})
+        doc_of = {c: r.doc_id for c, r in col._store.hit_rows(every).items()}
+
+    def evaluate(params: FusionParams | None, only: str | None = None) -> float:
+        run: dict[str, list[str]] = {}
+        for q in qids:
+            if only is not None:
+                ranked = sorted(lists[q][only].items(), key=lambda x: (-x[1], x[0]))
+                run[q] = [doc_of[c] for c, _ in ranked[:10]]
+            else:
+                assert params is not None
+                run[q] = [doc_of[f.item] for f in fuse(lists[q], params)[:10]]
+        return mean_ndcg(run, data.qrels)
+
+    rows: list[dict[str, object]] = []
+    base = {"vector": evaluate(None, "vector"), "keyword": evaluate(None, "keyword")}
+    for k in (1, 5, 10, 20, 30, 60, 100):
+        for wk in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+            p = FusionParams(FusionMethod.RRF, rrf_k=k, keyword_weight=wk, candidates=n_cand)
+            rows.append({**p.to_dict(), "ndcg@10": evaluate(p)})
+    for a in np.linspace(0.1, 0.9, 17):
+        p = FusionParams(FusionMethod.WEIGHTED, vector_weight=float(1 - a),
+                         keyword_weight=float(a), candidates=n_cand)
+        rows.append({**p.to_dict(), "ndcg@10": evaluate(p)})
+    grid = {
+        f"{r['method']} k={r['rrf_k']:g} w_kw={r['keyword_weight']:.2f}": round(
+            float(r["ndcg@10"]), 4)  # type: ignore[arg-type]
+        for r in rows
+    }
+    rows.sort(key=lambda r: -float(r["ndcg@10"]))  # type: ignore[arg-type]
+    default = FusionParams(candidates=n_cand)
+    return {"split": "dev", "queries": len(qids), "single": base,
+            "default": {**default.to_dict(), "ndcg@10": evaluate(default)},
+            "best": rows[:5], "grid": grid}
+
+
+def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> dict[str, object]:
+    data = load_beir(data_dir, split)
+    qids = [q for q in data.queries if data.queries[q].strip()]
+    modes = ("vector", "keyword", "hybrid")
+    for q in qids[:20]:  # warm-up: model, index, SQLite pages
+        for m in modes:
+            col.search(data.queries[q], 10, mode=m)  # type: ignore[arg-type]
+    lat: dict[str, list[float]] = {m: [] for m in modes}
+    runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
+    for r in range(rounds):
+        for i, q in enumerate(qids):
+            order = modes if (i + r) % 2 == 0 else modes[::-1]
+            for m in order:
+                t0 = time.perf_counter()
+                hits = col.search(data.queries[q], 10, mode=m)  # type: ignore[arg-type]
+                lat[m].append(time.perf_counter() - t0)
+                runs[m][q] = [h.id for h in hits]
+    out: dict[str, object] = {"split": split, "queries": len(qids), "rounds": rounds}
+    for m in modes:
+        xs = sorted(lat[m])
+        out[m] = {
+            "ndcg@10": round(mean_ndcg(runs[m], data.qrels), 4),
+            "p50_ms": round(1000 * xs[len(xs) // 2], 2),
+            "p95_ms": round(1000 * xs[int(len(xs) * 0.95)], 2),
+        }
+    v50 = out["vector"]["p50_ms"]  # type: ignore[index]
+    out["hybrid_p50_over_vector_p50"] = round(out["hybrid"]["p50_ms"] / v50, 3)  # type: ignore[index]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", required=True, help="database folder holding the corpus")
+    ap.add_argument("--collection", default="beir-nfcorpus")
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--tune", action="store_true", help="fusion grid on the dev split")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--rounds", type=int, default=1, help="passes over the queries (latency)")
+    ap.add_argument("--candidates", type=int, default=100)
+    args = ap.parse_args()
+    db = akindb.open(args.db, create=False)
+    col = db.get_collection(args.collection)
+    res = tune(col, args.data, args.candidates) if args.tune else compare(
+        col, args.data, args.split, args.rounds)
+    res["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(json.dumps(res, indent=1))
+    db.close()
+
+
+if __name__ == "__main__":
+    main()

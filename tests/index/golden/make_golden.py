@@ -1,0 +1,31 @@
+"""Write the golden index files of format 1 (run once per new format; keep old ones forever).
+
+    python tests/index/golden/make_golden.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from akindb.core.vectors import normalize_rows
+from akindb.index.registry import make_index
+from akindb.types import Metric
+
+HERE = Path(__file__).resolve().parent
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2024)
+    vecs = normalize_rows(rng.normal(size=(64, 8)).astype(np.float32))
+    return np.arange(100, 164, dtype=np.int64), vecs
+
+
+if __name__ == "__main__":
+    labels, vecs = data()
+    for kind in ("flat", "hnsw", "lsh"):
+        idx = make_index(kind, 8, Metric.COSINE, {})
+        idx.add(labels, vecs)
+        idx.remove(labels[:4])
+        idx.save(HERE / f"{kind}-v1.idx", collection_uuid="golden", built_seq=68)

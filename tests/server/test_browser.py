@@ -1,0 +1,74 @@
+"""The web page in a real browser: Debian chromium driven by Playwright (no `playwright
+install`). Real model on real text (pages of the Python 3.11 docs, tests/realdata.py).
+Screenshots go to test-artifacts/server/ (docs/web-page.png is one of them, committed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import akindb
+from tests.conftest import REPO
+from tests.realdata import extract_pydocs
+from tests.server.conftest import Servers
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("AKINDB_TEST_ARTIFACTS", REPO / "test-artifacts")) / "server"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (scripts/test.sh installs Debian chromium)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def test_search_explain_and_map(browser: object, servers: Servers, tmp_path: Path) -> None:
+    docs = extract_pydocs(tmp_path / "pydocs")
+    with akindb.open(tmp_path / "db") as db:
+        db.get_or_create_collection("pydocs").add_files([docs])
+    key, _ = __import__("akindb.server.auth", fromlist=["KeyStore"]).KeyStore.for_db(
+        tmp_path / "db").create("read", ["pydocs"])
+    srv = servers.start(embedders=())  # the real model, loaded by name
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height, name in ((1200, 900, "page-desktop.png"), (390, 844, "page-phone.png")):
+        page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        page.goto(srv.url + "/")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Connect").click()
+        page.wait_for_selector("#stats dd")
+        page.get_by_label("Search by meaning").fill(
+            "make an unguessable token for a password reset link")
+        page.get_by_role("button", name="Search", exact=True).click()
+        first = page.locator("#results li").first
+        first.wait_for()
+        assert "secrets.rst.txt" in first.locator(".source").inner_text()
+        first.get_by_role("button", name="Explain").click()
+        panel = first.locator(".explain")
+        panel.wait_for()
+        assert "score" in panel.inner_text() and "mode" in panel.inner_text()
+        page.wait_for_selector("#map circle.hit")
+        assert page.locator("#map circle").count() >= 10
+        assert page.locator("#map .query").count() == 1
+        assert "hits are highlighted" in (page.locator("#map").get_attribute("aria-label") or "")
+        # usable at phone width: nothing wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(ARTIFACTS / name))
+        page.close()
+    # without the key the page shows the 401 message, not data
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(srv.url + "/")
+    page.wait_for_selector("#status.error")
+    assert "missing_api_key" in page.locator("#status").inner_text()
+    page.close()
