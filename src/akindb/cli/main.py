@@ -11,6 +11,7 @@ from akindb.cli import (
     compare_commands,
     evaluate,
     index_commands,
+    retrieval_commands,
     serve_commands,
     train_commands,
     word_commands,
@@ -31,6 +32,7 @@ word_commands.register(app, evaluate.eval_app)
 compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
+retrieval_commands.register(app)
 
 
 def main() -> None:

@@ -23,8 +23,10 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
     dtype('float32')
     """
     try:
-        arr = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+        # Values beyond float32's range become inf (refused below), not a RuntimeWarning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidVectorError(f"{what} must be numbers convertible to float32: {exc}") from None
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
@@ -40,7 +42,10 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
     finite = np.isfinite(arr).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)[:5].tolist()
-        raise InvalidVectorError(f"{what} contain NaN or infinity at rows {bad}; fix them first")
+        raise InvalidVectorError(
+            f"{what} contain NaN, infinity or values beyond float32's range at rows {bad}; "
+            "fix them first"
+        )
     if metric is Metric.COSINE:
         norms = np.linalg.norm(arr, axis=1)
         zero = norms == 0

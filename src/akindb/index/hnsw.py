@@ -307,7 +307,7 @@ class HnswIndex(ApproxIndex):
                 raise IndexFileError("truncated hnsw body")
             (nbytes,) = struct.unpack("<Q", head)
             item = np.dtype(dtype).itemsize
-            if nbytes % item or nbytes > 1 << 40:
+            if nbytes % item or nbytes > _remaining(fh):
                 raise IndexFileError(f"bad length of {name}")
             buf = fh.read(nbytes)
             if len(buf) != nbytes:
@@ -317,6 +317,8 @@ class HnswIndex(ApproxIndex):
         if len(head) != 8:
             raise IndexFileError("truncated tombstone list")
         (ndead,) = struct.unpack("<Q", head)
+        if 8 * ndead > _remaining(fh):
+            raise IndexFileError("bad tombstone count")
         dead_raw = fh.read(8 * ndead)
         if len(dead_raw) != 8 * ndead or fh.read(1):
             raise IndexFileError("body length does not match (truncated or padded)")
@@ -329,6 +331,25 @@ class HnswIndex(ApproxIndex):
         if len(state["element_levels"]) != int(state["max_elements"]):
             raise IndexFileError("hnsw level table of the wrong size")
         _check_graph(state, n)
+        internal = state["label_lookup_internal"].astype(np.int64)
+        if len(internal) != n or not np.array_equal(np.sort(internal), np.arange(n)):
+            raise IndexFileError("hnsw label table is not a permutation")
+        idx_labels = np.empty(n, dtype=np.int64)
+        idx_labels[internal] = ext.astype(np.int64)
+        if len(np.unique(idx_labels)) != n:
+            raise IndexFileError("hnsw labels repeat")
+        dead = np.frombuffer(dead_raw, dtype="<i8").astype(np.int64)
+        if n:
+            size, lo = int(state["size_data_per_element"]), int(state["label_offset"])
+            if not 0 <= lo <= size - 8:
+                raise IndexFileError("hnsw label offset out of range")
+            rows = state["data_level0"].reshape(n, size)
+            stored = np.ascontiguousarray(rows[:, lo : lo + 8]).view("<u8").ravel()
+            if not np.array_equal(stored.astype(np.int64), idx_labels):
+                raise IndexFileError("hnsw labels in the graph differ from its label table")
+            flagged = (rows[:, 2].view(np.uint8) & 1).astype(bool)
+            if not np.array_equal(flagged, np.isin(idx_labels, dead)):
+                raise IndexFileError("hnsw deleted marks differ from the tombstone list")
         state["num_threads"] = 1
         state["ef"] = idx.p.ef_search
         try:
@@ -336,10 +357,7 @@ class HnswIndex(ApproxIndex):
         except (RuntimeError, ValueError, TypeError) as exc:
             raise IndexFileError(f"hnswlib refused the state: {exc}") from None
         # Rows in hnswlib's internal order, so _labels matches the graph's insertion order.
-        internal = state["label_lookup_internal"].astype(np.int64)
-        labels = np.empty(n, dtype=np.int64)
-        labels[internal] = ext.astype(np.int64)
-        dead = np.frombuffer(dead_raw, dtype="<i8").astype(np.int64)
+        labels = idx_labels
         idx._h = h
         idx._labels = labels
         idx._alive = ~np.isin(labels, dead)
@@ -349,6 +367,17 @@ class HnswIndex(ApproxIndex):
             raise IndexFileError("tombstones do not match the header")
         h.set_ef(idx.p.ef_search)
         return idx
+
+
+def _remaining(fh: BinaryIO) -> int:
+    """Bytes left in ``fh`` (so a corrupt length never allocates more than the file holds)."""
+    try:
+        pos = fh.tell()
+        end = fh.seek(0, 2)
+        fh.seek(pos)
+        return int(end - pos)
+    except (OSError, ValueError):
+        return 1 << 40
 
 
 def _check_graph(state: dict[str, Any], n: int) -> None:
@@ -367,6 +396,8 @@ def _check_graph(state: dict[str, Any], n: int) -> None:
     used = np.arange(max_m0)[None, :] < counts[:, None]
     if (links[used] >= n).any():
         raise IndexFileError("hnsw level-0 link out of range")
+    if state["element_levels"][n:].any():
+        raise IndexFileError("hnsw levels set beyond the element count")
     levels = state["element_levels"][:n].astype(np.int64)
     max_level = int(state["max_level"])
     if (levels < 0).any() or (levels > max_level).any():

@@ -251,9 +251,11 @@ def finetune(
     model.max_seq_length = params.max_seq_length
     report = FinetuneReport(base, str(outp), len(train), len(dev), params.to_dict())
 
+    prep = getattr(model, "preprocess", None) or model.tokenize  # ST >= 6 renamed tokenize
+
     def batch_loss(batch: Sequence[Pair]) -> Any:
-        qf = model.tokenize([q for q, _ in batch])
-        pf = model.tokenize([p for _, p in batch])
+        qf = prep([q for q, _ in batch])
+        pf = prep([p for _, p in batch])
         qe = model(qf)["sentence_embedding"]
         pe = model(pf)["sentence_embedding"]
         qe = torch.nn.functional.normalize(qe, dim=-1)
@@ -298,7 +300,7 @@ def finetune(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        running += float(loss)
+        running += float(loss.detach())
         report.steps = step
         if step % params.eval_every == 0 or step == total:
             d = dev_loss()

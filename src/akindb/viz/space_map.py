@@ -89,8 +89,11 @@ def umap_2d(vectors: F32, seed: int) -> tuple[F32, Callable[[F32], F32]]:
     return xy, transform
 
 
-def kmeans(vectors: F32, k: int, *, seed: int = 0, iters: int = 30) -> npt.NDArray[np.int64]:
-    """Spherical k-means (cosine) with k-means++ seeding; deterministic for a seed.
+def kmeans(
+    vectors: F32, k: int, *, seed: int = 0, iters: int = 30, n_init: int = 4
+) -> npt.NDArray[np.int64]:
+    """Spherical k-means (cosine) with k-means++ seeding, best of ``n_init`` starts;
+    deterministic for a seed.
 
     >>> v = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
     >>> kmeans(v, 2).tolist() in ([0, 0, 1, 1], [1, 1, 0, 0])
@@ -100,24 +103,37 @@ def kmeans(vectors: F32, k: int, *, seed: int = 0, iters: int = 30) -> npt.NDArr
     k = max(1, min(k, n))
     x = _unit(vectors)
     rng = np.random.default_rng(seed)
+    best: tuple[float, npt.NDArray[np.int64]] | None = None
+    for _start in range(n_init):
+        labels, score = _kmeans_once(x, k, rng, iters)
+        if best is None or score > best[0]:
+            best = (score, labels)
+    assert best is not None
+    return best[1]
+
+
+def _kmeans_once(
+    x: F32, k: int, rng: np.random.Generator, iters: int
+) -> tuple[npt.NDArray[np.int64], float]:
+    n = len(x)
     centres = [x[int(rng.integers(n))]]
     for _ in range(1, k):
         d = 1.0 - np.max(np.stack([x @ c for c in centres]), axis=0)
-        d = np.clip(d, 0, None)
+        d = np.clip(d, 0, None) ** 2
         p = d / d.sum() if d.sum() > 0 else np.full(n, 1.0 / n)
         centres.append(x[int(rng.choice(n, p=p))])
     c = np.stack(centres)
-    labels = np.zeros(n, dtype=np.int64)
+    labels = np.full(n, -1, dtype=np.int64)
     for _ in range(iters):
         new = np.argmax(x @ c.T, axis=1).astype(np.int64)
-        if np.array_equal(new, labels) and _ > 0:
+        if np.array_equal(new, labels):
             break
         labels = new
         for j in range(k):
             members = x[labels == j]
             if len(members):
                 c[j] = _unit(members.mean(axis=0))
-    return labels
+    return labels, float(np.max(x @ c.T, axis=1).sum())
 
 
 def build_map(

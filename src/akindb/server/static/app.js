@@ -102,7 +102,7 @@ function explainBox(hit, extra) {
   add("words that mattered", ex.token_importance
     ? ex.token_importance.map((t) => t.token + " " + t.importance.toFixed(3)).join(", ") : null);
   if (extra) {
-    add("exact vector rank", extra.rank);
+    add("exact vector rank", extra.rank === null ? "not in the top 100" : String(extra.rank + 1));
     add("model", extra.model + " (" + extra.metric + ")");
     add("query tokens", extra.query_tokens.join(" "));
     add("shared words", extra.shared_terms.join(", "));
