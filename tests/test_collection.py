@@ -37,7 +37,7 @@ def test_add_search_get_delete_roundtrip(tmp_db: akindb.Database) -> None:
         ],
     )
     assert ids == ["a", "b", "c", "d"] and col.count() == 4
-    hits = col.search("cat sat on the warm mat", k=2)
+    hits = col.search("cat sat on the warm mat", k=2, mode="vector")  # cosine scores
     assert hits[0].id == "a" and hits[0].text == TEXTS[0]
     assert hits[0].score >= hits[1].score
     assert hits[0].distance == pytest.approx(1 - hits[0].score, abs=1e-6)

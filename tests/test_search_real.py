@@ -37,7 +37,8 @@ def test_right_page_ranks_first(
     docs_db: tuple[akindb.Database, Path], question: str, page: str
 ) -> None:
     db, _ = docs_db
-    hits = db.get_collection("docs").search(question, k=3)
+    # mode="vector": this test checks cosine scores (the default hybrid mode fuses ranks).
+    hits = db.get_collection("docs").search(question, k=3, mode="vector")
     assert hits[0].source is not None and hits[0].source.endswith(page), [h.source for h in hits]
     top = hits[0]
     # The hit cites its passage: offsets point at the same text in the stored document.

@@ -84,7 +84,8 @@ def beir(
                     f"recall@100 {d['recall@100']:.4f} · MRR@10 {d['mrr@10']:.4f} · "
                     f"{d['queries']} queries over {d['docs']} docs · "
                     f"index {d['index_seconds']:.1f} s, queries {d['query_seconds']:.2f} s"
-                    f" · mode {res.mode}"
+                    f" · mode {res.mode}",
+                    markup=False,
                 )
                 dist = d.get("score_distribution@10")
                 if dist:

@@ -183,8 +183,7 @@ def sentence(
         )
 
         def note(msg: str) -> None:
-            if not json_out:
-                err.print(msg)
+            err.print(msg)  # progress goes to stderr, also with --json (stdout stays JSON)
 
         report = finetune(base, train, out_dir, params, dev=dev, on_note=note, overwrite=force)
     data: dict[str, Any] = report.to_dict()

@@ -346,6 +346,7 @@ def _save(model: Any, out: Path, report: FinetuneReport) -> None:
     try:
         model.save(str(tmp), safe_serialization=True)
         _write_marker(tmp, report)
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

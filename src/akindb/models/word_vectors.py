@@ -250,6 +250,7 @@ class WordVectors:
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
+            os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
             if out.exists():
                 old = out.with_name(f".{out.name}.old")
                 shutil.rmtree(old, ignore_errors=True)

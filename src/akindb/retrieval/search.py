@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 SearchMode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
 DEFAULT_MODE: SearchMode = "hybrid"
-"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.2982, keyword 0.3015, hybrid 0.3220;
+"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.3024, keyword 0.2909, hybrid 0.3301;
 docs/benchmarks.md, "Hybrid retrieval"); pass ``mode="vector"`` for cosine scores."""
 DEFAULT_FUSION = FusionParams()
 RERANK_POOL = 50
