@@ -90,7 +90,13 @@ def search(
     db: DbOpt = None,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     k: Annotated[int, typer.Option("-k", "--k", help="Number of results.", min=1)] = 5,
-    min_score: Annotated[float | None, typer.Option(help="Keep hits with score ≥ this.")] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep hits with score ≥ this: a cosine in --mode vector; in hybrid mode the "
+            "fused RRF score (at most 2/61 ≈ 0.033)."
+        ),
+    ] = None,
     max_distance: Annotated[
         float | None, typer.Option(help="Keep hits with distance ≤ this.")
     ] = None,

@@ -345,6 +345,7 @@ def _save(model: Any, out: Path, report: FinetuneReport) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         model.save(str(tmp), safe_serialization=True)
+        _pin_window(tmp, int(model.max_seq_length or 256))
         _write_marker(tmp, report)
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
         if out.exists():
@@ -358,6 +359,20 @@ def _save(model: Any, out: Path, report: FinetuneReport) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _pin_window(folder: Path, max_seq_length: int) -> None:
+    """sentence-transformers >= 6 no longer writes ``max_seq_length`` to
+    ``sentence_bert_config.json``; the ONNX path reads it from there (else 512), so pin it."""
+    path = folder / "sentence_bert_config.json"
+    cfg: dict[str, Any] = {}
+    if path.is_file():
+        with open(path, encoding="utf-8") as fh:
+            loaded = json.load(fh)
+        cfg = loaded if isinstance(loaded, dict) else {}
+    cfg["max_seq_length"] = max_seq_length
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(cfg, fh, indent=2)
 
 
 def _check_onnx(model: Any, folder: Path) -> float:
