@@ -556,15 +556,26 @@ class Collection:
 
     # ---- index maintenance (akindb.index_ops) ------------------------------------------------
     def tune(
-        self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200, seed: int = 0
+        self,
+        target_recall: float = 0.95,
+        *,
+        k: int = 10,
+        n_queries: int = 200,
+        seed: int = 0,
+        queries: Any = None,
     ) -> dict[str, Any]:
         """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
         recall@k against exact search reaches ``target_recall``, on up to ``n_queries``
         stored vectors used as queries (each one's own match left out); saves it and reports
-        recall and queries/s before and after. A flat index is exact: nothing to tune."""
+        recall and queries/s before and after. A flat index is exact: nothing to tune.
+
+        ``queries`` (a matrix of real query vectors) replaces the stored-vector sample; prefer
+        it when you have real queries: stored vectors are easier queries than new ones, so the
+        sampled estimate is optimistic."""
         from akindb.index_ops import tune
 
-        return tune(self, target_recall, k=k, n_queries=n_queries, seed=seed)
+        q = None if queries is None else as_matrix(queries, self.dim, self.metric, what="queries")
+        return tune(self, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q)
 
     def index_stats(self) -> dict[str, Any]:
         """Index kind, parameters, size, built-through log seq, tombstones, file size, and the

@@ -277,6 +277,9 @@ def test_tune_reaches_target_and_persists(kind: str, tmp_path: Path) -> None:
         report = col.tune(target_recall=0.95, n_queries=100)
         assert report["met"] and report["after"]["recall"] >= 0.95
         assert report["knob"] == next(iter(start))
+        held_out = col.tune(target_recall=0.95, queries=_data(n=2000)[1])
+        assert held_out["met"] and held_out["n_queries"] == NQ
+        report = col.tune(target_recall=0.95, n_queries=100)
         chosen = report["after"]["value"]
     with akindb.open(tmp_path / "db") as db:
         col = db.get_collection("t")

@@ -179,12 +179,13 @@ def build_map(
             shown.append(int(i))
     m.shown_labels = shown
     if query_vector is not None:
-        q = _unit(np.asarray(query_vector, dtype=np.float32).reshape(1, -1))
+        raw = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+        q = _unit(raw)
         sims = (unit @ q[0]).astype(np.float64)
         top = np.argsort(-sims, kind="stable")[:neighbours]
         m.neighbours = [(int(i), float(sims[i])) for i in top]
         m.query = query or "query"
-        m.query_xy = transform(q)[0]
+        m.query_xy = transform(raw)[0]  # projected like the points (raw, not unit, vectors)
     return m
 
 
@@ -226,5 +227,10 @@ def word_map(
         ids += [i for i in extra if i not in set(ids)]
     vecs = np.asarray(wv.vectors[np.asarray(ids)], dtype=np.float32)
     return build_map(
-        vecs, [wv.words[i] for i in ids], query_vector=qv, query=query, title=wv.name, **kwargs
+        vecs,
+        [wv.words[i] for i in ids],
+        query_vector=qv,
+        query=query,
+        title=f"word vectors: {wv.folder.name if wv.folder else wv.name}",
+        **kwargs,
     )
