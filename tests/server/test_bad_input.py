@@ -120,7 +120,7 @@ FIELDS = ["query", "queries", "k", "vector", "vectors", "texts", "ids", "where",
           "max_points"]
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_500s_from_the_schema(filled: LiveServer, data: st.DataObject) -> None:
