@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import random
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
+from akindb.storage.atomic import replace_dir
 
 Pair = tuple[str, str]
 MARKER = "akindb-finetune.json"
@@ -347,18 +347,10 @@ def _save(model: Any, out: Path, report: FinetuneReport) -> None:
         model.save(str(tmp), safe_serialization=True)
         _pin_window(tmp, int(model.max_seq_length or 256))
         _write_marker(tmp, report)
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    replace_dir(tmp, out)
 
 
 def _pin_window(folder: Path, max_seq_length: int) -> None:

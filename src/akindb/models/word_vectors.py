@@ -21,10 +21,8 @@ save never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -37,6 +35,7 @@ import numpy.typing as npt
 
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
 from akindb.models.word_tokenizer import WordTokenizer
+from akindb.storage.atomic import replace_dir
 
 FORMAT = "akindb-word-vectors"
 FORMAT_VERSION = 1
@@ -247,27 +246,10 @@ class WordVectors:
             }
             with open(tmp / MARKER, "w", encoding="utf-8") as fh:  # the marker is written last
                 json.dump(meta, fh, indent=1, sort_keys=True)
-            for f in tmp.iterdir():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-            os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
-            if out.exists():
-                old = out.with_name(f".{out.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(out, old)
-                os.replace(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        with contextlib.suppress(OSError):
-            dfd = os.open(out.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        replace_dir(tmp, out)
         self.folder = out
         self.meta = meta
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,3 +55,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_writer(path) as fh:
         fh.write(data)
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Make the finished folder ``tmp`` appear at ``out`` (replacing an old one), fsynced.
+
+    Readers see the old folder or the new one, never a half-written one; ``tmp`` must be on the
+    same filesystem (create it beside ``out``). On failure ``tmp`` is removed.
+    """
+    try:
+        for f in tmp.iterdir():
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a model folder is meant to be shared
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(out.parent)
