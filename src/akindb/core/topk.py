@@ -59,18 +59,18 @@ def top_k(score_rows: F32, k: int) -> tuple[I64, F32]:
     if k <= 0:
         return np.zeros((nq, 0), dtype=np.int64), np.zeros((nq, 0), dtype=np.float32)
     if k < n:
-        part = np.argpartition(-score_rows, k - 1, axis=1)[:, :k]
+        # Partition at k (not k-1): the first k+1 columns are the k+1 best, so a tie across the
+        # cut shows as the (k+1)-th score equalling the k-th, with no extra pass over the row.
+        part = np.argpartition(-score_rows, k, axis=1)[:, : k + 1]
         part_sc = np.take_along_axis(score_rows, part, axis=1)
         order = np.lexsort((part, -part_sc), axis=1)
-        out_idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-        out_sc = np.take_along_axis(part_sc, order, axis=1)
-        # argpartition may cut through a run of ties at the k-th score; redo those rows so the
-        # lower column index always wins.
-        kth = out_sc[:, -1]
-        tied = np.flatnonzero((score_rows >= kth[:, None]).sum(axis=1) > k)
-        for r in tied:
+        srt_idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+        srt_sc = np.take_along_axis(part_sc, order, axis=1)
+        out_idx, out_sc = srt_idx[:, :k].copy(), srt_sc[:, :k].copy()
+        # Rows with a run of ties at the k-th score: redo them so the lower column index wins.
+        for r in np.flatnonzero(srt_sc[:, k] == srt_sc[:, k - 1]):
             row = score_rows[r]
-            cand = np.flatnonzero(row >= kth[r])
+            cand = np.flatnonzero(row >= srt_sc[r, k - 1])
             best = cand[np.lexsort((cand, -row[cand]))[:k]]
             out_idx[r] = best
             out_sc[r] = row[best]
