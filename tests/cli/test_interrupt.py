@@ -36,7 +36,7 @@ def test_ctrl_c_then_resume(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert proc.poll() is None, "indexing finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "resume" in err
     done_before = _docs(db)
