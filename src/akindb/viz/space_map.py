@@ -77,7 +77,7 @@ def pca_2d(vectors: F32) -> tuple[F32, Callable[[F32], F32], float]:
 
 def umap_2d(vectors: F32, seed: int) -> tuple[F32, Callable[[F32], F32]]:
     try:
-        import umap  # type: ignore[import-not-found,unused-ignore]
+        import umap  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as exc:
         raise MissingExtraError("viz", "UMAP projection (method='umap')") from exc
     reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed)
