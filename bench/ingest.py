@@ -32,17 +32,17 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.period = period
         self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._proc = psutil.Process()
 
     def run(self) -> None:
         t0 = time.perf_counter()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.perf_counter() - t0, self._proc.memory_info().rss))
-            self._stop.wait(self.period)
+            self._halt.wait(self.period)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
