@@ -15,6 +15,7 @@ import abc
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from akindb.core.topk import scores, top_k
 from akindb.errors import InvalidArgumentError
@@ -102,9 +103,22 @@ class ApproxIndex(VectorIndex):
     def knob_sweep(self, k: int) -> list[int]:
         """Increasing knob values ``tune`` tries, cheapest first."""
 
-    @abc.abstractmethod
+    # Tombstone bookkeeping shared by the kinds: slot i holds label ``_labels[i]`` and is live
+    # while ``_alive[i]``; ``_n`` slots are used and ``_live`` of them are alive.
+    _labels: I64
+    _alive: npt.NDArray[np.bool_]
+    _n: int
+    _live: int
+
+    def __len__(self) -> int:
+        return self._live
+
+    def labels(self) -> I64:
+        return self._labels[: self._n][self._alive[: self._n]].copy()
+
     def deleted_count(self) -> int:
         """Tombstones still taking space (removed labels not yet compacted away)."""
+        return self._n - self._live
 
     def deleted_fraction(self) -> float:
         total = len(self) + self.deleted_count()

@@ -150,16 +150,7 @@ class HnswIndex(ApproxIndex):
         base = [10, 16, 24, 32, 40, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048]
         return sorted({max(v, k) for v in base})
 
-    def deleted_count(self) -> int:
-        return self._n - self._live
-
     # ---- writes ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return self._live
-
-    def labels(self) -> I64:
-        return self._labels[: self._n][self._alive[: self._n]].copy()
-
     def add(self, labels: I64, vectors: F32) -> None:
         m = len(labels)
         if m == 0:

@@ -137,9 +137,6 @@ class LshIndex(ApproxIndex):
         cap = len(self._masks)
         return sorted({min(v, cap) for v in (0, 2, 4, 8, 16, 32, 64, 128, 256, 512)})
 
-    def deleted_count(self) -> int:
-        return self._n - self._live
-
     # ---- hashing ---------------------------------------------------------------------------
     def _project(self, x: F32) -> F32:
         proj = (normalize_rows(x) - self._center) @ self._planes.T
@@ -178,12 +175,6 @@ class LshIndex(ApproxIndex):
         self._sorted_n = self._n
 
     # ---- writes ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return self._live
-
-    def labels(self) -> I64:
-        return self._labels[: self._n][self._alive[: self._n]].copy()
-
     def add(self, labels: I64, vectors: F32) -> None:
         m = len(labels)
         if m == 0:
