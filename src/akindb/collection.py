@@ -28,7 +28,7 @@ from akindb.live_index import LiveIndex
 from akindb.models.base import Embedder, ModelSpec, ProgressFn, TokenView
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
-from akindb.storage.store import CollectionStore
+from akindb.storage.store import CollectionStore, HitRow
 from akindb.text.chunking import ChunkingParams, chunk_text
 from akindb.types import Chunk, Hit, Metric, Record
 
@@ -476,22 +476,37 @@ class Collection:
             )
         q = as_matrix(vectors, self.dim, self.metric, what="query vectors")
         w = parse_where(where)
-        with self.db.lock, sq.translated(self.db.file):
-            allowed = self._store.filter_chunk_ids(w) if w is not None else None
+        with sq.translated(self.db.file):
+            # The database lock is held for the SQL parts only: the index search runs under
+            # the index's shared lock, in parallel with other searches and with writes.
+            with self.db.lock:
+                allowed = self._store.filter_chunk_ids(w) if w is not None else None
             if allowed is not None and len(allowed) == 0:
                 labels, scores = self._live.empty_result(len(q), k)
             else:
                 labels, scores = self._live.search(q, k, allowed, exact=exact)
-            if include is not None:
-                return self._query_result(labels, scores, include, min_score, max_distance)
-            wanted = sorted({int(x) for x in labels.ravel() if x >= 0})
-            rows = self._store.hit_rows(wanted)
-        dists = to_distance(scores, self.metric)
+            with self.db.lock:
+                if include is not None:
+                    return self._query_result(labels, scores, include, min_score, max_distance)
+                rows = self._store.hit_rows(labels[labels >= 0].tolist())
+        return self._hits(labels, scores, rows, min_score, max_distance)
+
+    def _hits(
+        self,
+        labels: Any,
+        scores: Any,
+        rows: dict[int, HitRow],
+        min_score: float | None,
+        max_distance: float | None,
+    ) -> list[list[Hit]]:
+        """Hit objects per query row, filtered by the thresholds. Plain Python lists, not numpy
+        scalars, in the loop: this runs on every single-query search."""
+        dists = to_distance(scores, self.metric).tolist()
         out: list[list[Hit]] = []
-        for r in range(len(q)):
+        for lab_r, sc_r, di_r in zip(labels.tolist(), scores.tolist(), dists, strict=True):
             hits: list[Hit] = []
-            for lab, sc, di in zip(labels[r], scores[r], dists[r], strict=True):
-                row = rows.get(int(lab))
+            for lab, sc, di in zip(lab_r, sc_r, di_r, strict=True):
+                row = rows.get(lab)
                 if row is None:
                     continue
                 if min_score is not None and sc < min_score:
@@ -499,11 +514,8 @@ class Collection:
                 if max_distance is not None and di > max_distance:
                     continue
                 hits.append(
-                    Hit(
-                        id=row.doc_id, score=float(sc), distance=float(di), text=row.text,
-                        source=row.source, start=row.start, end=row.end, chunk=row.idx,
-                        metadata=row.metadata,
-                    )
+                    Hit(row.doc_id, sc, di, row.text, row.source, row.start, row.end, row.idx,
+                        row.metadata)
                 )
             out.append(hits)
         return out

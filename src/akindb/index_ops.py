@@ -28,6 +28,7 @@ import numpy as np
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
+from akindb.index.quantized import QuantizedIndex
 from akindb.storage import sqlite as sq
 from akindb.storage.atomic import atomic_writer
 
@@ -158,6 +159,9 @@ def index_stats(col: Collection) -> dict[str, Any]:
     """See ``Collection.index_stats``."""
     with col.db.lock, sq.translated(col.db.file):
         out = col._live.stats()
+        index = col._live.get()
+    if isinstance(index, QuantizedIndex):  # RAM held by codes vs floats left in the file
+        out["memory"] = index.memory_report()
     out["tuned"] = None
     try:
         rec = json.loads(_tune_path(col).read_text(encoding="utf-8"))

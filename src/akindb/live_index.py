@@ -6,6 +6,12 @@ every query the operations log's head sequence number is checked (one indexed ``
 any adds/deletes since the index's ``built_seq`` are applied, so another process's writes are
 visible at the next query without a rebuild. The file is rewritten atomically when enough of the
 log has been applied since the last save, and on ``flush()``.
+
+Two locks: the database lock (``lock``) guards SQLite and this object's bookkeeping; a
+readers-writer lock guards the index itself. Updates take both (database lock first, always);
+a search takes the database lock only to catch up, then searches under the shared read lock,
+so searches run in parallel with each other and with SQLite writes. A filtered HNSW search
+changes the engine's search width for its duration, so it runs exclusively.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from akindb.core.rwlock import RWLock
 from akindb.core.vectors import normalize_rows
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
@@ -62,6 +69,7 @@ class LiveIndex:
         self.dim = dim
         self.params = params
         self._lock = lock
+        self._rw = RWLock()
         self._index: VectorIndex | None = None
         self._seq = 0
         self._saved_seq = -1
@@ -126,21 +134,13 @@ class LiveIndex:
         """The index, caught up with every committed write."""
         with self._lock:
             if self._index is None:
-                self._index = self._load_or_rebuild(progress)
+                with self._rw.write():
+                    self._index = self._load_or_rebuild(progress)
             if self.store.head_seq() != self._seq:
                 delta = self.store.delta_since(self._seq)
-                if len(delta.deleted):
-                    self._index.remove(delta.deleted)
-                if len(delta.added):
-                    # A chunk id never repeats, but a reader may already hold it: drop first.
-                    self._index.remove(delta.added)
-                    self._index.add(delta.added, self._prep(delta.vectors))
-                if self._exact is not None:
-                    self._exact.remove(delta.deleted)
-                    self._exact.remove(delta.added)
-                    self._exact.add(delta.added, self._prep(delta.vectors))
-                self._unsaved_ops += len(delta.added) + len(delta.deleted)
-                self._seq = delta.head
+                with self._rw.write():
+                    self._apply(delta.added, delta.vectors, delta.deleted)
+                    self._seq = delta.head
             index = self._index
             if (
                 isinstance(index, ApproxIndex)
@@ -152,16 +152,33 @@ class LiveIndex:
                     f"{index.deleted_fraction():.0%})"
                 )
                 log.info(self.last_event)
-                index.compact()
+                with self._rw.write():
+                    index.compact()
                 self._unsaved_ops = max(self._unsaved_ops, SAVE_AFTER_OPS)
                 self._saved_seq = -1
             if self._unsaved_ops >= SAVE_AFTER_OPS:
                 self.save()
             return self._index
 
+    def _apply(self, added: I64, vectors: F32, deleted: I64) -> None:
+        """Apply a log delta to the index (and the exact index beside it, if made)."""
+        assert self._index is not None
+        prepped = self._prep(vectors) if len(added) else vectors
+        if len(deleted):
+            self._index.remove(deleted)
+        if len(added):
+            # A chunk id never repeats, but a reader may already hold it: drop first.
+            self._index.remove(added)
+            self._index.add(added, prepped)
+        if self._exact is not None:
+            self._exact.remove(deleted)
+            self._exact.remove(added)
+            self._exact.add(added, prepped)
+        self._unsaved_ops += len(added) + len(deleted)
+
     def save(self) -> None:
         """Write the index file atomically if it is behind what memory holds."""
-        with self._lock:
+        with self._lock, self._rw.read():
             if self._index is None or (self._saved_seq == self._seq and self.path.exists()):
                 return
             try:
@@ -176,10 +193,17 @@ class LiveIndex:
     def search(
         self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
     ) -> tuple[I64, F32]:
-        """Search the index, or with ``exact=True`` the exact index kept beside it."""
+        """Search the index, or with ``exact=True`` the exact index kept beside it.
+
+        Holds the database lock only while catching up; the search itself runs under the
+        index's shared lock (exclusive for a filtered HNSW search, which resets the width).
+        """
         with self._lock:
             index = self.exact_index() if exact else self.get()
-            return index.search(self._prep(queries), k, allowed)
+        q = self._prep(queries)
+        shared = allowed is None or not isinstance(index, ApproxIndex)
+        with self._rw.read() if shared else self._rw.write():
+            return index.search(q, k, allowed)
 
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).
@@ -193,10 +217,11 @@ class LiveIndex:
             if not isinstance(index, ApproxIndex):
                 return index
             if self._exact is None:
-                flat = FlatIndex(self.dim, self.metric)
-                labels = index.labels()
-                flat.add(labels, index.vectors_of(labels))
-                self._exact = flat
+                with self._rw.write():
+                    flat = FlatIndex(self.dim, self.metric)
+                    labels = index.labels()
+                    flat.add(labels, index.vectors_of(labels))
+                    self._exact = flat
             return self._exact
 
     def set_knob(self, value: int) -> None:
@@ -205,7 +230,8 @@ class LiveIndex:
             index = self.get()
             if not isinstance(index, ApproxIndex):
                 return
-            index.set_knob(value)
+            with self._rw.write():
+                index.set_knob(value)
             self.params = {**self.params, index.knob: value}
             self._saved_seq = -1
             self.save()
@@ -217,7 +243,8 @@ class LiveIndex:
             if not isinstance(index, ApproxIndex):
                 return 0
             dropped = index.deleted_count()
-            index.compact()
+            with self._rw.write():
+                index.compact()
             self.last_event = f"compacted {self.kind} index ({dropped} tombstones)"
             self._saved_seq = -1
             self.save()
@@ -244,7 +271,7 @@ class LiveIndex:
             return out
 
     def drop(self) -> None:
-        with self._lock:
+        with self._lock, self._rw.write():
             self._index = None
             self._exact = None
             self._seq = 0

@@ -7,13 +7,15 @@ against exact search at default parameters:
 * flat: 1.0 (it is the oracle).
 * hnsw: >= 0.95.
 * lsh:  >= 0.85 at default probes; ``tune(0.95)`` must then reach 0.95.
+* quantized (int8 codes, oversample 4; exact re-score): >= 0.99. Binary codes need more
+  dimensions than these 24 and are held to their own tolerances in ``test_quantized.py``.
 
 Filtered search must reach recall@10 >= 0.95 at selectivities 50 %, 5 %, 0.5 %, 0.1 % with the
 shipped policy (exact over the allowed rows below a size/share threshold, in-index filtering
 above it). Forced onto the in-index path at every selectivity (thresholds set to zero) each
 kind must keep its unfiltered tolerance: hnsw 0.95 (hnswlib's filter keeps searching until it
 has ``ef`` allowed answers), lsh 0.85 (more probes for rarer filters, exact below 4k allowed
-candidates).
+candidates), quantized 0.99 (only the allowed codes are scored, so a filter never starves it).
 Zero vectors under cosine are refused by the API (``InvalidVectorError``); under l2 and dot
 they are ordinary vectors.
 """
@@ -35,11 +37,12 @@ from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_kinds, make_index, validate_params
 from akindb.types import Metric
 
-KINDS = ["flat", "hnsw", "lsh"]
+KINDS = ["flat", "hnsw", "lsh", "quantized"]
+APPROX = ["hnsw", "lsh", "quantized"]
 METRICS = list(Metric)
 CASES = [(k, m) for k in KINDS for m in METRICS]
 IDS = [f"{k}-{m.value}" for k, m in CASES]
-TOLERANCE = {"flat": 1.0, "hnsw": 0.95, "lsh": 0.85}
+TOLERANCE = {"flat": 1.0, "hnsw": 0.95, "lsh": 0.85, "quantized": 0.99}
 SELECTIVITIES = [0.5, 0.05, 0.005, 0.001]
 N, DIM, NQ = 3000, 24, 60
 
@@ -266,13 +269,15 @@ def test_collection_catch_up_exact_and_reload(kind: str, metric: Metric, tmp_pat
         reader.close()
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "lsh"])
+@pytest.mark.parametrize("kind", APPROX)
 def test_tune_reaches_target_and_persists(kind: str, tmp_path: Path) -> None:
     base, _ = _data(n=2000)
     with akindb.open(tmp_path / "db") as db:
         col = db.create_collection("t", model=None, dim=DIM, index=kind)
         col.add(ids=[str(i) for i in range(2000)], vectors=base)
-        start = {"hnsw": {"ef_search": 1}, "lsh": {"probes": 0}}[kind]
+        start = {"hnsw": {"ef_search": 1}, "lsh": {"probes": 0}, "quantized": {"oversample": 1}}[
+            kind
+        ]
         col._live.set_knob(next(iter(start.values())))
         report = col.tune(target_recall=0.95, n_queries=100)
         assert report["met"] and report["after"]["recall"] >= 0.95
@@ -293,7 +298,7 @@ def test_tune_reaches_target_and_persists(kind: str, tmp_path: Path) -> None:
                 col.tune(target_recall=bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "lsh"])
+@pytest.mark.parametrize("kind", APPROX)
 def test_tune_on_tiny_collections(kind: str, tmp_db: akindb.Database) -> None:
     col = tmp_db.create_collection("t", model=None, dim=4, index=kind)
     assert "nothing to tune" in col.tune()["note"]
@@ -302,7 +307,7 @@ def test_tune_on_tiny_collections(kind: str, tmp_db: akindb.Database) -> None:
     assert col.search_vector(np.ones(4), k=3)[0].id == "a"
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "lsh"])
+@pytest.mark.parametrize("kind", APPROX)
 def test_compact_reclaims_and_auto_compaction(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,7 +334,7 @@ def test_compact_reclaims_and_auto_compaction(
         assert stats["deleted"] == 0 and "compacted" in stats["last_event"]
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "lsh"])
+@pytest.mark.parametrize("kind", APPROX)
 def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
     base, _ = _data(n=300)
     with akindb.open(tmp_path / "db") as db:
@@ -351,7 +356,8 @@ def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
             assert c.search_vector(base[42], k=1)[0].id == "42"
             assert "rebuilt" in c._live.last_event
     # Different build parameters in the file than in the collection: rebuilt, not trusted.
-    idx = make_index(kind, DIM, Metric.COSINE, {"hnsw": {"M": 4}, "lsh": {"n_bits": 3}}[kind])
+    other_build = {"hnsw": {"M": 4}, "lsh": {"n_bits": 3}, "quantized": {"codes": "binary"}}
+    idx = make_index(kind, DIM, Metric.COSINE, other_build[kind])
     idx.add(np.arange(1, 301, dtype=np.int64), normalize_rows(base))
     with akindb.open(tmp_path / "db") as db:
         c = db.get_collection("f")
@@ -363,8 +369,8 @@ def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
 
 
 def test_bad_kinds_and_parameters(tmp_db: akindb.Database) -> None:
-    assert index_kinds() == ["flat", "hnsw", "lsh"]
-    with pytest.raises(errors.InvalidArgumentError, match="flat, hnsw, lsh"):
+    assert index_kinds() == ["flat", "hnsw", "lsh", "quantized"]
+    with pytest.raises(errors.InvalidArgumentError, match="flat, hnsw, lsh, quantized"):
         tmp_db.create_collection("a", model=None, dim=4, index="annoy")
     with pytest.raises(errors.InvalidArgumentError, match="ef_construction, ef_search"):
         tmp_db.create_collection("a", model=None, dim=4, index="hnsw", index_params={"ef": 5})
@@ -375,7 +381,8 @@ def test_bad_kinds_and_parameters(tmp_db: akindb.Database) -> None:
     for kind, params in [
         ("hnsw", {"ef_search": 0}), ("hnsw", {"ef_search": 10**6}), ("hnsw", {"M": 1}),
         ("hnsw", {"ef_construction": "200"}), ("lsh", {"probes": -1}), ("lsh", {"probes": 10**4}),
-        ("lsh", {"n_bits": 31}), ("lsh", {"n_tables": 0}),
+        ("lsh", {"n_bits": 31}), ("lsh", {"n_tables": 0}), ("quantized", {"oversample": 0}),
+        ("quantized", {"oversample": 1001}), ("quantized", {"oversample": 2.5}),
     ]:
         with pytest.raises(errors.InvalidArgumentError, match="must be an integer in"):
             validate_params(kind, params)

@@ -1,7 +1,8 @@
 """Index kinds by name: enum in, class out, heavy imports late (DESIGN rule 2).
 
 ``hnsw`` needs hnswlib (``pip install 'akindb[ann]'``), imported only when such an index is
-made; ``lsh`` and ``flat`` are numpy only.
+made; ``lsh``, ``quantized`` (int8/binary codes in RAM, floats memory-mapped) and ``flat`` are
+numpy only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "flat": ("akindb.index.flat", "FlatIndex"),
     "hnsw": ("akindb.index.hnsw", "HnswIndex"),
     "lsh": ("akindb.index.lsh", "LshIndex"),
+    "quantized": ("akindb.index.quantized", "QuantizedIndex"),
 }
 
 
@@ -53,7 +55,7 @@ def validate_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, An
         if raw:
             raise InvalidArgumentError(
                 f"the flat index takes no parameters, got {sorted(raw)}; use index='hnsw' or "
-                "'lsh' for a tunable index"
+                "'lsh' or 'quantized' for a tunable index"
             )
         return {}
     from akindb.index.approx import ApproxIndex

@@ -149,17 +149,18 @@ def search(
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
-    with col.db.lock, sq.translated(col.db.file):
-        if m != "keyword":
-            assert qvec is not None
-            allowed = col._store.filter_chunk_ids(w) if w is not None else None
+    if m != "keyword":
+        assert qvec is not None
+        with sq.translated(col.db.file):
+            with col.db.lock:
+                allowed = col._store.filter_chunk_ids(w) if w is not None else None
             if allowed is not None and len(allowed) == 0:
                 labels, scores = col._live.empty_result(1, n_cand)
-            else:
+            else:  # outside the database lock: see LiveIndex.search
                 labels, scores = col._live.search(qvec[None, :], n_cand, allowed, exact=exact)
-            lists["vector"] = {
-                int(lab): float(s) for lab, s in zip(labels[0], scores[0], strict=True) if lab >= 0
-            }
+        pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
+        lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
+    with col.db.lock, sq.translated(col.db.file):
         if m != "vector":
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,

@@ -140,6 +140,7 @@ def connect(path: Path) -> sqlite3.Connection:
                 check_same_thread=False,
             )
             conn.execute("PRAGMA query_only = ON")
+            _tune_reads(conn)
             return conn
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -150,8 +151,24 @@ def connect(path: Path) -> sqlite3.Connection:
         if str(mode).lower() != "wal":
             raise StorageError(f"could not switch {path} to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
+        _tune_reads(conn)
         _migrate(conn)
         return conn
+
+
+CACHE_KIB = 64 * 1024
+"""SQLite page cache per connection (the default is 2 MiB)."""
+
+MMAP_BYTES = 1 << 30
+"""Read the database file through a memory map of up to this size. A search fetches its hits'
+rows by id, scattered over the file; with read() calls and the default 2 MiB cache each row
+costs a few system calls (measured: ~180 us of a single-query search for 10 rows on 100k
+chunks), with the map they are memory reads. Writes still go through the WAL."""
+
+
+def _tune_reads(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
