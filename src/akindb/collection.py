@@ -590,8 +590,9 @@ class Collection:
         return tune(self, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q)
 
     def index_stats(self) -> dict[str, Any]:
-        """Index kind, parameters, size, built-through log seq, tombstones, file size, and the
-        last tuning's measured recall and when."""
+        """Index kind, parameters, size, built-through log seq, tombstones, file size, the
+        last tuning's measured recall and when, and for a ``quantized`` index ``memory``: bytes
+        held in RAM (codes, labels) vs floats left memory-mapped in the index file."""
         from akindb.index_ops import index_stats
 
         return index_stats(self)

@@ -10,14 +10,16 @@ import pytest
 
 from akindb.index.base import IndexFileError
 from akindb.index.registry import index_class
-from tests.index.golden.make_golden import data
+from tests.index.golden.make_golden import GOLDEN_FILES, data
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "lsh"])
-def test_golden_v1_loads_and_answers(kind: str) -> None:
-    idx, header = index_class(kind).load(GOLDEN / f"{kind}-v1.idx")
+@pytest.mark.parametrize("name", sorted(GOLDEN_FILES))
+def test_golden_v1_loads_and_answers(name: str) -> None:
+    kind, params = GOLDEN_FILES[name]
+    idx, header = index_class(kind).load(GOLDEN / name)
+    assert {k: header.params[k] for k in params} == params
     labels, vecs = data()
     assert (header.collection_uuid, header.built_seq, header.count) == ("golden", 68, 60)
     assert sorted(idx.labels().tolist()) == labels[4:].tolist()
@@ -26,10 +28,13 @@ def test_golden_v1_loads_and_answers(kind: str) -> None:
     assert not set(idx.search(vecs[:4], 5)[0].ravel().tolist()) & set(labels[:4].tolist())
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "lsh"])
-def test_golden_v1_bit_flips_are_refused_or_harmless(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "name", ["hnsw-v1.idx", "lsh-v1.idx", "quantized-int8-v1.idx", "quantized-binary-v1.idx"]
+)
+def test_golden_v1_bit_flips_are_refused_or_harmless(name: str, tmp_path: Path) -> None:
     """Flip bytes across the body: loading raises IndexFileError or gives a usable index."""
-    raw = (GOLDEN / f"{kind}-v1.idx").read_bytes()
+    kind = GOLDEN_FILES[name][0]
+    raw = (GOLDEN / name).read_bytes()
     rng = np.random.default_rng(0)
     path = tmp_path / "x.idx"
     for pos in rng.integers(64, len(raw), size=60):

@@ -25,8 +25,9 @@ from akindb import errors
 from akindb.core.vectors import normalize_rows
 from akindb.index import approx
 from akindb.index.base import IndexFileError, IndexHeader, read_envelope, write_envelope
+from akindb.index.codes import binary_codes, popcount
 from akindb.index.flat import FlatIndex
-from akindb.index.quantized import QuantizedIndex, QuantizedParams, binary_codes, popcount
+from akindb.index.quantized import QuantizedIndex, QuantizedParams
 from akindb.index.registry import make_index, validate_params
 from akindb.types import Metric
 

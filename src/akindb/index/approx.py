@@ -1,4 +1,4 @@
-"""What the approximate indexes (hnsw, lsh) share: the tunable search knob, tombstone
+"""What the approximate indexes (hnsw, lsh, quantized) share: the tunable search knob, tombstone
 bookkeeping, and the exact fallback used when a filter is selective.
 
 Filtered search policy (both kinds): the caller passes ``allowed`` labels that SQLite already

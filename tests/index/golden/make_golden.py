@@ -22,10 +22,23 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return np.arange(100, 164, dtype=np.int64), vecs
 
 
+GOLDEN_FILES: dict[str, tuple[str, dict[str, str]]] = {
+    "flat-v1.idx": ("flat", {}),
+    "hnsw-v1.idx": ("hnsw", {}),
+    "lsh-v1.idx": ("lsh", {}),
+    "quantized-int8-v1.idx": ("quantized", {"codes": "int8"}),
+    "quantized-binary-v1.idx": ("quantized", {"codes": "binary"}),
+}
+"""File name -> (kind, params). Existing files are never rewritten: they are the record."""
+
+
 if __name__ == "__main__":
     labels, vecs = data()
-    for kind in ("flat", "hnsw", "lsh"):
-        idx = make_index(kind, 8, Metric.COSINE, {})
+    for name, (kind, params) in GOLDEN_FILES.items():
+        if (HERE / name).exists():
+            continue
+        idx = make_index(kind, 8, Metric.COSINE, params)
         idx.add(labels, vecs)
         idx.remove(labels[:4])
-        idx.save(HERE / f"{kind}-v1.idx", collection_uuid="golden", built_seq=68)
+        idx.save(HERE / name, collection_uuid="golden", built_seq=68)
+        print("wrote", name)
