@@ -9,17 +9,21 @@ Then:
     python bench/hybrid.py --db /tmp/akb-nf --tune              # dev split: fusion grid
     python bench/hybrid.py --db /tmp/akb-nf --split test        # vector / keyword / hybrid
 
-``--tune`` computes each dev query's vector and BM25 candidate lists once (100 each) and fuses
-them offline for every setting of the grid (RRF k and weights; weighted fusion α), so the
-defaults in ``akindb.retrieval.fusion.FusionParams`` are chosen on dev only. ``--split test``
+``--tune`` computes each dev query's vector and BM25 candidate lists once (100 each) and its
+BM25 match strength, and fuses them offline for every setting of the grids (RRF k and weights
+and weighted fusion α with the keyword gate off; then the keyword gate's low/high edges), so the
+defaults in ``akindb.retrieval.fusion.FusionParams`` are chosen on dev only. It also prints
+nDCG@10 per fifth of the dev queries by match strength (what motivated the gate). ``--split test``
 goes through the public API, ``Collection.search(q, k=10, mode=...)``, one query at a time,
 interleaving the modes query by query so machine noise hits them alike; latency is per call
-(embedding included) and reported as p50/p95.
+(embedding included) and reported as p50/p95. ``hybrid-nogate`` is hybrid with the keyword gate
+off (``keyword_gate_low = keyword_gate_high = 0``), for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -48,18 +52,22 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
     qids = list(data.queries)
     vecs = col.embedder.embed([data.queries[q] for q in qids])
     lists: dict[str, dict[str, dict[int, float]]] = {}
+    strength: dict[str, float | None] = {}
     with col.db.lock:
         labels, scores = col._live.search(vecs, n_cand)
+        n_rows = kw.fts_row_count(col.db.conn)
         for i, q in enumerate(qids):
             v = {int(a): float(s) for a, s in zip(labels[i], scores[i], strict=True) if a >= 0}
             terms = kw.query_terms(data.queries[q])
             k_ = {h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
                                                                n_cand)}
             lists[q] = {"vector": v, "keyword": k_}
+            strength[q] = kw.match_strength(
+                max(k_.values()), kw.doc_freqs(col.db.conn, terms), n_rows) if k_ else None
         every = sorted({c for d in lists.values() for lst in d.values() for c in lst})
         doc_of = {c: r.doc_id for c, r in col._store.hit_rows(every).items()}
 
-    def evaluate(params: FusionParams | None, only: str | None = None) -> float:
+    def per_query(params: FusionParams | None, only: str | None = None) -> dict[str, float]:
         run: dict[str, list[str]] = {}
         for q in qids:
             if only is not None:
@@ -67,18 +75,22 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
                 run[q] = [doc_of[c] for c, _ in ranked[:10]]
             else:
                 assert params is not None
-                run[q] = [doc_of[f.item] for f in fuse(lists[q], params)[:10]]
-        return mean_ndcg(run, data.qrels)
+                run[q] = [doc_of[f.item] for f in fuse(lists[q], params, strength[q])[:10]]
+        return {q: ndcg_at_k(run.get(q, []), data.qrels[q], 10) for q in data.qrels}
+
+    def evaluate(params: FusionParams | None, only: str | None = None) -> float:
+        return statistics.fmean(per_query(params, only).values())
 
     rows: list[dict[str, object]] = []
     base = {"vector": evaluate(None, "vector"), "keyword": evaluate(None, "keyword")}
+    plain = FusionParams(keyword_gate_low=0.0, keyword_gate_high=0.0, candidates=n_cand)
     for k in (1, 5, 10, 20, 30, 60, 100):
         for wk in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-            p = FusionParams(FusionMethod.RRF, rrf_k=k, keyword_weight=wk, candidates=n_cand)
+            p = dataclasses.replace(plain, rrf_k=k, keyword_weight=wk)
             rows.append({**p.to_dict(), "ndcg@10": evaluate(p)})
     for a in np.linspace(0.1, 0.9, 17):
-        p = FusionParams(FusionMethod.WEIGHTED, vector_weight=float(1 - a),
-                         keyword_weight=float(a), candidates=n_cand)
+        p = dataclasses.replace(plain, method=FusionMethod.WEIGHTED, vector_weight=float(1 - a),
+                                keyword_weight=float(a))
         rows.append({**p.to_dict(), "ndcg@10": evaluate(p)})
     grid = {
         f"{r['method']} k={r['rrf_k']:g} w_kw={r['keyword_weight']:.2f}": round(
@@ -86,19 +98,46 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
         for r in rows
     }
     rows.sort(key=lambda r: -float(r["ndcg@10"]))  # type: ignore[arg-type]
+    # The keyword gate on the default RRF (k=60, equal weights): low edge x width.
+    gate_grid: dict[str, float] = {}
+    for lo in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35):
+        for width in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
+            p = FusionParams(keyword_gate_low=lo, keyword_gate_high=round(lo + width, 4),
+                             candidates=n_cand)
+            gate_grid[f"low={lo:.2f} high={lo + width:.2f}"] = round(evaluate(p), 4)
+    # Why a gate: nDCG@10 per fifth of the queries by BM25 match strength.
     default = FusionParams(candidates=n_cand)
+    cols = {"vector": per_query(None, "vector"), "keyword": per_query(None, "keyword"),
+            "rrf": per_query(plain), "rrf+gate": per_query(default)}
+    order = sorted(data.qrels, key=lambda q: strength.get(q) or 0.0)
+    fifths = []
+    for b in range(5):
+        part = order[b * len(order) // 5 : (b + 1) * len(order) // 5]
+        lo_s, hi_s = (strength.get(part[i]) or 0.0 for i in (0, -1))
+        fifths.append({"strength": f"{lo_s:.2f}-{hi_s:.2f}", "queries": len(part),
+                       **{c: round(statistics.fmean(v[q] for q in part), 4)
+                          for c, v in cols.items()}})
     return {"split": "dev", "queries": len(qids), "single": base,
+            "no_gate": {**plain.to_dict(), "ndcg@10": evaluate(plain)},
             "default": {**default.to_dict(), "ndcg@10": evaluate(default)},
-            "best": rows[:5], "grid": grid}
+            "best_no_gate": rows[:5], "gate_grid": gate_grid, "by_strength": fifths,
+            "grid_no_gate": grid}
 
 
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
-    modes = ("vector", "keyword", "hybrid")
+    modes = ("vector", "keyword", "hybrid", "hybrid-nogate")
+    nogate = FusionParams(keyword_gate_low=0.0, keyword_gate_high=0.0)
+
+    def search(q: str, m: str) -> list[akindb.Hit]:
+        if m == "hybrid-nogate":
+            return col.search(q, 10, mode="hybrid", fusion=nogate)
+        return col.search(q, 10, mode=m)  # type: ignore[arg-type]
+
     for q in qids[:20]:  # warm-up: model, index, SQLite pages
         for m in modes:
-            col.search(data.queries[q], 10, mode=m)  # type: ignore[arg-type]
+            search(data.queries[q], m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
     for r in range(rounds):
@@ -106,7 +145,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> 
             order = modes if (i + r) % 2 == 0 else modes[::-1]
             for m in order:
                 t0 = time.perf_counter()
-                hits = col.search(data.queries[q], 10, mode=m)  # type: ignore[arg-type]
+                hits = search(data.queries[q], m)
                 lat[m].append(time.perf_counter() - t0)
                 runs[m][q] = [h.id for h in hits]
     out: dict[str, object] = {"split": split, "queries": len(qids), "rounds": rounds}

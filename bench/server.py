@@ -5,13 +5,22 @@ Collection: 10,000 real text passages with their real all-MiniLM-L6-v2 vectors (
 Queries: the 1,000 held-out passages of the same set. Two request kinds:
 
 * ``search_vector``: the query's precomputed vector (no model in the loop): server + index cost;
-* ``search`` (text, ``mode=vector``): the server embeds the query with the real model first.
+* ``search_text`` (``/search``, ``mode=vector``): the server embeds the query with the real model.
 
-The server is the real ``akindb serve`` (a subprocess, an API key on every request); the load
-generator is one asyncio process with httpx, bounded per level by ``--requests`` and
-``--seconds``. The embedded numbers are the same calls in-process, one at a time.
+The server is the real ``akindb serve`` (a subprocess, an API key on every request). The load
+generator is one asyncio process, bounded per level by ``--requests`` and ``--seconds``. Its
+default client (``--client raw``) writes pre-encoded HTTP/1.1 requests on keep-alive sockets and
+reads each response by its Content-Length: about 0.05 ms of CPU per request, where httpx
+(``--client httpx``) spends about 1 ms, which on a 2-core machine is CPU taken from the server.
+Both CPU costs are reported per request (server process tree and load generator, from
+``psutil``), so the numbers say where the time went.
+
+The embedded numbers are the same calls in-process: one at a time (with a split of a text
+search into model, index, rows and JSON), and from ``--levels`` threads at once (the in-process
+ceiling the server is measured against).
 
     python bench/server.py [--requests 2000] [--seconds 15] [--workers 1] [--index flat]
+    python bench/server.py --db /tmp/bench-db-hnsw --index hnsw   # build once, reuse after
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,57 +50,127 @@ from akindb.server.app import hit_json, json_response
 from akindb.server.auth import KeyStore
 
 N = 10_000
+ROUTE = "/v1/collections/bench"
 
 
-def build(db_dir: Path, index: str) -> tuple[np.ndarray, list[str]]:
-    base, queries = load_shards(N)
-    texts = load_texts()
-    qtexts, btexts = texts[:1000], texts[1000 : 1000 + N]
+def build(db_dir: Path, index: str) -> None:
+    base, _ = load_shards(N)
+    btexts = load_texts()[1000 : 1000 + N]
     with akindb.open(db_dir) as db:
+        if "bench" in db.list_collections():
+            col = db.get_collection("bench")
+            if col.config.index_kind == index and col.count() == N:
+                return
+            db.drop_collection("bench")
         col = db.create_collection("bench", index=index)
         for lo in range(0, N, 1000):
             col.add(btexts[lo : lo + 1000], vectors=base[lo : lo + 1000],
                     ids=[f"d{i}" for i in range(lo, lo + 1000)])
         col.flush()
-    return queries, qtexts
 
 
 def pct(xs: list[float], p: float) -> float:
-    return float(np.percentile(np.array(xs) * 1000, p)) if xs else float("nan")
+    return round(float(np.percentile(np.array(xs) * 1000, p)), 2) if xs else float("nan")
+
+
+def cpu_s(proc: Any) -> float:
+    """User + system CPU seconds of a psutil process and its children (workers)."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:  # a child that just exited
+            pass
+    return total
+
+
+def raw_requests(host: str, key: str, path: str, bodies: list[dict[str, Any]]) -> list[bytes]:
+    out = []
+    for b in bodies:
+        data = json.dumps(b).encode()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
+        out.append(head.encode() + data)
+    return out
+
+
+async def _raw_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   req: bytes) -> int:
+    writer.write(req)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    i = head.lower().find(b"content-length:")
+    if i < 0:
+        raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
+    await reader.readexactly(int(head[i + 15 : head.index(b"\r\n", i)]))
+    return status
 
 
 async def load(url: str, key: str, route: str, bodies: list[dict[str, Any]], conc: int,
-               max_requests: int, max_seconds: float) -> dict[str, Any]:
-    import httpx
-
+               max_requests: int, max_seconds: float, client: str) -> dict[str, Any]:
     lat: list[float] = []
     errors = 0
     sent = 0
     t_end = time.perf_counter() + max_seconds
-    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {key}"}) as client:
+    host, port = url.split("//")[1].split(":")
+    reqs = raw_requests(host, key, route, bodies) if client == "raw" else []
 
-        async def worker() -> None:
-            nonlocal sent, errors
+    async def raw_worker() -> None:
+        nonlocal sent, errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while sent < max_requests and time.perf_counter() < t_end:
-                body = bodies[sent % len(bodies)]
+                req = reqs[sent % len(reqs)]
                 sent += 1
                 t0 = time.perf_counter()
-                r = await client.post(route, json=body)
-                lat.append(time.perf_counter() - t0)
-                if r.status_code != 200:
+                try:
+                    status = await _raw_one(reader, writer, req)
+                except (OSError, asyncio.IncompleteReadError, RuntimeError):
                     errors += 1
+                    lat.append(time.perf_counter() - t0)
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    continue
+                lat.append(time.perf_counter() - t0)
+                if status != 200:
+                    errors += 1
+        finally:
+            writer.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(conc)))
-        wall = time.perf_counter() - t0
+    async def httpx_run() -> None:
+        import httpx
+
+        limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
+                                     headers={"Authorization": f"Bearer {key}"}) as c:
+
+            async def worker() -> None:
+                nonlocal sent, errors
+                while sent < max_requests and time.perf_counter() < t_end:
+                    body = bodies[sent % len(bodies)]
+                    sent += 1
+                    t0 = time.perf_counter()
+                    r = await c.post(route, json=body)
+                    lat.append(time.perf_counter() - t0)
+                    if r.status_code != 200:
+                        errors += 1
+
+            await asyncio.gather(*(worker() for _ in range(conc)))
+
+    t0 = time.perf_counter()
+    if client == "raw":
+        await asyncio.gather(*(raw_worker() for _ in range(conc)))
+    else:
+        await httpx_run()
+    wall = time.perf_counter() - t0
     return {"clients": conc, "requests": len(lat), "errors": errors,
-            "rps": len(lat) / wall, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
+            "rps": round(len(lat) / wall, 1), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
 
 
-def embedded(db_dir: Path, queries: np.ndarray, qtexts: list[str], n: int) -> dict[str, Any]:
-    """One call at a time in-process, and where a text search's time goes."""
+def embedded(db_dir: Path, queries: np.ndarray, qtexts: list[str], n: int,
+             levels: list[int], seconds: float) -> dict[str, Any]:
+    """The same calls in-process: one at a time (split into parts), then from threads."""
     out: dict[str, Any] = {}
     with akindb.open(db_dir) as db:
         col = db.get_collection("bench")
@@ -116,11 +197,39 @@ def embedded(db_dir: Path, queries: np.ndarray, qtexts: list[str], n: int) -> di
             parts["text_call"].append(t2 - t1)
             parts["embed"].append(t3 - t2)
             parts["index"].append(t4 - t3)
-            parts["rows"].append((t5 - t4) - (t4 - t3))
+            parts["rows"].append(max(0.0, (t5 - t4) - (t4 - t3)))
             parts["json"].append(t6 - t5)
         for k, xs in parts.items():
             out[k] = {"p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99)}
+        calls: dict[str, Callable[[int], object]] = {
+            "search_vector": lambda i: col.search_vector(queries[i % len(queries)], k=10),
+            "search_text": lambda i: col.search(qtexts[i % len(qtexts)], k=10, mode="vector"),
+        }
+        for kind, call in calls.items():
+            out[kind + "_threads"] = [_threaded(call, c, seconds) for c in levels]
     return out
+
+
+def _threaded(call: Callable[[int], object], conc: int, seconds: float) -> dict[str, Any]:
+    lat: list[float] = []
+    t_end = time.perf_counter() + seconds
+    count = iter(range(10**9))
+
+    def run() -> None:
+        while time.perf_counter() < t_end:
+            t0 = time.perf_counter()
+            call(next(count))
+            lat.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=run) for _ in range(conc)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"threads": conc, "calls": len(lat), "rps": round(len(lat) / wall, 1),
+            "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
 
 
 def free_port() -> int:
@@ -129,54 +238,85 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve_and_load(db_dir: Path, a: argparse.Namespace, queries: np.ndarray,
+                   qtexts: list[str], results: dict[str, Any]) -> None:
+    import httpx
+    import psutil
+
+    key, _ = KeyStore.for_db(db_dir).create("read", ["bench"])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db_dir), "--port",
+         str(port), "--workers", str(a.workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        sproc, me = psutil.Process(proc.pid), psutil.Process()
+        bodies = {
+            "search_vector": ("/search_vector", [{"vector": q.tolist(), "k": 10}
+                                                 for q in queries]),
+            "search_text": ("/search", [{"query": t, "k": 10, "mode": "vector"}
+                                        for t in qtexts]),
+        }
+        for kind in a.kinds.split(","):
+            r, bs = bodies[kind]
+            # warm up every worker: enough requests that each process has served some
+            asyncio.run(load(url, key, ROUTE + r, bs[:50], 8, 200, 10, a.client))
+            rows = []
+            for c in a.levels.split(","):
+                s0, l0 = cpu_s(sproc), cpu_s(me)
+                row = asyncio.run(load(url, key, ROUTE + r, bs, int(c), a.requests, a.seconds,
+                                       a.client))
+                n = max(row["requests"], 1)
+                row["server_cpu_ms"] = round((cpu_s(sproc) - s0) * 1000 / n, 2)
+                row["loadgen_cpu_ms"] = round((cpu_s(me) - l0) * 1000 / n, 2)
+                row["loadavg"] = round(os.getloadavg()[0], 2)
+                rows.append(row)
+            results[kind] = rows
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=2000, help="max requests per level")
     ap.add_argument("--seconds", type=float, default=15.0, help="max seconds per level")
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--levels", default="1,8,32")
+    ap.add_argument("--workers", type=int, default=1, help="akindb serve --workers")
+    ap.add_argument("--levels", default="1,8,32", help="concurrent clients per level")
     ap.add_argument("--index", default="flat", help="flat (exact) | hnsw | lsh")
+    ap.add_argument("--kinds", default="search_vector,search_text",
+                    help="request kinds to load, comma-separated")
+    ap.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                    help="load generator's HTTP client (raw: pre-encoded, cheapest)")
+    ap.add_argument("--db", type=Path, default=None,
+                    help="database directory to build once and reuse (default: a temp dir)")
+    ap.add_argument("--no-embedded", action="store_true", help="skip the in-process numbers")
     ap.add_argument("--json", type=Path, help="write results here too")
     a = ap.parse_args()
     results: dict[str, Any] = {"workers": a.workers, "n_chunks": N, "index": a.index,
-                               "loadavg_start": os.getloadavg()[0]}
+                               "client": a.client, "cpus": os.cpu_count(),
+                               "loadavg_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
-        db_dir = Path(tmp) / "db"
+        db_dir = a.db or Path(tmp) / "db"
         t0 = time.perf_counter()
-        queries, qtexts = build(db_dir, a.index)
+        build(db_dir, a.index)
         results["build_s"] = round(time.perf_counter() - t0, 1)
-        key, _ = KeyStore.for_db(db_dir).create("read", ["bench"])
-        results["embedded"] = embedded(db_dir, queries, qtexts, 300)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db_dir), "--port",
-             str(port), "--workers", str(a.workers)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            import httpx
-
-            for _ in range(600):
-                try:
-                    httpx.get(url + "/healthz", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            route = "/v1/collections/bench"
-            vec_bodies = [{"vector": q.tolist(), "k": 10} for q in queries]
-            txt_bodies = [{"query": t, "k": 10, "mode": "vector"} for t in qtexts]
-            for kind, r, bodies in (("search_vector", "/search_vector", vec_bodies),
-                                    ("search_text", "/search", txt_bodies)):
-                asyncio.run(load(url, key, route + r, bodies[:50], 4, 100, 10))  # warm up
-                results[kind] = [
-                    asyncio.run(load(url, key, route + r, bodies, int(c), a.requests, a.seconds))
-                    for c in a.levels.split(",")
-                ]
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-    results["loadavg_end"] = os.getloadavg()[0]
+        _, queries = load_shards(N)
+        qtexts = load_texts()[:1000]
+        levels = [int(c) for c in a.levels.split(",")]
+        if not a.no_embedded:
+            results["embedded"] = embedded(db_dir, queries, qtexts, 300, levels,
+                                           min(a.seconds, 5.0))
+        serve_and_load(db_dir, a, queries, qtexts, results)
+    results["loadavg_end"] = round(os.getloadavg()[0], 2)
     text = json.dumps(results, indent=2)
     sys.stdout.write(text + "\n")
     if a.json:

@@ -186,6 +186,9 @@ class Database:
             self.conn.execute("DELETE FROM chunks WHERE collection_id = ?", (col.config.id,))
             self.conn.execute("DELETE FROM documents WHERE collection_id = ?", (col.config.id,))
             self.conn.execute("DELETE FROM oplog WHERE collection_id = ?", (col.config.id,))
+            self.conn.execute(
+                "DELETE FROM oplog_floor WHERE collection_id = ?", (col.config.id,)
+            )
             self.conn.execute("DELETE FROM collections WHERE id = ?", (col.config.id,))
         col._live.drop()
         self._open.pop(name, None)

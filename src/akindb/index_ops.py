@@ -209,10 +209,14 @@ def compact(col: Collection) -> dict[str, Any]:
     with col.db.lock:
         before_db, before_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
         dropped = col._live.compact()
+        through, trimmed = col._live.trimmable_seq(), 0
+        if through:
+            with sq.write_txn(col.db.conn, col.db.file):
+                trimmed = col._store.trim_log(through)
         vacuum(col.db)
         after_db, after_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
     return {
-        "kind": col._live.kind, "tombstones_dropped": dropped,
+        "kind": col._live.kind, "tombstones_dropped": dropped, "log_entries_trimmed": trimmed,
         "db_bytes_before": before_db, "db_bytes_after": after_db,
         "index_bytes_before": before_idx, "index_bytes_after": after_idx,
     }

@@ -30,7 +30,7 @@ from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_class, make_index, validate_params
-from akindb.storage.store import CollectionStore
+from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ class LiveIndex:
                     problems.append("has another metric or dimension")
                 if header.built_seq > head:
                     problems.append("is ahead of the database log")
+                if header.built_seq < self.store.log_floor():
+                    problems.append("is older than the trimmed log")
                 if not problems and not self._adopt_params(index):
                     problems.append("was built with other parameters")
                 if not problems:
@@ -137,7 +139,16 @@ class LiveIndex:
                 with self._rw.write():
                     self._index = self._load_or_rebuild(progress)
             if self.store.head_seq() != self._seq:
-                delta = self.store.delta_since(self._seq)
+                try:
+                    delta = self.store.delta_since(self._seq)
+                except LogTrimmedError:
+                    # Another process compacted and trimmed the log past our position: its
+                    # index file holds everything up to the trim point, so start from it.
+                    self.last_event = ""
+                    with self._rw.write():
+                        self._exact = None
+                        self._index = self._load_or_rebuild(progress)
+                    delta = self.store.delta_since(self._seq)
                 with self._rw.write():
                     self._apply(delta.added, delta.vectors, delta.deleted)
                     self._seq = delta.head
@@ -241,6 +252,8 @@ class LiveIndex:
         with self._lock:
             index = self.get()
             if not isinstance(index, ApproxIndex):
+                self._saved_seq = -1
+                self.save()
                 return 0
             dropped = index.deleted_count()
             with self._rw.write():
@@ -249,6 +262,17 @@ class LiveIndex:
             self._saved_seq = -1
             self.save()
             return dropped
+
+    def trimmable_seq(self) -> int:
+        """Up to which log position the entries may be trimmed (0: none).
+
+        Only what the index file on disk holds: a reader elsewhere that is further behind
+        then reloads that file (see ``get``) instead of catching up, so it loses nothing.
+        """
+        with self._lock:
+            if self._index is None or self._saved_seq != self._seq or not self.path.exists():
+                return 0
+            return self._seq
 
     def stats(self) -> dict[str, Any]:
         """Kind, parameters, size, log position, tombstones and file size."""

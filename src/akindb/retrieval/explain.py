@@ -6,8 +6,9 @@
   this chunk, and its rank among the vector candidates (``None`` when it was not one);
 * ``bm25_score`` / ``keyword_rank`` / ``matched_terms``: BM25 score, rank among the keyword
   candidates, and each matching query term's share of the BM25 score (they add up);
-* ``fusion``: the method and, per list, the arithmetic (``1/(k+rank)`` for RRF, weight × the
-  min-max normalised score for weighted fusion) that sums to the fused score;
+* ``fusion``: the method and, per list, the arithmetic (``weight/(k+rank)`` for RRF, weight ×
+  the min-max normalised score for weighted fusion) that sums to the fused score, the weights
+  used for this query and the BM25 match strength that gated the keyword weight;
 * ``filter``: the ``where`` filter the hit passed, if any; ``reranker``: the re-ranking stage;
 * ``token_importance``: with ``explain=True``, for each query word, how much the dense score
   drops when that word is removed from the query (occlusion; all variants embedded in one batch).
@@ -70,6 +71,10 @@ class Explanation:
             out.append(f"fusion {self.fusion.get('method')}: {arith} = {self.score:.5f}")
             if self.fusion.get("formula"):
                 out.append(f"   ({self.fusion['formula']})")
+            strength = self.fusion.get("keyword_strength")
+            if strength is not None:
+                wk = self.fusion.get("weights", {}).get("keyword")
+                out.append(f"   (BM25 match strength {strength:.3f}: keyword weight {wk:g})")
         if self.filter is not None:
             out.append(f"filter: passed {json.dumps(self.filter, ensure_ascii=False)}")
         if self.reranker:

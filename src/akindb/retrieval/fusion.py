@@ -14,6 +14,16 @@ Both take, per retriever, a mapping ``{item: score}`` (higher = better) and retu
 
 Fused scores are *not* cosines: RRF scores are at most ``Σ w_r / (k + 1)``, weighted scores lie
 in ``[0, Σ w_r]``. Thresholds (``min_score``) mean something different per mode.
+
+**Keyword gate.** Both methods trust each list the same on every query, but a BM25 list is only
+as good as its match: when the query's distinctive words are not in the collection, BM25 ranks
+chunks by the common words left ("name", "file") and, fused, pushes them above the chunk the
+vector list found. So the keyword weight is multiplied, per query, by
+``keyword_gate(strength)``: 0 below ``keyword_gate_low``, 1 above ``keyword_gate_high``, linear
+between, where ``strength`` is the best BM25 score over the most any chunk could score for the
+query's terms (``keyword.match_strength``). On the NFCorpus dev split the fifth of the queries
+with the weakest BM25 match (strength < 0.31) had nDCG@10 vector 0.178, keyword 0.099, RRF 0.169:
+below vector alone; the other four fifths gain from fusion.
 """
 
 from __future__ import annotations
@@ -44,6 +54,11 @@ class FusionParams:
     * ``candidates``: how many items each retriever contributes before fusion. More finds items
       ranked low by one list but high by the other; costs a longer BM25 top-N and more rows
       read (latency grows slowly, roughly linearly).
+    * ``keyword_gate_low`` / ``keyword_gate_high``: the keyword gate (module doc). Raising them
+      leans hybrid towards vector search on more queries (safer on collections whose wording
+      differs from the users'; loses the keyword boost on names, codes and rare terms that are
+      matched only weakly); ``0, 0`` turns the gate off (plain fusion). Costs one small FTS5
+      count per query term. Only applies while ``vector_weight > 0``.
     """
 
     method: FusionMethod = FusionMethod.RRF
@@ -51,6 +66,8 @@ class FusionParams:
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     candidates: int = 100
+    keyword_gate_low: float = 0.2
+    keyword_gate_high: float = 0.3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", FusionMethod(self.method))
@@ -62,6 +79,16 @@ class FusionParams:
             raise InvalidArgumentError("at least one fusion weight must be > 0")
         if self.candidates < 1:
             raise InvalidArgumentError(f"candidates must be >= 1, got {self.candidates}")
+        if not 0 <= self.keyword_gate_low <= self.keyword_gate_high:
+            raise InvalidArgumentError(
+                "the keyword gate needs 0 <= keyword_gate_low <= keyword_gate_high, got "
+                f"{self.keyword_gate_low}, {self.keyword_gate_high}"
+            )
+
+    @property
+    def gated(self) -> bool:
+        """Whether the keyword gate can change anything (on, and a vector list to lean on)."""
+        return self.keyword_gate_high > 0 and self.vector_weight > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +97,8 @@ class FusionParams:
             "vector_weight": self.vector_weight,
             "keyword_weight": self.keyword_weight,
             "candidates": self.candidates,
+            "keyword_gate_low": self.keyword_gate_low,
+            "keyword_gate_high": self.keyword_gate_high,
         }
 
     @classmethod
@@ -160,9 +189,43 @@ def weighted(
     return _combine(lists, lambda name, item, _rank, _s: w[name] * norm[name][item])
 
 
-def fuse(lists: Mapping[str, Mapping[int, float]], params: FusionParams) -> list[FusedItem]:
-    """Fuse the ``vector`` and ``keyword`` lists as ``params`` says."""
-    weights = {"vector": params.vector_weight, "keyword": params.keyword_weight}
+def keyword_gate(strength: float, low: float, high: float) -> float:
+    """The keyword list's weight multiplier for a BM25 match of this strength (module doc).
+
+    >>> [keyword_gate(s, 0.2, 0.3) for s in (0.1, 0.2, 0.25, 0.3, 0.9)]
+    [0.0, 0.0, 0.5, 1.0, 1.0]
+    >>> keyword_gate(0.05, 0.0, 0.0)
+    1.0
+    """
+    if strength >= high:
+        return 1.0
+    if strength <= low:
+        return 0.0
+    return (strength - low) / (high - low)
+
+
+def effective_weights(
+    params: FusionParams, keyword_strength: float | None = None
+) -> dict[str, float]:
+    """Per-list weights for one query: the keyword weight times the gate (when it applies).
+
+    >>> effective_weights(FusionParams(), 0.25)
+    {'vector': 1.0, 'keyword': 0.5}
+    """
+    wk = params.keyword_weight
+    if keyword_strength is not None and params.gated:
+        wk *= keyword_gate(keyword_strength, params.keyword_gate_low, params.keyword_gate_high)
+    return {"vector": params.vector_weight, "keyword": wk}
+
+
+def fuse(
+    lists: Mapping[str, Mapping[int, float]],
+    params: FusionParams,
+    keyword_strength: float | None = None,
+) -> list[FusedItem]:
+    """Fuse the ``vector`` and ``keyword`` lists as ``params`` says; ``keyword_strength`` (see
+    ``keyword.match_strength``) gates the keyword weight, ``None`` leaves it as it is."""
+    weights = effective_weights(params, keyword_strength)
     if params.method is FusionMethod.RRF:
         return rrf(lists, k=params.rrf_k, weights=weights)
     return weighted(lists, weights=weights)

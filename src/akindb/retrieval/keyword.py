@@ -15,10 +15,17 @@ Scores: FTS5's ``bm25()`` (k1 = 1.2, b = 0.75) is negative, better = more negati
 ``-bm25()`` so that, as everywhere in akindb, higher is better. BM25 statistics (document count,
 average length, document frequencies) are those of the whole FTS5 table, i.e. of every
 collection in the database file; with one collection per file they are exactly BM25's.
+
+BM25 scores are unbounded and their scale depends on the query, so hybrid search also needs to
+know how *good* the best keyword match is: :func:`match_strength` divides the best score by the
+most any document could score for those terms (``(k1 + 1) · Σ idf``), giving a number in [0, 1)
+(0.9: the top chunk matches the query's rare terms many times; 0.1: it matches a few common
+words and the query's distinctive terms are nowhere in the collection).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -41,6 +48,8 @@ STOP_WORDS: frozenset[str] = frozenset(
 _TERM = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TERMS = 64
 """Longer queries keep their first 64 distinct terms (FTS5 cost grows with each OR branch)."""
+K1 = 1.2
+"""FTS5 ``bm25()``'s term-frequency saturation (its default; b = 0.75 does not bound scores)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +145,69 @@ def term_scores(
         ):
             out[int(rowid)][t] = -float(s)
     return out
+
+
+def fts_row_count(conn: sqlite3.Connection) -> int:
+    """Rows in the FTS5 table, i.e. the ``N`` that ``bm25()`` uses.
+
+    Read from FTS5's "averages" record (``chunks_fts_data``, id 1: a varint row count first), so
+    it costs one row read, not a count over every chunk; falls back to counting ``chunks``.
+    """
+    row = conn.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+    if row is not None and isinstance(row[0], bytes) and row[0]:
+        n, _ = _varint(row[0])
+        return n
+    return int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def _varint(buf: bytes, pos: int = 0) -> tuple[int, int]:
+    """SQLite's varint (big-endian 7-bit groups; a 9th byte carries 8 bits).
+
+    >>> _varint(bytes([0x9C, 0x31]))
+    (3633, 2)
+    """
+    v = 0
+    for j in range(8):
+        b = buf[pos + j]
+        v = (v << 7) | (b & 0x7F)
+        if b < 0x80:
+            return v, pos + j + 1
+    return (v << 8) | buf[pos + 8], pos + 9
+
+
+def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
+    """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query."""
+    if not terms:
+        return []
+    sub = "(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)"
+    row = conn.execute(
+        "SELECT " + ", ".join([sub] * len(terms)), [fts_query([t]) for t in terms]
+    ).fetchone()
+    return [int(x) for x in row]
+
+
+def idf(n_rows: int, df: int) -> float:
+    """FTS5's BM25 inverse document frequency, ``ln((N - n + 0.5) / (n + 0.5))``, floored at 1e-6.
+
+    >>> round(idf(1000, 10), 4), idf(1000, 900)
+    (4.5468, 1e-06)
+    """
+    v = math.log((n_rows - df + 0.5) / (df + 0.5))
+    return v if v > 0 else 1e-6
+
+
+def match_strength(best_score: float, dfs: Sequence[int], n_rows: int) -> float:
+    """The best BM25 score as a fraction of the most a chunk could score for these terms.
+
+    FTS5 scores a chunk ``Σ_t idf(t) · tf·(k1+1) / (tf + k1·(1 - b + b·len/avglen))`` over the
+    query's terms, and each part is below ``idf(t) · (k1 + 1)``; so the result is in [0, 1).
+    Terms absent from the collection count fully in the denominator: a query whose distinctive
+    words are nowhere in the collection gets a low strength even if its common words match.
+
+    >>> round(match_strength(2 * 2.2 * idf(100, 1), [1, 1], 100), 3)
+    1.0
+    >>> round(match_strength(2.2 * idf(100, 1), [1, 0], 100), 3)  # one of two rare terms absent
+    0.442
+    """
+    top = (K1 + 1) * sum(idf(n_rows, df) for df in dfs)
+    return max(0.0, best_score) / top if top > 0 else 0.0

@@ -10,7 +10,9 @@
 | hybrid  | fused (RRF: <= Σw/(k+1); weighted: in [0, Σw])     | the chunk's *vector* distance  |
 
 So in hybrid mode ``max_distance`` is still a cosine-distance cut, while ``min_score`` is a cut
-on the fused score, which is not a cosine. Thresholds are applied before re-ranking.
+on the fused score, which is not a cosine. Thresholds are applied before re-ranking. With the
+keyword gate (``akindb.retrieval.fusion``) a query whose BM25 match is weak fuses with a smaller
+keyword weight, so its fused scores are smaller too (down to ``1/(k+1)`` for RRF).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from akindb.errors import EmptyTextError, InvalidArgumentError
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.fusion import FusedItem, FusionParams, fuse
+from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
 from akindb.types import Hit, Metric
@@ -160,6 +162,7 @@ def search(
                 labels, scores = col._live.search(qvec[None, :], n_cand, allowed, exact=exact)
         pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
         lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
+    strength: float | None = None
     with col.db.lock, sq.translated(col.db.file):
         if m != "vector":
             lists["keyword"] = {
@@ -167,7 +170,12 @@ def search(
                                                             n_cand, w)
             }
         if m == "hybrid":
-            fused = fuse(lists, params)
+            if params.gated and lists["keyword"]:
+                strength = kw.match_strength(
+                    max(lists["keyword"].values()), kw.doc_freqs(col.db.conn, terms),
+                    kw.fts_row_count(col.db.conn),
+                )
+            fused = fuse(lists, params, strength)
         else:
             only = lists[m]
             fused = [
@@ -211,7 +219,7 @@ def search(
             keyword_rank=f.ranks.get("keyword"),
             matched_terms=bm25_parts.get(f.item, {}),
             query_terms=terms,
-            fusion=_fusion_dict(f, params) if m == "hybrid" else {},
+            fusion=_fusion_dict(f, params, strength) if m == "hybrid" else {},
             filter=dict(w) if w is not None else None,
         )
         hits.append(
@@ -246,14 +254,16 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
     return out
 
 
-def _fusion_dict(f: FusedItem, params: FusionParams) -> dict[str, Any]:
-    weights = {"vector": params.vector_weight, "keyword": params.keyword_weight}
+def _fusion_dict(f: FusedItem, params: FusionParams, strength: float | None) -> dict[str, Any]:
+    weights = effective_weights(params, strength)
     return {
         "method": params.method.value,
         "rrf_k": params.rrf_k if params.method.value == "rrf" else None,
         "ranks": dict(f.ranks),
         "raw": dict(f.raw),
         "parts": {name: f.parts.get(name, 0.0) for name in ("vector", "keyword")},
+        "weights": weights,
+        "keyword_strength": None if strength is None else round(strength, 4),
         "formula": fusion_formula(params.method.value, params.rrf_k, weights),
     }
 

@@ -80,6 +80,14 @@ MIGRATIONS: list[str] = [
         INSERT INTO oplog(collection_id, op, chunk_id) VALUES (old.collection_id, 'delete', old.id);
     END;
     """,
+    # 2: the operations log can be trimmed (Collection.compact); readers whose index is older
+    # than the floor reload the index file or rebuild instead of catching up.
+    """
+    CREATE TABLE oplog_floor (
+        collection_id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -22,6 +22,11 @@ from akindb.types import Chunk, Record
 _IN_BATCH = 900  # stay under SQLite's default host-parameter limit
 
 
+class LogTrimmedError(Exception):
+    """``delta_since`` was asked for entries the log no longer holds. Internal: the index
+    reloads its file (saved at or after the trim point) or rebuilds."""
+
+
 class HitRow(NamedTuple):
     """A chunk joined with its document: what a ``Hit`` is built from. A named tuple because
     single-query search builds ten of these per call (a frozen dataclass costs 3x more)."""
@@ -160,10 +165,37 @@ class CollectionStore:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").astype(np.float32)
         return head, labels, vecs.reshape(len(rows), self.dim)
 
+    def log_floor(self) -> int:
+        """Oldest sequence number ``delta_since`` can start from (0: the log was never trimmed)."""
+        row = self.conn.execute(
+            "SELECT seq FROM oplog_floor WHERE collection_id = ?", (self.cid,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def trim_log(self, through: int) -> int:
+        """Forget log entries older than ``through`` (an index file holds everything up to it),
+        keeping the entry at ``through`` so ``head_seq`` stays put. Call inside a write
+        transaction. Returns how many entries were dropped."""
+        cur = self.conn.execute(
+            "DELETE FROM oplog WHERE collection_id = ? AND seq < ?", (self.cid, through)
+        )
+        self.conn.execute(
+            "INSERT INTO oplog_floor(collection_id, seq) VALUES (?, ?)"
+            " ON CONFLICT(collection_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (self.cid, max(through - 1, 0)),
+        )
+        return int(cur.rowcount)
+
     def delta_since(self, seq: int) -> LogDelta:
-        """Net adds (with vectors) and deletes after ``seq``, from one consistent snapshot."""
+        """Net adds (with vectors) and deletes after ``seq``, from one consistent snapshot.
+
+        Raises ``LogTrimmedError`` when entries after ``seq`` were trimmed away: the caller
+        must reload or rebuild its index instead.
+        """
         self.conn.execute("BEGIN")
         try:
+            if seq < self.log_floor():
+                raise LogTrimmedError(f"log trimmed past seq {seq}")
             head = self.head_seq()
             added: dict[int, None] = {}
             deleted: set[int] = set()

@@ -139,6 +139,21 @@ def load_file(path: str | Path) -> LoadedText:
     except OSError as exc:
         log.warning("cannot read %s: %s", path, exc)
         return LoadedText(path, None, kind, "unreadable", 0, "")
+    return load_bytes(path, raw)
+
+
+def load_bytes(path: str | Path, raw: bytes) -> LoadedText:
+    """What ``load_file`` makes of a file's bytes; ``path`` only names them (its suffix picks
+    the kind) and is never opened. The server indexes uploaded files with it.
+
+    >>> t = load_bytes("notes/a.md", b"# Title\r\n\nBody")
+    >>> t.text, t.kind, t.size
+    ('# Title\n\nBody', 'markdown', 15)
+    >>> load_bytes("x.bin", b"\x00\x01binary").skipped
+    'binary'
+    """
+    path = Path(path)
+    kind = kind_of(path) or "text"
     digest = hashlib.sha256(raw).hexdigest()
     text, skipped = _decode(raw)
     if text is not None:
