@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,11 +21,15 @@ from akindb.cli.common import (
     db_path,
     err,
     handled,
+    json_object,
     out,
     print_json,
     progress_enabled,
 )
 from akindb.collection import Collection
+
+if TYPE_CHECKING:
+    from akindb.retrieval.fusion import FusionParams
 
 collections_app = typer.Typer(
     help="List collections, show one (count, model, metric, dims, size) or drop one.",
@@ -45,15 +50,26 @@ def index(
     model: Annotated[str, typer.Option(help="Embedding model for a new collection.")] = "default",
     metric: Annotated[str, typer.Option(help="cosine | l2 | dot (new collection).")] = "cosine",
     index_kind: Annotated[
-        str, typer.Option("--index", help="Index kind (new collection).")
+        str,
+        typer.Option(
+            "--index", help="Index kind (new collection): flat | hnsw | lsh | quantized."
+        ),
     ] = "flat",
+    index_params: Annotated[
+        str | None,
+        typer.Option(
+            help='Index parameters as JSON (new collection), e.g. \'{"M": 32}\' for hnsw, '
+            '\'{"codes": "binary"}\' for quantized; an unknown name lists the valid ones.'
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
     with handled():
+        params = json_object(index_params, "--index-params")
         database = akindb.open(db_path(db))
         col = database.get_or_create_collection(
-            collection, model=model, metric=metric, index=index_kind
+            collection, model=model, metric=metric, index=index_kind, index_params=params
         )
         if progress_enabled() and not json_out:
             with Progress(
@@ -94,7 +110,7 @@ def search(
         float | None,
         typer.Option(
             help="Keep hits with score ≥ this: a cosine in --mode vector; in hybrid mode the "
-            "fused RRF score (at most 2/61 ≈ 0.033)."
+            "fused score (RRF: at most 2/61 ≈ 0.033; weighted: 0 to 2)."
         ),
     ] = None,
     max_distance: Annotated[
@@ -117,6 +133,38 @@ def search(
             help="Show each hit's score parts and which query words mattered (occlusion).",
         ),
     ] = False,
+    fusion: Annotated[
+        str,
+        typer.Option(
+            help="Hybrid fusion: rrf (reciprocal rank) | weighted (min-max normalised scores)."
+        ),
+    ] = "rrf",
+    rrf_k: Annotated[
+        float, typer.Option(help="RRF rank constant: smaller lets each list's top hits dominate.")
+    ] = 60.0,
+    keyword_weight: Annotated[
+        float, typer.Option(help="Weight of the BM25 list in fusion (vector: 1).")
+    ] = 1.0,
+    keyword_gate: Annotated[
+        bool,
+        typer.Option(
+            help="Lower the BM25 list's weight for queries whose best keyword match is weak."
+        ),
+    ] = True,
+    rerank: Annotated[
+        str | None,
+        typer.Option(
+            help="Re-rank the top candidates: mmr (diversity) | cross-encoder:PATH (a local "
+            "sentence-transformers CrossEncoder folder; needs the rerank extra)."
+        ),
+    ] = None,
+    mmr_lambda: Annotated[
+        float, typer.Option(help="MMR, in [0, 1]: 1 = relevance only, 0 = diversity only.")
+    ] = 0.7,
+    rerank_pool: Annotated[
+        int | None,
+        typer.Option(min=1, help="Candidates the reranker sees (mmr 50, cross-encoder 30)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Search a collection by meaning and keywords; prints ranked hits with score, source and
@@ -129,11 +177,17 @@ def search(
                 f"note: the query is longer than the model's {tv.max_tokens}-token limit; "
                 "only its beginning was used"
             )
+        from akindb.retrieval.rerank import parse_reranker
         from akindb.retrieval.search import check_mode
 
+        params = _fusion_params(fusion, rrf_k, keyword_weight, keyword_gate)
+        reranker = (
+            parse_reranker(rerank, mmr_lambda=mmr_lambda, pool=rerank_pool)
+            if rerank is not None else None
+        )
         hits = col.search(
             query, k=k, mode=check_mode(mode), min_score=min_score, max_distance=max_distance,
-            where=where, exact=exact, explain=explain,
+            where=where, exact=exact, explain=explain, fusion=params, rerank=reranker,
         )
         if json_out:
             for h in hits:
@@ -154,6 +208,21 @@ def search(
             if explain:
                 for line in h.explain().lines():
                     out.print("   [dim]│[/] " + escape(line), markup=True)
+
+
+def _fusion_params(
+    method: str, rrf_k: float, keyword_weight: float, gate: bool
+) -> FusionParams:
+    from akindb.errors import InvalidArgumentError
+    from akindb.retrieval.fusion import FusionMethod, FusionParams
+
+    methods = [m.value for m in FusionMethod]
+    if method not in methods:
+        raise InvalidArgumentError(f"unknown fusion {method!r}; use one of: {', '.join(methods)}")
+    params = FusionParams(FusionMethod(method), rrf_k=rrf_k, keyword_weight=keyword_weight)
+    if gate:
+        return params
+    return dataclasses.replace(params, keyword_gate_low=0.0, keyword_gate_high=0.0)
 
 
 def tokens(

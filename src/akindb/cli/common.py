@@ -91,3 +91,16 @@ def db_path(db: Path | None) -> Path:
 
 def progress_enabled() -> bool:
     return err.is_terminal
+
+
+def json_object(text: str | None, flag: str) -> dict[str, Any] | None:
+    """A JSON object from a command-line flag, or a clear error saying what was wrong."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{flag} is not valid JSON ({exc.msg}); e.g. '{{\"M\": 32}}'")
+    if not isinstance(value, dict):
+        fail(f"{flag} must be a JSON object such as '{{\"M\": 32}}', got {text!r}")
+    return value

@@ -16,7 +16,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from akindb.cli.common import DbOpt, JsonOpt, err, handled, out, print_json, progress_enabled
+from akindb.cli.common import (
+    DbOpt,
+    JsonOpt,
+    err,
+    handled,
+    json_object,
+    out,
+    print_json,
+    progress_enabled,
+)
 
 eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
 
@@ -39,6 +48,12 @@ def beir(
     mode: Annotated[
         str, typer.Option(help="Search mode: vector | keyword (BM25) | hybrid.")
     ] = "vector",
+    index: Annotated[
+        str, typer.Option(help="Index of the collection: flat (exact) | hnsw | lsh | quantized.")
+    ] = "flat",
+    index_params: Annotated[
+        str | None, typer.Option(help='Index parameters as JSON, e.g. \'{"ef_search": 64}\'.')
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """nDCG@10, recall@100 and MRR@10 of the model on a BEIR dataset (MTEB-comparable)."""
@@ -46,6 +61,7 @@ def beir(
     from akindb.eval.run_beir import run_beir
 
     with handled():
+        params = json_object(index_params, "--index-params")
         data = load_beir(folder, split)
         modes = [False, True] if both else [chunked]
         results = []
@@ -66,11 +82,13 @@ def beir(
                         chunked=chunk_mode,
                         progress=_bar_updater(bar),
                         mode=mode,
+                        index=index,
+                        index_params=params,
                     )
             else:
                 res = run_beir(
                     data, db_path=db, collection=collection, model=model, chunked=chunk_mode,
-                    mode=mode,
+                    mode=mode, index=index, index_params=params,
                 )
             results.append(res)
         for res in results:
@@ -84,7 +102,7 @@ def beir(
                     f"recall@100 {d['recall@100']:.4f} · MRR@10 {d['mrr@10']:.4f} · "
                     f"{d['queries']} queries over {d['docs']} docs · "
                     f"index {d['index_seconds']:.1f} s, queries {d['query_seconds']:.2f} s"
-                    f" · mode {res.mode}",
+                    f" · mode {res.mode} · index {index}",
                     markup=False,
                 )
                 dist = d.get("score_distribution@10")

@@ -57,21 +57,28 @@ def run_beir(
     k: int = 100,
     progress: Progress | None = None,
     mode: str = "vector",
+    index: str = "flat",
+    index_params: dict[str, Any] | None = None,
 ) -> BeirResult:
     """Index ``data.corpus`` (reusing an existing collection in ``db_path``) and evaluate.
 
     ``mode`` is ``Collection.search``'s: ``vector`` (queries embedded in batches), ``keyword``
     (BM25) or ``hybrid`` (one ``search`` call per query). The score distribution of relevant vs
     non-relevant top-10 hits is reported for the vector mode (its scores are the metric's).
+    ``index``/``index_params`` choose the collection's index (a new collection per kind, so the
+    quality cost of an approximate index shows next to ``flat``'s exact answers).
     """
     from akindb.retrieval.search import check_mode
 
     check_mode(mode)
-    name = collection or f"beir-{data.name}{'-chunked' if chunked else ''}"
+    suffix = ("-chunked" if chunked else "") + ("" if index == "flat" else f"-{index}")
+    name = collection or f"beir-{data.name}{suffix}"
     with tempfile.TemporaryDirectory(prefix="akindb-beir-") as tmp:
         db = akindb.open(db_path or tmp)
         try:
-            col = db.get_or_create_collection(name, model=model)
+            col = db.get_or_create_collection(
+                name, model=model, index=index, index_params=index_params
+            )
             t0 = time.perf_counter()
             _index(col, data, chunked, progress)
             index_s = time.perf_counter() - t0
@@ -84,7 +91,7 @@ def run_beir(
         finally:
             db.close()
     metrics = evaluate_run(run, data.qrels)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"index": index}
     if mode == "vector":
         dist = score_distribution(run, data.qrels, k=10)
         extra["score_distribution@10"] = {
