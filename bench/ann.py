@@ -7,7 +7,7 @@ IVF-PQ). All HNSWs are built with M=16, ef_construction=100 and both cores; each
 its search width. Per setting: recall@10 against exact ground truth, queries/s one query per
 call (1 thread), and batch queries/s with 1 and 2 threads where the system lets us choose.
 Build: seconds (for our collection: durable ingest, then time until searchable through the
-index), memory (RSS growth), disk.
+index), memory (RSS growth), disk. Each q/s is the best of ``REPEATS`` runs (see there).
 
     pip install -e '.[ann,bench]'
     python bench/ann_data.py --n 100000        # embeds and caches the vectors once
@@ -37,7 +37,11 @@ K = 10
 M, EFC = 16, 100
 EF_SWEEP = [16, 24, 32, 48, 64, 96, 128, 256]
 CHROMA_EF = 64
-SINGLE_BUDGET_S = 6.0  # single-query timing stops after this long (or all 1,000 queries)
+SINGLE_BUDGET_S = 2.0  # single-query timing stops after this long (or all 1,000 queries)
+REPEATS = 3
+"""Every timing is taken REPEATS times and the best kept: on a shared machine a burst of
+another job's work only ever slows a run down, so the fastest run is the closest to the
+system's own speed (the usual best-of-N rule, as in ``timeit``)."""
 Row = dict[str, Any]
 
 
@@ -66,20 +70,30 @@ def exact_topk(base: np.ndarray, q: np.ndarray, k: int = K) -> np.ndarray:
 
 
 def timed_single(fn: Callable[[np.ndarray], Any], q: np.ndarray) -> tuple[list[Any], float]:
-    """One query per call until all are done or the time budget runs out; (results, q/s)."""
-    out: list[Any] = []
-    t0 = time.perf_counter()
-    for row in q:
-        out.append(fn(row))
-        if time.perf_counter() - t0 > SINGLE_BUDGET_S:
-            break
-    return out, len(out) / (time.perf_counter() - t0)
+    """One query per call until all are done or the time budget runs out; (results, best q/s
+    of REPEATS runs)."""
+    best, keep = 0.0, []
+    for _ in range(REPEATS):
+        out: list[Any] = []
+        t0 = time.perf_counter()
+        for row in q:
+            out.append(fn(row))
+            if time.perf_counter() - t0 > SINGLE_BUDGET_S:
+                break
+        qps = len(out) / (time.perf_counter() - t0)
+        if qps > best:
+            best, keep = qps, out
+    return keep, best
 
 
 def timed_batch(fn: Callable[[np.ndarray], Any], q: np.ndarray) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    res = fn(q)
-    return res, len(q) / (time.perf_counter() - t0)
+    """All queries in one call; (results, best q/s of REPEATS runs)."""
+    best, res = 0.0, None
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        res = fn(q)
+        best = max(best, len(q) / (time.perf_counter() - t0))
+    return res, best
 
 
 def row(system: str, setting: str, **kw: Any) -> Row:
