@@ -73,6 +73,30 @@ def test_search_where_min_score_and_human_output(indexed: tuple[Path, Path]) -> 
     assert res.exit_code == 0 and "no results" in res.stdout
 
 
+def test_search_fusion_and_rerank_flags(indexed: tuple[Path, Path]) -> None:
+    db, _ = indexed
+    q = ["search", "register a cleanup function for interpreter exit", "--db", str(db), "--json"]
+    for extra in (["--fusion", "weighted", "--keyword-weight", "0.5"],
+                  ["--rrf-k", "10", "--no-keyword-gate"]):
+        res = runner.invoke(app, [*q, "-k", "2", "--explain", *extra])
+        assert res.exit_code == 0, res.output
+        fused = json.loads(res.stdout.splitlines()[0])["explain"]["fusion"]
+        assert fused["method"] == ("weighted" if "weighted" in extra else "rrf")
+        assert fused["keyword_strength"] is None or "--no-keyword-gate" not in extra
+    res = runner.invoke(app, [*q, "-k", "2", "--rerank", "mmr", "--mmr-lambda", "0.3",
+                              "--rerank-pool", "5", "--explain"])
+    assert res.exit_code == 0, res.output
+    reranked = [json.loads(x)["explain"]["reranker"] for x in res.stdout.splitlines()]
+    assert [r["name"] for r in reranked] == ["mmr", "mmr"]
+    assert all(r["rank_before"] <= 5 for r in reranked)
+    res = runner.invoke(app, [*q, "--rerank", "bm25"])
+    assert res.exit_code == 2 and "cross-encoder:PATH" in res.stderr
+    res = runner.invoke(app, [*q, "--rerank", "cross-encoder:/nonexistent/ce"])
+    assert res.exit_code == 4 and "no cross-encoder folder" in res.stderr  # a model problem
+    res = runner.invoke(app, [*q, "--fusion", "sum"])
+    assert res.exit_code == 2 and "rrf, weighted" in res.stderr
+
+
 def test_tokens_collections_get_delete(indexed: tuple[Path, Path]) -> None:
     db, folder = indexed
     res = runner.invoke(

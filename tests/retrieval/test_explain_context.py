@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import akindb
 from akindb import errors
 from akindb.models.base import FloatMatrix
 from akindb.retrieval.context import RagContext
-from akindb.retrieval.rerank import MMR, CrossEncoderReranker, Reranker
+from akindb.retrieval.rerank import MMR, CrossEncoderReranker, Reranker, parse_reranker
 from akindb.text.chunking import ChunkingParams
 from tests.conftest import HashEmbedder
 
@@ -184,3 +186,24 @@ def test_mmr_math() -> None:
 def test_cross_encoder_missing_folder() -> None:
     with pytest.raises(errors.ModelNotFoundError, match="no cross-encoder folder"):
         CrossEncoderReranker("/nonexistent/cross-encoder")
+
+
+def test_cross_encoder_missing_extra_names_it(
+    col: akindb.Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
+    ce = CrossEncoderReranker(tmp_path)
+    with pytest.raises(errors.MissingExtraError, match=r"pip install 'akindb\[rerank\]'"):
+        col.search("rye flour", k=1, rerank=ce)
+
+
+def test_parse_reranker() -> None:
+    r = parse_reranker(" MMR ", mmr_lambda=0.4, pool=7)
+    assert isinstance(r, MMR) and r.lambda_ == 0.4 and r.pool == 7
+    with pytest.raises(errors.ModelNotFoundError):
+        parse_reranker("cross-encoder:/nonexistent/ce")
+    for bad in ("bm25", "cross-encoder:", "mmr:x", ""):
+        with pytest.raises(errors.InvalidArgumentError, match="unknown reranker"):
+            parse_reranker(bad)
+    with pytest.raises(errors.InvalidArgumentError, match="pool"):
+        MMR(pool=0)

@@ -3,12 +3,12 @@ docs sources (../shared/data/pydocs, Debian python3.11-doc 3.11.2) and ten quest
 this test in other words than the pages use (written before any run, not tuned on).
 
 Measured (top-5 chunks; top-5 distinct pages gives the same): vector 10/10, keyword 9/10,
-hybrid 9/10. The goal "hybrid at least as often as either mode" holds against keyword but not
-against vector: the one miss, keyword.rst.txt, has no useful BM25 match ("identifier",
-"reserved" are not on that page) and is only rank 3 for vector among near-equal cosines
-(0.24-0.27), so RRF lets chunks found by both lists overtake it. The assertion below pins what
-is true today (at most one question behind vector) so a regression shows; see
-docs/benchmarks.md, "Hybrid retrieval"."""
+hybrid 10/10. The keyword miss, keyword.rst.txt, has no BM25 match for its question
+("identifier", "reserved" are not on that page; only common words like "name" match elsewhere)
+and is rank 3 for vector among near-equal cosines (0.24-0.27). Plain RRF let chunks matched by
+both lists overtake it (hybrid 9/10); the keyword gate (akindb.retrieval.fusion; defaults chosen
+on the NFCorpus dev split only) sees a weak BM25 match (strength 0.11 < 0.2) and fuses that query
+with keyword weight 0, i.e. vector order. See docs/benchmarks.md, "Hybrid retrieval"."""
 
 from __future__ import annotations
 
@@ -65,8 +65,7 @@ def _found(col: akindb.Collection, mode: str) -> list[bool]:
 def test_hybrid_at_least_as_good_as_either_mode(col: akindb.Collection) -> None:
     found = {m: _found(col, m) for m in ("vector", "keyword", "hybrid")}
     n = {m: sum(v) for m, v in found.items()}
-    assert n["hybrid"] >= n["keyword"], n
-    assert n["hybrid"] >= n["vector"] - 1, n  # the goal is >= vector: not met, see module doc
+    assert n["hybrid"] >= max(n["vector"], n["keyword"]), found
     assert n["hybrid"] >= 9, found
 
 

@@ -3,12 +3,26 @@ user text never becomes FTS5 syntax or SQL, and the modes and their scores behav
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
 import akindb
 from akindb import errors
+from akindb.retrieval import explain as explain_mod
+from akindb.retrieval import fusion
 from akindb.retrieval import keyword as kw
-from akindb.retrieval.fusion import FusionMethod, FusionParams, normalise, rrf, weighted
+from akindb.retrieval import rerank as rerank_mod
+from akindb.retrieval import search as search_mod
+from akindb.retrieval.fusion import (
+    FusionMethod,
+    FusionParams,
+    effective_weights,
+    keyword_gate,
+    normalise,
+    rrf,
+    weighted,
+)
 from tests.conftest import HashEmbedder
 
 DOCS = {
@@ -131,3 +145,59 @@ def test_rrf_and_weighted_arithmetic() -> None:
     out = weighted({"a": {1: 1.0, 2: 0.0}, "b": {2: 5.0, 3: 5.0}}, weights={"a": 2, "b": 1})
     assert {f.item: f.score for f in out} == {1: 2.0, 2: 1.0, 3: 1.0}
     assert normalise({}) == {} and normalise({7: 3.0}) == {7: 1.0}
+
+
+# --- keyword gate -------------------------------------------------------------------------------
+
+
+def test_keyword_gate_and_params() -> None:
+    assert [keyword_gate(s, 0.2, 0.3) for s in (0.0, 0.2, 0.25, 0.3, 0.99)] == pytest.approx(
+        [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert keyword_gate(0.0, 0.0, 0.0) == 1.0  # 0, 0: off
+    p = FusionParams(keyword_gate_low=0.1, keyword_gate_high=0.4)
+    assert FusionParams.from_dict(p.to_dict()) == p
+    assert effective_weights(p, 0.25) == {"vector": 1.0, "keyword": pytest.approx(0.5)}
+    assert effective_weights(p, None) == {"vector": 1.0, "keyword": 1.0}
+    # Without a vector list to lean on, the gate never silences the keyword list.
+    assert effective_weights(FusionParams(vector_weight=0), 0.0)["keyword"] == 1.0
+    assert not FusionParams(keyword_gate_low=0, keyword_gate_high=0).gated
+    with pytest.raises(errors.InvalidArgumentError, match="keyword gate"):
+        FusionParams(keyword_gate_low=0.5, keyword_gate_high=0.2)
+
+
+def test_match_strength_on_fts5(col: akindb.Collection) -> None:
+    conn = col.db.conn
+    assert kw.fts_row_count(conn) == len(DOCS)
+    assert kw.doc_freqs(conn, ["tea", "steeping", "zzz", "near"]) == [1, 1, 0, 1]
+    hits = kw.bm25_search(conn, col.config.id, ["tea"], 5)
+    s = kw.match_strength(hits[0].score, kw.doc_freqs(conn, ["tea"]), len(DOCS))
+    assert 0.3 < s < 1.0  # one rare term, matched
+    # The same match is weak once the query's other, rarer terms are missing from the collection.
+    weak = kw.match_strength(hits[0].score, kw.doc_freqs(conn, ["tea", "zzz", "qqq"]), len(DOCS))
+    assert weak < s / 2
+    assert kw.match_strength(1.0, [], 10) == 0.0
+
+
+def test_weak_keyword_match_leans_on_vectors(col: akindb.Collection) -> None:
+    q = "tea zanzibar quixotic"  # "tea" matches; the rarer two are nowhere
+    gated = col.search(q, k=5, mode="hybrid", explain=True)
+    e = gated[0].explain()
+    strength = e.fusion["keyword_strength"]
+    assert strength is not None and strength < 0.2
+    assert e.fusion["weights"]["keyword"] == 0.0
+    assert all(h.explain().fusion["parts"]["keyword"] == 0.0 for h in gated)
+    vec = col.search(q, k=5, mode="vector")
+    assert [h.id for h in gated] == [h.id for h in vec]
+    assert "keyword weight 0" in str(e)
+    plain = col.search(q, k=5, mode="hybrid",
+                       fusion=FusionParams(keyword_gate_low=0, keyword_gate_high=0))
+    assert plain[0].explain().fusion["keyword_strength"] is None
+    assert plain[[h.id for h in plain].index("tea")].explain().fusion["parts"]["keyword"] > 0
+
+
+@pytest.mark.parametrize("module", [kw, fusion, search_mod, explain_mod, rerank_mod],
+                         ids=lambda m: m.__name__)
+def test_docstring_examples(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.attempted > 0
+    assert result.failed == 0

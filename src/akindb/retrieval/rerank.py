@@ -1,8 +1,9 @@
 """Re-ranking stage: a ``Reranker`` re-orders the top candidates of a search.
 
-``Collection.search(..., rerank=r)`` retrieves ``max(k, 50)`` candidates, applies thresholds,
-then calls ``r.rerank`` and keeps the first ``k``. ``Hit.score`` stays the retrieval score; the
-reranker's own score and the rank before/after are in ``Hit.explain().reranker``.
+``Collection.search(..., rerank=r)`` retrieves ``max(k, r.pool)`` candidates (``pool`` is an
+optional attribute; 50 without it), applies thresholds, then calls ``r.rerank`` and keeps the
+first ``k``. ``Hit.score`` stays the retrieval score; the reranker's own score and the rank
+before/after are in ``Hit.explain().reranker``.
 
 Shipped:
 
@@ -12,9 +13,13 @@ Shipped:
   avoids redundancy; 0.5–0.8 is the usual range (default 0.7: mostly relevance, near-copies
   pushed down). Costs O(pool² · dim), nothing for a pool of 50.
 * :class:`CrossEncoderReranker`: a sentence-transformers ``CrossEncoder`` loaded from a local
-  folder scores each (query, passage) pair jointly. Usually more precise than the bi-encoder,
-  and ~pool model calls slower per query. Needs the optional PyTorch stack
-  (``pip install 'akindb[bench]'`` after installing ``torch==2.13.0``, the CPU build).
+  folder scores each (query, passage) pair jointly. Can be more precise than the bi-encoder
+  when it was trained for the domain, and costs a transformer pass over ``pool`` (query,
+  passage) pairs per query: ``pool`` (default 30) trades recall of the re-ordering (a relevant
+  chunk ranked below the pool cannot come up) against that latency, roughly linearly. Needs
+  the optional PyTorch stack (``pip install 'akindb[rerank]'`` after installing
+  ``torch==2.13.0``, the CPU build). ``bench/train_cross_encoder.py`` trains a small one on
+  NFCorpus and measures whether it helps (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from akindb.types import Hit
 class Reranker(Protocol):
     """Re-orders candidates. Returns ``(index into hits, reranker score)`` best first, at most
     ``k`` of them. ``query_vector`` and ``vectors`` (the hits' stored vectors, one row each) are
-    given when ``needs_vectors`` is true."""
+    given when ``needs_vectors`` is true. An optional ``pool`` attribute (int) says how many
+    candidates to retrieve for it (default ``search.RERANK_POOL``)."""
 
     name: str
     needs_vectors: bool
@@ -42,6 +48,12 @@ class Reranker(Protocol):
     def rerank(
         self, query: str, query_vector: F32 | None, hits: Sequence[Hit], vectors: F32, k: int
     ) -> list[tuple[int, float]]: ...
+
+
+def _check_pool(pool: int) -> int:
+    if not isinstance(pool, int) or isinstance(pool, bool) or pool < 1:
+        raise InvalidArgumentError(f"a reranker's pool must be a positive integer, got {pool!r}")
+    return pool
 
 
 def _unit(x: F32) -> F32:
@@ -62,10 +74,11 @@ class MMR:
     name = "mmr"
     needs_vectors = True
 
-    def __init__(self, lambda_: float = 0.7) -> None:
+    def __init__(self, lambda_: float = 0.7, *, pool: int = 50) -> None:
         if not 0.0 <= lambda_ <= 1.0:
             raise InvalidArgumentError(f"MMR lambda must be in [0, 1], got {lambda_}")
         self.lambda_ = lambda_
+        self.pool = _check_pool(pool)
 
     def rerank(
         self, query: str, query_vector: F32 | None, hits: Sequence[Hit], vectors: F32, k: int
@@ -99,13 +112,16 @@ class CrossEncoderReranker:
     name = "cross-encoder"
     needs_vectors = False
 
-    def __init__(self, path: str | Path, *, batch_size: int = 32, device: str = "cpu") -> None:
+    def __init__(
+        self, path: str | Path, *, pool: int = 30, batch_size: int = 32, device: str = "cpu"
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
             raise ModelNotFoundError(
                 f"no cross-encoder folder at {self.path}; give the folder a sentence-transformers "
                 "CrossEncoder was saved to (model.save(path))"
             )
+        self.pool = _check_pool(pool)
         self.batch_size = batch_size
         self.device = device
         self._model: Any = None
@@ -114,9 +130,9 @@ class CrossEncoderReranker:
         if self._model is None:
             try:
                 from sentence_transformers import CrossEncoder
-            except ImportError:  # pragma: no cover - depends on the environment
+            except ImportError:
                 raise MissingExtraError(
-                    "bench", "the cross-encoder reranker (install torch==2.13.0, the CPU build, "
+                    "rerank", "the cross-encoder reranker (install torch==2.13.0, the CPU build, "
                     "first)"
                 ) from None
             self._model = CrossEncoder(str(self.path), device=self.device, local_files_only=True)
@@ -138,3 +154,27 @@ class CrossEncoderReranker:
         ).reshape(len(hits), -1)[:, -1]
         order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))[:k]
         return [(i, float(scores[i])) for i in order]
+
+
+RERANKERS = ("mmr", "cross-encoder:PATH")
+
+
+def parse_reranker(spec: str, *, mmr_lambda: float = 0.7, pool: int | None = None) -> Reranker:
+    """A reranker from a short spec (what ``akindb search --rerank`` takes): ``mmr`` or
+    ``cross-encoder:PATH`` (a local CrossEncoder folder). ``pool`` overrides its default.
+
+    >>> r = parse_reranker("mmr", mmr_lambda=0.5)
+    >>> r.name, r.lambda_, r.pool
+    ('mmr', 0.5, 50)
+    """
+    name, _, arg = spec.strip().partition(":")
+    name = name.strip().lower()
+    if name == "mmr" and not arg:
+        return MMR(mmr_lambda) if pool is None else MMR(mmr_lambda, pool=pool)
+    if name == "cross-encoder" and arg.strip():
+        path = Path(arg.strip()).expanduser()
+        return CrossEncoderReranker(path) if pool is None else CrossEncoderReranker(path, pool=pool)
+    raise InvalidArgumentError(
+        f"unknown reranker {spec!r}; use one of: {', '.join(RERANKERS)} "
+        "(PATH: a folder a sentence-transformers CrossEncoder was saved to)"
+    )

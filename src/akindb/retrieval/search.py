@@ -43,11 +43,12 @@ log = logging.getLogger(__name__)
 SearchMode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
 DEFAULT_MODE: SearchMode = "hybrid"
-"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.3024, keyword 0.2909, hybrid 0.3301;
-docs/benchmarks.md, "Hybrid retrieval"); pass ``mode="vector"`` for cosine scores."""
+"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.3024, keyword 0.2909, hybrid 0.3320 with
+the keyword gate, 0.3301 without; docs/benchmarks.md, "Hybrid retrieval"); pass
+``mode="vector"`` for cosine scores."""
 DEFAULT_FUSION = FusionParams()
 RERANK_POOL = 50
-"""How many candidates a reranker sees (at least ``k``)."""
+"""How many candidates a reranker without a ``pool`` attribute sees (at least ``k``)."""
 MAX_OCCLUDED_WORDS = 31
 """Token importance occludes at most this many query words, so that the query and all its
 variants fit one model batch (32): one model call per query."""
@@ -125,7 +126,7 @@ def search(
     m = check_mode(mode)
     params = fusion or DEFAULT_FUSION
     w = parse_where(where)
-    pool = max(k, RERANK_POOL) if rerank is not None else k
+    pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
     # One model call per query: the query, plus its occluded variants when explaining.
     qvec: F32 | None = None
