@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 from akindb.cli.main import app
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
 from akindb.eval.words import evaluate_similarity
+from akindb.models import word2vec as w2v_module
+from akindb.models import word2vec_work as w2v_work
 from akindb.models.word2vec import Corpus, EpochReport, Word2VecParams, train_word2vec
 from akindb.models.word_tokenizer import TokenizerConfig
 from akindb.models.word_vectors import MARKER, OutOfVocabularyError, WordVectors
@@ -80,6 +83,12 @@ def test_changed_vectors_fail_verification(lee_model: Path, tmp_path: Path) -> N
         WordVectors.load(copy, verify=True)
 
 
+@pytest.mark.parametrize("module", [w2v_module, w2v_work], ids=lambda m: m.__name__)
+def test_docstring_examples(module: object) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_bad_corpora_and_folders(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
@@ -96,23 +105,127 @@ def test_bad_corpora_and_folders(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="too few"):
         train_word2vec(Corpus([tiny]), tmp_path / "m2", Word2VecParams(min_count=1))
     assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists()
+    assert not list(tmp_path.glob("*.unfinished"))  # nothing to resume: work folders removed
     with pytest.raises(ModelNotFoundError, match="not an akindb word-vector model"):
         WordVectors.load(tmp_path)
     with pytest.raises(InvalidArgumentError):
         Word2VecParams(mode="glove")  # type: ignore[arg-type]
 
 
-def test_ctrl_c_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
-    def interrupt(e: EpochReport) -> None:
-        raise KeyboardInterrupt
+def test_ctrl_c_leaves_nothing_that_looks_complete_and_resumes(tmp_path: Path) -> None:
+    """Ctrl-C after epoch 1: no model at ``out``; the checkpoint does not load as a model;
+    ``resume=True`` finishes the run, and (one worker, a seed) gives the vectors an uninterrupted
+    run gives, up to float32 rounding of the restarted learning-rate schedule."""
 
+    def interrupt(e: EpochReport) -> None:
+        if e.epoch == 1:
+            raise KeyboardInterrupt
+
+    texts = _lee_lines(100)
+    params = Word2VecParams(min_count=2, epochs=3, workers=1, dim=20)
     out = tmp_path / "model"
     with pytest.raises(KeyboardInterrupt):
-        train_word2vec(
-            Corpus(texts=_lee_lines(100)), out, Word2VecParams(min_count=2, epochs=3, workers=1),
-            on_epoch=interrupt,
-        )  # fmt: skip
-    assert list(tmp_path.iterdir()) == []
+        train_word2vec(Corpus(texts=texts), out, params, on_epoch=interrupt)
+    work = tmp_path / "model.unfinished"
+    assert [p.name for p in tmp_path.iterdir()] == [work.name]
+    assert sorted(p.name for p in work.iterdir()) == [
+        "checkpoint.pkl", "tokenizer_config.json", "tokens.txt",
+    ]  # fmt: skip
+    with pytest.raises(ModelNotFoundError, match=r"unfinished word2vec training run.*--resume"):
+        WordVectors.load(work)
+    with pytest.raises(ModelNotFoundError):
+        WordVectors.load(out)
+    with pytest.raises(InvalidArgumentError, match=r"unfinished run.*--resume"):
+        train_word2vec(Corpus(texts=texts), out, params)
+    seen: list[int] = []
+    wv, report = train_word2vec(
+        Corpus(texts=texts), out, params, resume=True, on_epoch=lambda e: seen.append(e.epoch)
+    )
+    assert seen == [2, 3] and report.resumed_from_epoch == 1
+    assert [e.epoch for e in report.epochs] == [1, 2, 3]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    straight, _ = train_word2vec(Corpus(texts=texts), tmp_path / "straight", params)
+    assert straight.words == wv.words
+    np.testing.assert_allclose(np.asarray(straight.vectors), np.asarray(wv.vectors), atol=1e-3)
+    meta = json.loads((out / MARKER).read_text())
+    assert meta["training"]["report"]["resumed_from_epoch"] == 1
+
+
+_KILL_AFTER_FIRST_EPOCH = """
+import os, signal, sys
+from akindb.models.word2vec import Corpus, Word2VecParams, train_word2vec
+
+def kill(e):
+    os.kill(os.getpid(), signal.SIGKILL)  # a hard crash right after the epoch-1 checkpoint
+
+train_word2vec(Corpus([sys.argv[1]]), sys.argv[2],
+               Word2VecParams(dim=16, epochs=3, min_count=2, workers=1), on_epoch=kill)
+"""
+
+
+def test_killed_run_resumes_from_the_cli(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(_lee_lines(120)), encoding="utf-8")
+    out = tmp_path / "m"
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_AFTER_FIRST_EPOCH, str(corpus), str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    work = tmp_path / "m.unfinished"
+    assert not out.exists() and (work / "checkpoint.pkl").is_file()
+    assert not list(work.glob("*.tmp"))  # the checkpoint was renamed into place whole
+    args = ["train", "word2vec", str(corpus), "--out", str(out), "--dim", "16", "--epochs", "3"]
+    args += ["--min-count", "2", "--workers", "1"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "--resume" in res.output and "--force" in res.output
+    res = runner.invoke(app, [*args, "--dim", "20", "--resume"])
+    assert res.exit_code == 2 and "params.dim=16" in res.output and "params.dim=20" in res.output
+    res = runner.invoke(app, [*args, "--resume", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["resumed_from_epoch"] == 1 and [e["epoch"] for e in data["epochs"]] == [1, 2, 3]
+    assert WordVectors.load(out, verify=True).dim == 16 and not work.exists()
+
+
+def test_cli_ctrl_c_points_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import akindb.models.word2vec as w2v
+
+    real = w2v.train_word2vec
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        def stop(e: EpochReport) -> None:
+            raise KeyboardInterrupt
+
+        kwargs["on_epoch"] = stop
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(w2v, "train_word2vec", interrupted)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(_lee_lines(60)), encoding="utf-8")
+    res = runner.invoke(
+        app, ["train", "word2vec", str(corpus), "--out", str(tmp_path / "m"), "--min-count", "2"]
+    )
+    assert res.exit_code == 130
+    assert "checkpointed" in res.output and "--resume" in res.output
+    assert not (tmp_path / "m").exists() and (tmp_path / "m.unfinished").is_dir()
+
+
+def test_leftovers_of_a_run_killed_before_its_first_checkpoint_are_cleared(
+    tmp_path: Path,
+) -> None:
+    work = tmp_path / "m.unfinished"
+    work.mkdir()
+    (work / "tokens.txt.tmp").write_text("half a line")
+    wv, report = train_word2vec(
+        Corpus(texts=_lee_lines(60)), tmp_path / "m", Word2VecParams(min_count=2, epochs=1),
+        resume=True,
+    )  # fmt: skip
+    assert report.resumed_from_epoch == 0 and len(wv) > 10 and not work.exists()
 
 
 def test_cbow_with_a_trained_bpe_tokenizer(tmp_path: Path) -> None:

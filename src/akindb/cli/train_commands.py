@@ -15,14 +15,24 @@ train_app = typer.Typer(help="Train embeddings on your own data.", no_args_is_he
 
 
 @contextlib.contextmanager
-def _interruptible(dest: Path) -> Iterator[None]:
+def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        err.print(
-            f"interrupted: nothing was written to {dest} (a model folder appears only when "
-            "training is complete); run the command again to start over"
-        )
+        from akindb.models.word2vec_work import has_checkpoint, work_dir
+
+        work = work_dir(dest.expanduser().resolve())
+        if resumable and has_checkpoint(work):
+            err.print(
+                f"interrupted: no model was written to {dest}; the last finished epoch is "
+                f"checkpointed in {work} (not a model): run the same command with --resume to "
+                "continue, or with --force to start over"
+            )
+        else:
+            err.print(
+                f"interrupted: nothing was written to {dest} (a model folder appears only when "
+                "training is complete); run the command again to start over"
+            )
         raise typer.Exit(130) from None
 
 
@@ -58,16 +68,31 @@ def word2vec(
         str | None,
         typer.Option("--collection", "-c", help="Also train on this collection's chunks."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an existing model folder, or an unfinished run's checkpoint."),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue an interrupted run from its last epoch checkpoint (OUT.unfinished/; "
+            "same corpus and settings); starts afresh if there is none."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train word2vec (skip-gram or CBOW, negative sampling) into a WordVectors model folder."""
+    """Train word2vec (skip-gram or CBOW, negative sampling) into a WordVectors model folder.
+
+    The corpus is tokenized once into OUT.unfinished/, which also keeps a checkpoint after each
+    epoch (so --resume can continue after Ctrl-C or a crash); it is deleted when the model is
+    written.
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from akindb.models.word2vec import Corpus, EpochReport, Word2VecParams, train_word2vec
     from akindb.models.word_tokenizer import TokenizerConfig
 
-    with handled(), _interruptible(out_dir):
+    with handled(), _interruptible(out_dir, resumable=True):
         params = Word2VecParams(
             mode=mode,  # type: ignore[arg-type]
             dim=dim,
@@ -108,7 +133,8 @@ def word2vec(
 
             def tick(phase: str, done: int, total: int) -> None:
                 of = f"/{total:,}" if total else ""
-                bar.update(task, description=f"{phase}: {done:,}{of} texts")
+                desc = f"{phase}: {done:,}{of} texts" if done or total else f"training, {phase}"
+                bar.update(task, description=desc)
 
             wv, report = train_word2vec(
                 source,
@@ -118,10 +144,13 @@ def word2vec(
                 on_epoch=epoch_line,
                 on_text=tick,
                 overwrite=force,
+                resume=resume,
             )
     if json_out:
         print_json({"out": str(wv.folder), "params": params.to_dict(), **report.to_dict()})
     else:
+        if report.resumed_from_epoch:
+            out.print(f"resumed after epoch {report.resumed_from_epoch} of {params.epochs}")
         out.print(
             f"trained {params.mode} on {report.tokens:,} tokens ({report.texts:,} texts): "
             f"{report.vocab_size:,} words × {params.dim} dims, {report.tokens_per_second:,.0f} "

@@ -3,7 +3,10 @@
 gensim is the engine (the well-kept reference implementation, optimised C loops); what the user
 gets is ours: a frozen ``WordVectors`` folder with its vocabulary, counts, tokenizer and training
 config, never a gensim object. Corpora stream from disk (files, folders, ``.gz``) or from a
-collection's chunks, one paragraph/line at a time, so a corpus bigger than memory trains.
+collection's chunks, one paragraph/line at a time (``word_corpus``), so a corpus bigger than
+memory trains. The corpus is read and tokenized once, into a token file beside the output that
+gensim's multi-threaded file mode reads in every epoch; a checkpoint after each epoch lets an
+interrupted run resume (``word2vec_work``).
 
 Knobs (``Word2VecParams``; each a trade-off, all fixed once the model is trained):
 
@@ -28,30 +31,35 @@ Knobs (``Word2VecParams``; each a trade-off, all fixed once the model is trained
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
+from akindb.models import word2vec_work as work
+from akindb.models.word_corpus import Corpus, TokenStream
 from akindb.models.word_tokenizer import TokenizerConfig, WordTokenizer
 from akindb.models.word_vectors import WordVectors
 
-if TYPE_CHECKING:
-    from akindb.collection import Collection
+__all__ = [
+    "Corpus",
+    "EpochReport",
+    "TokenStream",
+    "TrainReport",
+    "Word2VecParams",
+    "build_gensim_model",
+    "train_word2vec",
+]
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["skipgram", "cbow"]
-TEXT_SUFFIXES = (".txt", ".md", ".rst", ".cor", ".text", ".gz", ".tsv", ".csv")
-MAX_TOKENS_PER_TEXT = 10000
-"""gensim silently truncates longer sentences; we split them into pieces of this size instead."""
 SIF_SAMPLE_TEXTS = 20000
 
 
@@ -118,109 +126,6 @@ class Word2VecParams:
         }
 
 
-# ---- corpora -----------------------------------------------------------------------------------
-def _check_text_file(path: Path) -> None:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as fh:
-            head = fh.read(8192)
-    except (OSError, EOFError) as exc:
-        raise InvalidArgumentError(f"cannot read corpus file {path}: {exc}") from exc
-    if b"\x00" in head:
-        raise InvalidArgumentError(f"{path} looks binary (NUL bytes), not text; give text files")
-
-
-class Corpus:
-    """Re-iterable stream of texts (one per line/paragraph) from files, folders or a collection.
-
-    Files are read as UTF-8 (undecodable bytes replaced), ``.gz`` transparently; folders are
-    walked recursively for text suffixes in sorted order. Nothing is held in memory.
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[str | Path] = (),
-        *,
-        collection: Collection | None = None,
-        texts: Sequence[str] | None = None,
-    ) -> None:
-        self.files: list[Path] = []
-        for p in map(Path, paths):
-            p = p.expanduser()
-            if p.is_dir():
-                found = sorted(
-                    f for f in p.rglob("*") if f.is_file() and f.name.endswith(TEXT_SUFFIXES)
-                )
-                if not found:
-                    raise InvalidArgumentError(
-                        f"folder {p} holds no text files ({', '.join(TEXT_SUFFIXES)})"
-                    )
-                self.files.extend(found)
-            elif p.is_file():
-                self.files.append(p)
-            else:
-                raise InvalidArgumentError(f"corpus path {p} does not exist")
-        for f in self.files:
-            _check_text_file(f)
-        self.collection = collection
-        self._texts = texts
-        if not self.files and collection is None and texts is None:
-            raise InvalidArgumentError("the corpus is empty: give files, folders or a collection")
-
-    def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"files": [str(f) for f in self.files]}
-        if self.collection is not None:
-            d["collection"] = self.collection.name
-        if self._texts is not None:
-            d["texts"] = len(self._texts)
-        return d
-
-    def texts(self) -> Iterator[str]:
-        for f in self.files:
-            opener: Any = gzip.open if f.suffix == ".gz" else open
-            with opener(f, "rt", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    if line.strip():
-                        yield line
-        if self.collection is not None:
-            offset, page = 0, 256
-            while True:
-                records = self.collection.get(limit=page, offset=offset)
-                if not records:
-                    break
-                for r in records:
-                    for c in r.chunks:
-                        yield c.text
-                offset += page
-        if self._texts is not None:
-            yield from (t for t in self._texts if t.strip())
-
-
-class TokenStream:
-    """``Corpus`` → token lists, re-iterable (gensim iterates once per epoch plus once for the
-    vocabulary). Calls ``on_text`` every 1000 texts with the running count (for a progress bar)."""
-
-    def __init__(
-        self,
-        corpus: Corpus,
-        tokenizer: WordTokenizer,
-        on_text: Callable[[int], None] | None = None,
-    ) -> None:
-        self.corpus, self.tokenizer, self.on_text = corpus, tokenizer, on_text
-
-    def __iter__(self) -> Iterator[list[str]]:
-        n = 0
-        for text in self.corpus.texts():
-            toks = self.tokenizer.tokens(text)
-            for lo in range(0, len(toks), MAX_TOKENS_PER_TEXT):
-                yield toks[lo : lo + MAX_TOKENS_PER_TEXT]
-            n += 1
-            if self.on_text is not None and n % 1000 == 0:
-                self.on_text(n)
-        if self.on_text is not None:
-            self.on_text(n)
-
-
 # ---- training ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class EpochReport:
@@ -241,6 +146,8 @@ class TrainReport:
     epochs: list[EpochReport] = field(default_factory=list)
     vocab_seconds: float = 0.0
     train_seconds: float = 0.0
+    checkpoint_seconds: float = 0.0
+    resumed_from_epoch: int = 0
     engine: str = ""
 
     @property
@@ -252,6 +159,13 @@ class TrainReport:
         d["epochs"] = [e.to_dict() for e in self.epochs]
         d["tokens_per_second"] = round(self.tokens_per_second, 1)
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainReport:
+        names = set(cls.__dataclass_fields__) - {"epochs"}
+        rep = cls(**{k: v for k, v in data.items() if k in names})
+        rep.epochs = [EpochReport(**e) for e in data.get("epochs", [])]
+        return rep
 
 
 def _gensim() -> Any:
@@ -279,34 +193,93 @@ def train_word2vec(
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_text: Callable[[str, int, int], None] | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> tuple[WordVectors, TrainReport]:
     """Train on ``corpus`` and write a ``WordVectors`` folder to ``out`` (atomically, at the end).
 
+    The corpus is read and tokenized once, into ``<out>.unfinished/tokens.txt``; the epochs run on
+    that file (gensim's multi-threaded file mode), and after each epoch a checkpoint is written
+    there atomically (``word2vec_work``). ``resume=True`` continues from that checkpoint (same
+    corpus, tokenizer and params, else ``InvalidArgumentError`` naming the difference; without a
+    checkpoint it starts from scratch). An interrupted run leaves nothing at ``out``, only the
+    work folder, which never loads as a model; a finished run deletes it.
+
     ``on_epoch`` gets each epoch's loss and tokens/s; ``on_text(phase, done, total)`` reports texts
-    read (phase "vocab" then "epoch N"; total is 0 until the vocabulary pass has counted them).
-    Interrupting (Ctrl-C) leaves nothing at ``out``. Raises ``InvalidArgumentError`` for an empty
-    corpus or a vocabulary too small for the negatives.
+    read in phase "vocab", then once per epoch with phase "epoch N" and done 0. Raises
+    ``InvalidArgumentError`` for an empty corpus or a vocabulary too small for the negatives.
     """
     params = params or Word2VecParams()
     gensim = _gensim()
     outp = Path(out).expanduser().resolve()
     if outp.exists() and not overwrite:
         raise InvalidArgumentError(f"{outp} exists; pass overwrite (--force) or choose another")
+    tok_config = tokenizer or TokenizerConfig()
+    identity = {
+        "params": params.to_dict(),
+        "tokenizer": tok_config.to_dict(),
+        "corpus": {**corpus.describe(), "fingerprint": work.corpus_fingerprint(corpus.files)},
+    }
+    wdir = work.work_dir(outp)
+    model: Any = None
+    state: dict[str, Any] = {}
+    if work.has_checkpoint(wdir) and resume:
+        model, state = work.load_checkpoint(wdir)
+        work.check_same_run({k: state[k] for k in identity}, identity)
+        tok = WordTokenizer.load(wdir)
+    elif work.has_checkpoint(wdir) and not overwrite:
+        raise InvalidArgumentError(
+            f"{wdir} holds an unfinished run of this model: pass resume (--resume) to continue "
+            "it, or overwrite (--force) to start over"
+        )
+    if model is None:
+        work.remove(wdir)  # leftovers of a run killed before its first checkpoint, or --force
+        wdir.mkdir(parents=True)
+    try:
+        if model is None:
+            tok = WordTokenizer.train(tok_config, corpus.texts())
+            tok.save(wdir)
+            model, report = _vocabulary(gensim, corpus, tok, params, wdir, on_text)
+            state = {**identity, "epochs_done": 0, "report": report.to_dict()}
+            resumed_from = 0
+        else:
+            report = TrainReport.from_dict(state["report"])
+            resumed_from = int(state["epochs_done"])
+            log.info("resuming %s after epoch %d of %d", outp, resumed_from, params.epochs)
+        report.resumed_from_epoch = resumed_from
+        _train_epochs(model, params, wdir, state, report, on_epoch, on_text)
+        wv = _artifact(model, params, corpus, tok, report)
+        wv.save(outp, overwrite=overwrite)
+    except BaseException:
+        if not work.has_checkpoint(wdir):
+            work.remove(wdir)  # nothing worth resuming
+        raise
+    work.remove(wdir)
+    return wv, report
+
+
+def _vocabulary(
+    gensim: Any,
+    corpus: Corpus,
+    tok: WordTokenizer,
+    params: Word2VecParams,
+    wdir: Path,
+    on_text: Callable[[str, int, int], None] | None,
+) -> tuple[Any, TrainReport]:
+    """The vocabulary pass: counts words and writes the token file, in one read of the corpus."""
     report = TrainReport(engine=f"gensim {gensim.__version__}")
-    tok = WordTokenizer.train(tokenizer or TokenizerConfig(), corpus.texts())
-    state: dict[str, Any] = {"phase": "vocab", "total": 0}
 
     def tick(n: int) -> None:
         if on_text is not None:
-            on_text(str(state["phase"]), n, int(state["total"]))
+            on_text("vocab", n, 0)
 
-    stream = TokenStream(corpus, tok, tick)
+    writer = work.TokenFileWriter(TokenStream(corpus, tok, tick), wdir / work.TOKENS_FILE)
     t0 = time.perf_counter()
     model = gensim.models.Word2Vec(**params.gensim_kwargs())
     try:
-        model.build_vocab(corpus_iterable=stream)
+        model.build_vocab(corpus_iterable=writer)
     except RuntimeError as exc:  # gensim: "you must first build vocabulary before training"
         raise InvalidArgumentError(f"cannot build a vocabulary: {exc}") from exc
+    writer.finish()
     report.vocab_seconds = time.perf_counter() - t0
     report.texts, report.tokens = int(model.corpus_count), int(model.corpus_total_words)
     report.vocab_size = len(model.wv)
@@ -320,20 +293,51 @@ def train_word2vec(
             f"few for {params.negative} negative samples: give a bigger corpus or a lower "
             "--min-count"
         )
-    state["total"] = report.texts
+    return model, report
 
-    callback = _EpochCallback(report, on_epoch, state)
-    t1 = time.perf_counter()
+
+def _train_epochs(
+    model: Any,
+    params: Word2VecParams,
+    wdir: Path,
+    state: dict[str, Any],
+    report: TrainReport,
+    on_epoch: Callable[[EpochReport], None] | None,
+    on_text: Callable[[str, int, int], None] | None,
+) -> None:
+    """Run the epochs not done yet on the token file, checkpointing after each."""
+    done = int(state["epochs_done"])
+    if done >= params.epochs:
+        return
+    # gensim decays alpha linearly over the epochs of one train() call; starting a resumed call
+    # where the schedule had got to keeps the same line: a0 - (a0 - a1) * epoch / epochs.
+    start_alpha = params.alpha - (params.alpha - params.min_alpha) * done / params.epochs
+
+    def checkpoint(rep: EpochReport) -> None:
+        t0 = time.perf_counter()
+        state["epochs_done"] = rep.epoch
+        state["report"] = report.to_dict()
+        work.save_checkpoint(model, wdir, state)
+        report.checkpoint_seconds += time.perf_counter() - t0
+        if on_epoch is not None:
+            on_epoch(rep)
+
+    callback = _EpochCallback(report, checkpoint, on_text, first_epoch=done + 1)
     model.train(
-        corpus_iterable=stream,
+        corpus_file=str(wdir / work.TOKENS_FILE),
         total_examples=model.corpus_count,
         total_words=model.corpus_total_words,
-        epochs=params.epochs,
+        epochs=params.epochs - done,
+        start_alpha=start_alpha,
+        end_alpha=params.min_alpha,
         compute_loss=True,
         callbacks=[callback],
     )
-    report.train_seconds = time.perf_counter() - t1
 
+
+def _artifact(
+    model: Any, params: Word2VecParams, corpus: Corpus, tok: WordTokenizer, report: TrainReport
+) -> WordVectors:
     words = list(model.wv.index_to_key)
     counts = np.array([model.wv.get_vecattr(w, "count") for w in words], dtype=np.int64)
     vectors = np.ascontiguousarray(model.wv.vectors, dtype=np.float32)
@@ -348,8 +352,7 @@ def train_word2vec(
     from akindb.models.sif import fit_common_component
 
     wv.sif_component = fit_common_component(wv, _head(corpus.texts(), SIF_SAMPLE_TEXTS))
-    wv.save(outp, overwrite=overwrite)
-    return wv, report
+    return wv
 
 
 def _head(it: Iterator[str], n: int) -> list[str]:
@@ -365,16 +368,20 @@ class _EpochCallback:
     """gensim callback (duck-typed ``CallbackAny2Vec``): per-epoch loss and tokens/s.
 
     gensim's loss is a running sum since ``train()`` began; the epoch's loss is the difference.
+    In file mode each worker thread starts from the running sum and writes back its own total,
+    so the last thread to finish wins: the epoch loss is that thread's share × ``workers``, an
+    estimate (gensim's float32 sum is itself approximate on big corpora).
     """
 
     def __init__(
         self,
         report: TrainReport,
-        on_epoch: Callable[[EpochReport], None] | None,
-        state: dict[str, Any],
+        on_epoch: Callable[[EpochReport], None],
+        on_text: Callable[[str, int, int], None] | None,
+        first_epoch: int,
     ) -> None:
-        self.report, self.on_epoch, self.state = report, on_epoch, state
-        self.epoch, self.start, self.loss_before = 0, 0.0, 0.0
+        self.report, self.on_epoch, self.on_text = report, on_epoch, on_text
+        self.epoch, self.start, self.loss_before = first_epoch - 1, 0.0, 0.0
 
     def on_train_begin(self, model: Any) -> None:
         pass
@@ -384,20 +391,21 @@ class _EpochCallback:
 
     def on_epoch_begin(self, model: Any) -> None:
         self.epoch += 1
-        self.state["phase"] = f"epoch {self.epoch}"
         self.start = time.perf_counter()
+        if self.on_text is not None:
+            self.on_text(f"epoch {self.epoch}", 0, 0)
 
     def on_epoch_end(self, model: Any) -> None:
         secs = time.perf_counter() - self.start
         total = float(model.get_latest_training_loss())
         rep = EpochReport(
             epoch=self.epoch,
-            loss=total - self.loss_before,
+            loss=(total - self.loss_before) * max(1, int(model.workers)),
             seconds=secs,
             tokens_per_second=self.report.tokens / secs if secs > 0 else 0.0,
         )
         self.loss_before = total
         self.report.epochs.append(rep)
+        self.report.train_seconds += secs
         log.info("epoch %d: loss %.1f, %.0f tokens/s", rep.epoch, rep.loss, rep.tokens_per_second)
-        if self.on_epoch is not None:
-            self.on_epoch(rep)
+        self.on_epoch(rep)

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
+from akindb.models.word2vec_work import CHECKPOINT_FILE, WORK_SUFFIX
 from akindb.models.word_tokenizer import WordTokenizer
 from akindb.storage.atomic import replace_dir
 
@@ -263,6 +264,12 @@ class WordVectors:
         """
         folder = Path(folder).expanduser().resolve()
         marker = folder / MARKER
+        if not marker.is_file() and (folder / CHECKPOINT_FILE).is_file():
+            raise ModelNotFoundError(
+                f"{folder} is an unfinished word2vec training run, not a model; finish it with "
+                "the same 'akindb train word2vec ... --resume' command (the model appears at "
+                f"{folder.name.removesuffix(WORK_SUFFIX)})"
+            )
         if not marker.is_file():
             raise ModelNotFoundError(
                 f"{folder} is not an akindb word-vector model (no {MARKER}); train one with "
