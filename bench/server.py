@@ -73,10 +73,10 @@ def pct(xs: list[float], p: float) -> float:
     return round(float(np.percentile(np.array(xs) * 1000, p)), 2) if xs else float("nan")
 
 
-def cpu_s(proc: Any) -> float:
-    """User + system CPU seconds of a psutil process and its children (workers)."""
+def cpu_s(proc: Any, children: bool = True) -> float:
+    """User + system CPU seconds of a psutil process (and its children: the workers)."""
     total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in [proc, *(proc.children(recursive=True) if children else [])]:
         try:
             t = p.cpu_times()
             total += t.user + t.system
@@ -108,13 +108,14 @@ async def _raw_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 
 async def load(url: str, key: str, route: str, bodies: list[dict[str, Any]], conc: int,
-               max_requests: int, max_seconds: float, client: str) -> dict[str, Any]:
+               max_requests: int, max_seconds: float, client: str,
+               reqs: list[bytes]) -> dict[str, Any]:
+    """``conc`` clients, each sending its next request when the last one was answered."""
     lat: list[float] = []
     errors = 0
     sent = 0
     t_end = time.perf_counter() + max_seconds
     host, port = url.split("//")[1].split(":")
-    reqs = raw_requests(host, key, route, bodies) if client == "raw" else []
 
     async def raw_worker() -> None:
         nonlocal sent, errors
@@ -267,16 +268,17 @@ def serve_and_load(db_dir: Path, a: argparse.Namespace, queries: np.ndarray,
         }
         for kind in a.kinds.split(","):
             r, bs = bodies[kind]
+            reqs = raw_requests("127.0.0.1", key, ROUTE + r, bs)
             # warm up every worker: enough requests that each process has served some
-            asyncio.run(load(url, key, ROUTE + r, bs[:50], 8, 200, 10, a.client))
+            asyncio.run(load(url, key, ROUTE + r, bs[:50], 8, 200, 10, a.client, reqs[:50]))
             rows = []
             for c in a.levels.split(","):
-                s0, l0 = cpu_s(sproc), cpu_s(me)
+                s0, l0 = cpu_s(sproc), cpu_s(me, children=False)
                 row = asyncio.run(load(url, key, ROUTE + r, bs, int(c), a.requests, a.seconds,
-                                       a.client))
+                                       a.client, reqs))
                 n = max(row["requests"], 1)
                 row["server_cpu_ms"] = round((cpu_s(sproc) - s0) * 1000 / n, 2)
-                row["loadgen_cpu_ms"] = round((cpu_s(me) - l0) * 1000 / n, 2)
+                row["loadgen_cpu_ms"] = round((cpu_s(me, children=False) - l0) * 1000 / n, 2)
                 row["loadavg"] = round(os.getloadavg()[0], 2)
                 rows.append(row)
             results[kind] = rows

@@ -22,12 +22,19 @@ from akindb.server.codes import error_class
 from akindb.types import Chunk, Hit, Metric, Record
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
     from akindb.collection import Include, QueryResult, Where
+    from akindb.ingest import IngestProgress, IngestReport
+    from akindb.retrieval.context import RagContext
 
 
 _JSON = {"Content-Type": "application/json"}
+UPLOAD_BATCH_BYTES = 4 * 1024 * 1024
+"""``add_files`` uploads files in requests of about this many bytes (base64 adds a third)."""
+UPLOAD_BATCH_FILES = 256
 
 
 class AuthError(errors.AkinError):
@@ -224,6 +231,63 @@ class RemoteCollection:
     def flush(self) -> None:
         self._call("POST", "/flush")
 
+    def add_files(self, paths: Sequence[str | Path], *,
+                  metadata: Mapping[str, Any] | None = None,
+                  progress: IngestProgress | None = None) -> IngestReport:
+        """As ``Collection.add_files``, for files on *this* machine: they are walked and read
+        here and their contents uploaded (the server never reads a path it is sent). Document
+        ids are the resolved local paths, as embedded; unchanged files are skipped by the
+        server (by the hash of their bytes); files that are not text are counted in
+        ``skipped`` without being uploaded. ``progress(files_done, files_total, chunks)`` is
+        called after each upload of about ``UPLOAD_BATCH_BYTES``."""
+        import base64
+        import time
+
+        from akindb.ingest import IngestReport
+        from akindb.text.loaders import iter_files, load_bytes
+
+        t0 = time.perf_counter()
+        files = [p.resolve() for p in iter_files(paths)]
+        report = IngestReport(files=len(files))
+        batch: list[dict[str, str]] = []
+        size = done = 0
+
+        def upload() -> None:
+            nonlocal batch, size
+            if batch:
+                part = self._call("POST", "/add_files", {
+                    "files": batch, "metadata": dict(metadata) if metadata else None,
+                })
+                for name in ("added", "updated", "unchanged", "chunks"):
+                    setattr(report, name, getattr(report, name) + int(part[name]))
+                report.skipped.update(part["skipped"])
+                batch, size = [], 0
+            if progress is not None:
+                progress(done, len(files), report.chunks)
+
+        for path in files:
+            done += 1
+            try:
+                raw = path.read_bytes()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                report.skipped["vanished"] += 1
+                continue
+            except OSError:
+                report.skipped["unreadable"] += 1
+                continue
+            loaded = load_bytes(path, raw)
+            if loaded.text is None:  # the server would skip it too: do not upload it
+                report.skipped[loaded.skipped or "unreadable"] += 1
+                continue
+            batch.append({"name": str(path),
+                          "content_base64": base64.b64encode(raw).decode("ascii")})
+            size += len(raw)
+            if size >= UPLOAD_BATCH_BYTES or len(batch) >= UPLOAD_BATCH_FILES:
+                upload()
+        upload()
+        report.seconds = time.perf_counter() - t0
+        return report
+
     # ---- reads -------------------------------------------------------------------------------
     def get(self, ids: Sequence[str] | str | None = None, *, where: Where = None,
             limit: int | None = None, offset: int = 0) -> list[Record]:
@@ -280,6 +344,37 @@ class RemoteCollection:
                 **self._text(mode, explain, fusion)}
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_batch", body)[
             "results"]]
+
+    def context(self, query: str, max_tokens: int = 1500, *, k: int = 20,
+                mode: str = "hybrid", where: Where = None, dedup_threshold: float = 0.95,
+                merge_adjacent: bool = True, count_tokens: Any = None) -> RagContext:
+        """As ``Collection.context``: RAG context with citations. Tokens are counted by the
+        collection's model tokenizer on the server (a ``count_tokens`` function cannot be
+        sent over HTTP)."""
+        from akindb.retrieval.context import Passage, RagContext
+
+        if count_tokens is not None:
+            raise errors.InvalidArgumentError(
+                "count_tokens is a function in this process and cannot be sent to the server; "
+                "over HTTP tokens are counted by the collection's model tokenizer (the "
+                "embedded default): leave count_tokens out"
+            )
+        d = self._call("POST", "/context", {
+            "query": query, "max_tokens": max_tokens, "k": k, "mode": mode, "where": where,
+            "dedup_threshold": dedup_threshold, "merge_adjacent": merge_adjacent,
+        })
+        return RagContext(
+            query=d["query"], text=d["text"],
+            passages=[Passage(**{**p, "chunks": list(p["chunks"])}) for p in d["passages"]],
+            tokens=d["tokens"], max_tokens=d["max_tokens"], truncated=d["truncated"],
+            note=d["note"], stats=dict(d["stats"]),
+        )
+
+    def more_like(self, id: str | None = None, k: int = 10, *, text: str | None = None,
+                  where: Where = None) -> list[Hit]:
+        """As ``Collection.more_like``: documents like a stored one (by id) or like a text."""
+        body = {"id": id, "k": k, "text": text, "where": where}
+        return [_hit(h) for h in self._call("POST", "/more_like", body)["hits"]]
 
     def search_vector(self, vector: Any, k: int = 10, *, min_score: float | None = None,
                       max_distance: float | None = None, where: Where = None,

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,12 +81,27 @@ def ingest_paths(
     metadata: Mapping[str, Any],
     progress: IngestProgress | None = None,
 ) -> IngestReport:
+    """Index files and folders; each file's document id is its resolved path."""
+    files = [p.resolve() for p in iter_files(paths)]
+    return ingest_named(col, [(str(p), partial(load_file, p)) for p in files],
+                        metadata=metadata, progress=progress)
+
+
+def ingest_named(
+    col: Collection,
+    items: Sequence[tuple[str, Callable[[], LoadedText]]],
+    *,
+    metadata: Mapping[str, Any],
+    progress: IngestProgress | None = None,
+) -> IngestReport:
+    """Index ``(document id, load)`` pairs: files on disk (``ingest_paths``) or files uploaded
+    to the server (``load_bytes`` over their contents). ``load`` runs only when needed, one
+    item at a time, so memory holds one batch of files."""
     t0 = time.perf_counter()
     report = IngestReport()
-    files = [p.resolve() for p in iter_files(paths)]
-    report.files = len(files)
+    report.files = len(items)
     with col.db.lock:
-        known = col._store.hashes([str(p) for p in files])
+        known = col._store.hashes([doc_id for doc_id, _ in items])
     pending: list[_Pending] = []
     done = 0
 
@@ -119,9 +135,8 @@ def ingest_paths(
                 report.added += 1
         pending = []
 
-    for path in files:
-        doc_id = str(path)
-        loaded = load_file(path)
+    for doc_id, load in items:
+        loaded = load()
         done += 1
         if loaded.text is None:
             report.skipped[loaded.skipped or "unreadable"] += 1
@@ -136,10 +151,10 @@ def ingest_paths(
                 if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
                     flush()
         if progress is not None:
-            progress(done, len(files), report.chunks)
+            progress(done, len(items), report.chunks)
     flush()
     if progress is not None:
-        progress(done, len(files), report.chunks)
+        progress(done, len(items), report.chunks)
     col.flush()
     report.seconds = time.perf_counter() - t0
     return report

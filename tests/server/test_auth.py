@@ -31,7 +31,9 @@ def test_every_route_needs_a_key_and_the_right_scope(
     with akindb.connect(srv.url, api_key=admin) as c:
         c.create_collection("docs", model="test-hash").add(["hello world"], ids=["h"])
     ops = _operations(srv.url)
-    assert len(ops) >= 16
+    assert len(ops) >= 19
+    assert {("POST", f"/v1/collections/{{name}}/{r}") for r in ("add_files", "context",
+                                                                 "more_like")} <= set(ops)
     for method, path in ops:
         url = srv.url + path.replace("{name}", "docs")
         r = httpx.request(method, url, json={})
@@ -45,7 +47,7 @@ def test_every_route_needs_a_key_and_the_right_scope(
             assert r.json()["error"]["code"] == "forbidden"
 
 
-def test_roles(servers: Servers, make_key: Callable[..., str]) -> None:
+def test_roles(servers: Servers, make_key: Callable[..., str], tmp_path: Path) -> None:
     admin, reader, writer = (
         make_key("admin", ["*"]), make_key("read", ["docs"]), make_key("write", ["docs"])
     )
@@ -64,8 +66,12 @@ def test_roles(servers: Servers, make_key: Callable[..., str]) -> None:
         assert c.list_collections() == ["docs"]  # only what the key may see
         col = c.get_collection("docs")
         assert col.search("fox", k=1)[0].id == "fox"
+        assert col.context("fox", max_tokens=20).passages[0].doc_id == "fox"
+        assert col.more_like(text="brown fox", k=1)[0].id == "fox"
         with pytest.raises(PermissionDeniedError, match="write"):
             col.add(["more"], ids=["m"])
+        with pytest.raises(PermissionDeniedError, match="write"):
+            col.add_files([tmp_path / "db" / "keys.toml"])
         with pytest.raises(PermissionDeniedError):
             c.get_collection("secret")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -75,6 +76,69 @@ def test_vectors(filled: LiveServer) -> None:
     _err(httpx.post(u + "/search", json={"query": "text"}), 400, "model_error")
 
 
+def test_add_files_takes_contents_never_server_paths(filled: LiveServer, tmp_path: Path) -> None:
+    u = filled.url + "/v1/collections/docs"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the server must never read this file")
+    r = httpx.post(u + "/add_files", json={"files": [
+        {"name": str(secret), "text": "uploaded words only"},
+        {"name": "/etc/passwd", "content_base64": "aGVsbG8gd29ybGQ="},
+    ]})
+    assert r.status_code == 200, r.text
+    assert r.json()["added"] == 2
+    with akindb.connect(filled.url) as c:
+        col = c.get_collection("docs")
+        assert col.get(str(secret))[0].text == "uploaded words only"
+        assert col.get("/etc/passwd")[0].text == "hello world"
+        assert not col.search("never read this", k=5, mode="keyword")
+
+
+@pytest.mark.parametrize(("files", "status", "code", "words"), [
+    ([{"name": "a.txt"}], 400, "invalid_argument", "exactly one"),
+    ([{"name": "a.txt", "text": "x", "content_base64": "eA=="}], 400, "invalid_argument",
+     "exactly one"),
+    ([{"name": "a.txt", "content_base64": "not base64!"}], 400, "invalid_argument", "base64"),
+    ([{"name": "a.txt", "text": "x"}, {"name": "a.txt", "text": "y"}], 400, "invalid_argument",
+     "twice"),
+    ([{"name": "a\u0000b", "text": "x"}], 400, "invalid_argument", "NUL"),
+    ([{"name": "", "text": "x"}], 422, "invalid_request", "name"),
+    ([{"name": "a.txt", "text": "x", "path": "/etc"}], 422, "invalid_request", "path"),
+    ([{"name": "x" * 5000, "text": "x"}], 422, "invalid_request", "name"),
+    ("a.txt", 422, "invalid_request", "files"),
+])
+def test_add_files_bad_input(filled: LiveServer, files: object, status: int, code: str,
+                             words: str) -> None:
+    r = httpx.post(filled.url + "/v1/collections/docs/add_files", json={"files": files})
+    assert words in _err(r, status, code)
+    assert httpx.get(filled.url + "/v1/collections/docs/count").json()["count"] == 2
+
+
+def test_context_and_more_like_bad_input(filled: LiveServer) -> None:
+    u = filled.url + "/v1/collections/docs"
+    assert "max_tokens" in _err(httpx.post(u + "/context", json={"query": "alpha",
+                                                                "max_tokens": 0}),
+                                400, "invalid_argument")
+    _err(httpx.post(u + "/context", json={"query": "alpha", "max_tokens": "lots"}), 422,
+         "invalid_request")
+    _err(httpx.post(u + "/context", json={"query": "alpha", "max_tokens": 10**9}), 422,
+         "invalid_request")
+    _err(httpx.post(u + "/context", json={"query": "alpha", "dedup_threshold": 7}), 400,
+         "invalid_argument")
+    _err(httpx.post(u + "/context", json={"query": " "}), 400, "empty_text")
+    _err(httpx.post(u + "/context", json={}), 422, "invalid_request")
+    ok = httpx.post(u + "/context", json={"query": "alpha", "max_tokens": 5})
+    assert ok.status_code == 200 and ok.json()["passages"][0]["doc_id"] == "a"
+    msg = _err(httpx.post(u + "/more_like", json={"id": "nope"}), 404, "document_not_found")
+    assert "check the id" in msg
+    _err(httpx.post(u + "/more_like", json={}), 400, "invalid_argument")
+    _err(httpx.post(u + "/more_like", json={"id": "a", "text": "b"}), 400, "invalid_argument")
+    _err(httpx.post(u + "/more_like", json={"id": "a", "k": 0}), 422, "invalid_request")
+    _err(httpx.post(filled.url + "/v1/collections/vecs/more_like", json={"text": "words"}),
+         400, "model_error")
+    assert httpx.post(filled.url + "/v1/collections/vecs/more_like",
+                      json={"id": "x"}).json()["hits"][0]["id"] == "y"
+
+
 def test_huge_body(servers: Servers) -> None:
     srv = servers.start(auth=False, max_body_bytes=10_000)
     with akindb.connect(srv.url) as c:
@@ -117,7 +181,7 @@ JSON = st.recursive(
 FIELDS = ["query", "queries", "k", "vector", "vectors", "texts", "ids", "where", "include",
           "metadatas", "min_score", "max_distance", "mode", "fusion", "exact", "limit", "offset",
           "id", "chunk", "text", "name", "model", "metric", "dim", "index", "explain", "sources",
-          "max_points"]
+          "max_points", "files", "metadata", "max_tokens", "dedup_threshold", "merge_adjacent"]
 
 
 @settings(max_examples=60, deadline=None,

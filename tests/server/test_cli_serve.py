@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from akindb.cli.main import app
@@ -40,3 +41,35 @@ def test_serve_refuses_no_auth_off_loopback_and_keyless_start(tmp_path: Path) ->
     assert res.exit_code == 2 and "refused" in res.output
     res = runner.invoke(app, ["serve", "--db", db, "--port", "1"])
     assert res.exit_code == 2 and "akindb keys create" in res.output
+
+
+def test_settings_travel_to_workers_as_json(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    from akindb.errors import InvalidArgumentError
+    from akindb.server.app import app_from_env
+    from akindb.server.state import SETTINGS_ENV, ServerSettings
+    from tests.server.conftest import EMBEDDER
+
+    s = ServerSettings(db=tmp_path / "db", auth=False, key_file=tmp_path / "k.toml",
+                       max_body_bytes=1234, fast_lane_ms=0, search_threads=2, warm=False)
+    assert ServerSettings.from_json(s.to_json()) == s
+    with pytest.raises(InvalidArgumentError, match="embedders"):
+        ServerSettings(db=tmp_path, embedders=(EMBEDDER,)).to_json()
+    monkeypatch.delenv(SETTINGS_ENV, raising=False)
+    with pytest.raises(InvalidArgumentError, match="akindb serve"):
+        app_from_env()
+    monkeypatch.setenv(SETTINGS_ENV, s.to_json())
+    app = app_from_env()
+    try:
+        assert app.state.akindb.settings == s
+    finally:
+        app.state.akindb.db.close()
+
+
+@pytest.mark.parametrize("module", ["respond", "fast", "state", "lane", "rag_routes"])
+def test_docstring_examples(module: str) -> None:
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"akindb.server.{module}")
+    assert doctest.testmod(mod).failed == 0

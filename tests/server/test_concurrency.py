@@ -1,5 +1,6 @@
 """Searches run in parallel with writes; a server killed with SIGKILL and restarted still has
-every write it acknowledged (the real `akindb serve` in a subprocess)."""
+every write it acknowledged; `--workers 2` serves from two processes that share the database
+(the real `akindb serve` in a subprocess)."""
 
 from __future__ import annotations
 
@@ -64,11 +65,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(db: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     with (db.parent / f"server-{port}.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db), "--port",
-             str(port), "--no-auth"],
+             str(port), "--no-auth", *extra],
             stdout=subprocess.DEVNULL, stderr=log,
         )
     for _ in range(300):  # bounded: up to ~30 s
@@ -129,3 +130,51 @@ def test_restart_after_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> Non
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_two_workers_serve_and_see_each_others_writes(tmp_path: Path) -> None:
+    db, port = tmp_path / "db", _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(db, port, "--workers", "2")
+    by_pid: dict[int, httpx.Client] = {}
+    try:
+        for _ in range(40):  # fresh connections until both workers have answered one
+            c = httpx.Client(base_url=url, timeout=30)
+            pid = c.get("/healthz").json()["pid"]
+            if pid in by_pid:
+                c.close()
+            else:
+                by_pid[pid] = c
+            if len(by_pid) == 2:
+                break
+        assert len(by_pid) == 2, "one worker answered every connection"
+        (pa, a), (pb, b) = by_pid.items()
+        assert pa != proc.pid and pb != proc.pid
+
+        def search(c: httpx.Client, vec: list[float]) -> str:
+            r = c.post("/v1/collections/vecs/search_vector", json={"vector": vec, "k": 1})
+            assert r.status_code == 200, r.text
+            return str(r.json()["hits"][0]["id"])
+
+        r = a.post("/v1/collections", json={"name": "vecs", "model": None, "dim": 4})
+        assert r.status_code == 201, r.text
+        r = a.post("/v1/collections/vecs/add",
+                   json={"vectors": [[1, 0, 0, 0], [0, 1, 0, 0]], "ids": ["x", "y"]})
+        assert r.status_code == 200, r.text
+        # acknowledged by worker a: worker b's next search sees it (its index catches up)
+        assert search(b, [1, 0, 0, 0.1]) == "x"
+        assert b.post("/v1/collections/vecs/add",
+                      json={"vectors": [[0, 0, 1, 0]], "ids": ["z"]}).status_code == 200
+        assert search(a, [0, 0.1, 1, 0]) == "z"
+        assert b.post("/v1/collections/vecs/delete", json={"ids": ["x"]}).json()["count"] == 1
+        assert search(a, [1, 0, 0, 0]) != "x"
+        for c in (a, b):  # both keep serving
+            assert all(search(c, [0, 1, 0, i / 10]) == "y" for i in range(10))
+            assert c.get("/v1/collections/vecs/count").json()["count"] == 2
+        assert a.get("/healthz").json()["pid"] == pa and b.get("/healthz").json()["pid"] == pb
+    finally:
+        for c in by_pid.values():
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

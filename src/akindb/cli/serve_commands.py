@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -58,8 +59,8 @@ def serve(
         try:
             import uvicorn
 
-            from akindb.server.app import ServerSettings, create_app
             from akindb.server.auth import KeyStore
+            from akindb.server.state import SETTINGS_ENV, ServerSettings
         except ImportError:
             raise MissingExtraError("server", "akindb serve") from None
         path = db_path(db).expanduser().resolve()
@@ -82,25 +83,29 @@ def serve(
                 markup=True,
             )
         settings = ServerSettings(
-            db=path, auth=not no_auth, key_file=api_key_file,
+            db=path, auth=not no_auth,
+            key_file=api_key_file.expanduser().resolve() if api_key_file else None,
             max_body_bytes=int(max_body_mb * 1024 * 1024),
         )
-        from functools import partial
+        from akindb.db import Database
 
-        config = uvicorn.Config(
-            partial(create_app, settings), factory=True, host=host, port=port,
+        Database(path, create=True).close()  # create or migrate it once, not in each worker
+        # Each worker process imports the app factory and builds the app from these settings,
+        # loading each collection's model and index once, at its startup.
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        if workers > 1:
+            # Each worker's BLAS (exact scans) gets its share of the cores, unless the user set
+            # it: N workers each running all-core BLAS calls thrash. Measured on 2 cores, flat
+            # 10k collection, 2 workers, 32 clients: 82-220 req/s -> 462-554 req/s.
+            share = str(max(1, (os.cpu_count() or 1) // workers))
+            for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+                os.environ.setdefault(var, share)
+        err.print(f"akindb serving {path} at http://{host}:{port}/ ({workers} worker(s))")
+        uvicorn.run(
+            "akindb.server.app:app_from_env", factory=True, host=host, port=port,
             workers=workers, ws="none", lifespan="on", log_level="info",
             timeout_keep_alive=5, timeout_graceful_shutdown=10,
         )
-        err.print(f"akindb serving {path} at http://{host}:{port}/ ({workers} worker(s))")
-        server = uvicorn.Server(config)
-        if workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            sock = config.bind_socket()
-            Multiprocess(config, sockets=[sock]).run()
-        else:
-            server.run()
 
 
 @keys_app.command("create")

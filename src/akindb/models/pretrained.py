@@ -184,6 +184,11 @@ class PretrainedEmbedder(Embedder):
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
+        # No busy-waiting between operators: spinning threads burn the CPU that concurrent
+        # requests (and the other worker) need. Measured on the shared 2-core machine: one
+        # short query 19.6 -> 12.2 ms of CPU (47 -> 81 queries/s), 4 threads 66 -> 93 q/s,
+        # a 256-abstract batch 37.5 -> 34.1 s (docs/benchmarks.md, HTTP server).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.onnx_path = onnx_cache_path(resolve_cache_dir(cache_dir), sha, pooling, normalize)
         self.built_onnx = False
         self._session = self._open_session(opts, config)

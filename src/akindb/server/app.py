@@ -11,6 +11,7 @@ GET    /v1/collections/{name}                         Collection.info           
 DELETE /v1/collections/{name}                         Database.drop_collection         admin
 POST   /v1/collections/{name}/add                     Collection.add (a batch)         write
 POST   /v1/collections/{name}/upsert                  Collection.upsert                write
+POST   /v1/collections/{name}/add_files               Collection.add_files (uploads)   write
 POST   /v1/collections/{name}/delete                  Collection.delete                write
 POST   /v1/collections/{name}/get                     Collection.get                   read
 GET    /v1/collections/{name}/count                   Collection.count                 read
@@ -18,6 +19,8 @@ POST   /v1/collections/{name}/search                  Collection.search         
 POST   /v1/collections/{name}/search_batch            Collection.search per query      read
 POST   /v1/collections/{name}/search_vector           Collection.search_vector         read
 POST   /v1/collections/{name}/search_vectors          Collection.search_vectors        read
+POST   /v1/collections/{name}/context                 Collection.context (RAG)         read
+POST   /v1/collections/{name}/more_like               Collection.more_like             read
 POST   /v1/collections/{name}/tokenize                Collection.tokenize              read
 POST   /v1/collections/{name}/flush                   Collection.flush                 write
 POST   /v1/collections/{name}/map                     2-D PCA map (web page)           read
@@ -25,171 +28,83 @@ POST   /v1/collections/{name}/explain                 why a hit scored so (web p
 ====================================================  ===============================  ======
 
 Without a key: ``/`` and ``/static/*`` (the page shell, no data), ``/healthz`` and
-``/openapi.json``. Handlers are plain ``def`` so they run in the thread pool: searches run in
-parallel with writes (SQLite WAL + the database lock; the model runs outside the lock). The
-model and index are loaded once per worker process and kept.
+``/openapi.json``.
+
+Concurrency: the key check runs on the event loop (a hash and a ``stat``); the work runs in the
+thread pool, so searches run in parallel with writes (SQLite WAL; the model and the index search
+run outside the database lock). Text searches run ``ServerSettings.search_threads`` at a time;
+cheap vector searches skip the thread pool (``lane.FastLane``), and successful ones skip
+FastAPI's routing too (``fast.FastPath``). Bodies are parsed with orjson. The model and the
+indexes are loaded once per worker process, at startup (``ServerSettings.warm``), and kept;
+``akindb serve --workers N`` runs N such processes on one socket (``app_from_env``), all
+reading and writing the same SQLite file: a write acknowledged by one is seen by the others'
+next query (each index catches up from the log).
 """
 
-
 import contextlib
-import json
 import logging
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-import numpy as np
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.concurrency import run_in_threadpool
 
 import akindb
 from akindb import errors
-from akindb.collection import Collection
-from akindb.db import Database, validate_name
-from akindb.models.base import Embedder
-from akindb.server import codes
+from akindb.db import validate_name
 from akindb.server import schemas as s
-from akindb.server.auth import ApiKey, KeyStore
+from akindb.server.auth import ApiKey
+from akindb.server.fast import Answer, FastPath
+from akindb.server.handlers import install_error_handlers
 from akindb.server.limits import BodyLimit
-from akindb.server.views import MapCache, build_map, explain
-from akindb.types import Hit
+from akindb.server.respond import (
+    ApiError,
+    JSONRequest,
+    dumps,
+    error_response,
+    f32_range,
+    hit_json,
+    hits_json,
+    json_response,
+    loads,
+)
+from akindb.server.state import (
+    SETTINGS_ENV,
+    ServerSettings,
+    State,
+    authenticate,
+    authorize,
+    presented,
+)
+from akindb.server.views import build_map, explain
+
+__all__ = [
+    "ApiError", "ServerSettings", "app_from_env", "create_app", "error_response", "hit_json",
+    "json_response",
+]
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 API_VERSION = "1"
+LANE_MAX_QUERIES = 8
+"""Batch searches up to this many vectors may take the fast lane."""
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    """How a server runs. Picklable, so ``--workers N`` can rebuild the app in each process."""
+class _Route(APIRoute):
+    """Parses JSON bodies with ``respond.loads`` (orjson, ~10× the standard library)."""
 
-    db: Path
-    auth: bool = True
-    key_file: Path | None = None
-    max_body_bytes: int = 32 * 1024 * 1024
-    body_timeout_s: float = 30.0
-    embedders: tuple[Embedder, ...] = ()
-    """Models to use instead of loading by name (matched on ``spec.name``): tests, custom."""
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
 
+        async def route(request: Request) -> Response:
+            return await handler(JSONRequest(request.scope, request.receive))
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else math.copysign(1.7976931348623157e308, obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def json_response(obj: Any, status: int = 200) -> Response:
-    """JSON without re-validation (results come from our own types); never emits NaN/inf."""
-    try:
-        body = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        body = json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
-
-
-_F32_MAX = float(np.finfo(np.float32).max)
-
-
-def f32_range(vectors: Any) -> Any:
-    """Refuse numbers float32 cannot hold (the core would cast them to inf with a warning)."""
-    if vectors is None:
-        return None
-    try:
-        arr = np.asarray(vectors, dtype=np.float64)
-    except (TypeError, ValueError):
-        return vectors  # ragged or non-numeric: the core's validation explains it
-    with np.errstate(invalid="ignore"):
-        if arr.size and np.isfinite(arr).all() and np.abs(arr).max() > _F32_MAX:
-            raise errors.InvalidVectorError(
-                f"vectors contain values beyond float32's range (±{_F32_MAX:.3g}); scale them"
-            )
-    return vectors
-
-
-def hit_json(h: Hit) -> dict[str, Any]:
-    d = h.to_dict()
-    d["chunk_id"] = getattr(h, "chunk_id", None)
-    expl = getattr(h, "explanation", None)
-    d["explanation"] = expl.to_dict() if expl is not None else None
-    return d
-
-
-def error_response(status: int, code: str, message: str) -> Response:
-    return json_response({"error": {"code": code, "message": message, "status": status}}, status)
-
-
-class State:
-    """Per-process state: the open database, key store, injected models, map cache."""
-
-    def __init__(self, settings: ServerSettings) -> None:
-        self.settings = settings
-        self.db = Database(settings.db, create=True)
-        self.keys = KeyStore.for_db(self.db.path, settings.key_file)
-        self.embedders = {e.spec.name: e for e in settings.embedders}
-        self.maps = MapCache()
-
-    def resolve_model(self, model: str | None) -> str | Embedder | None:
-        if model is not None and model in self.embedders:
-            return self.embedders[model]
-        return model
-
-    def collection(self, name: str) -> Collection:
-        col = self.db.get_collection(validate_name(name))
-        spec = col.config.model
-        if spec is not None and col._embedder is None and spec.name in self.embedders:
-            emb = self.embedders[spec.name]
-            col.check_model(emb)
-            col._embedder = emb
-        return col
-
-
-_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
-_xkey = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
-
-
-def _presented(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    xkey: Annotated[str | None, Depends(_xkey)],
-) -> str | None:
-    return bearer.credentials if bearer is not None else xkey
-
-
-def _authenticate(state: State, presented: str | None) -> ApiKey | None:
-    """401 unless the key is known, unrevoked and unexpired (``None`` when auth is off)."""
-    if not state.settings.auth:
-        return None
-    res = state.keys.check(presented)
-    if res.key is None:
-        raise ApiError(401, res.code, res.message)
-    return res.key
-
-
-def _authorize(key: ApiKey | None, role: str, name: str | None) -> None:
-    """403 unless the key's role and collections cover ``role`` on ``name``."""
-    if key is None or key.allows(role, name):
-        return
-    where = f"collection {name!r}" if name is not None else "every collection ('*')"
-    raise ApiError(
-        403, codes.FORBIDDEN,
-        f"API key {key.id} ({key.role} on {', '.join(key.collections)}) may not do this: it "
-        f"needs the {role} role on {where}; ask an admin for such a key",
-    )
+        return route
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -198,6 +113,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.warm:
+            await run_in_threadpool(state.warm)
         yield
         state.db.close()  # saves index files; SQLite already holds every acknowledged write
 
@@ -213,26 +130,29 @@ def create_app(settings: ServerSettings) -> FastAPI:
             403: {"model": s.ErrorBody}, 404: {"model": s.ErrorBody},
         },
     )
+    app.router.route_class = _Route
     app.state.akindb = state
-    app.add_middleware(
-        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
-    )
-    _install_errors(app)
+    install_error_handlers(app)
 
-    def col_auth(role: str) -> Callable[..., Collection]:
-        def dep(name: str, presented: Annotated[str | None, Depends(_presented)]) -> Collection:
-            key = _authenticate(state, presented)
-            _authorize(key, role, validate_name(name))
-            return state.collection(name)
+    def name_auth(role: str) -> Callable[..., Coroutine[Any, Any, str]]:
+        # async: the key check runs on the event loop (no thread hand-off); the collection is
+        # opened by the route, in the thread pool (it reads SQLite under the database lock).
+        async def dep(name: str, key_text: Annotated[str | None, Depends(presented)]) -> str:
+            key = authenticate(state, key_text)
+            authorize(key, role, validate_name(name))
+            return name
 
         return dep
 
-    read, write, admin = (Depends(col_auth(r)) for r in ("read", "write", "admin"))
+    ReadName = Annotated[str, Depends(name_auth("read"))]
+    WriteName = Annotated[str, Depends(name_auth("write"))]
+    AdminName = Annotated[str, Depends(name_auth("admin"))]
 
-    def _key(presented: Annotated[str | None, Depends(_presented)]) -> ApiKey | None:
-        return _authenticate(state, presented)
+    async def _key(key_text: Annotated[str | None, Depends(presented)]) -> ApiKey | None:
+        return authenticate(state, key_text)
 
     authed = Depends(_key)
+    col = state.collection
 
     # ---- page shell and health (no data, no key) ---------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -242,8 +162,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["server"])
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": akindb.__version__, "auth": settings.auth}
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": akindb.__version__, "auth": settings.auth,
+                "pid": os.getpid()}
 
     # ---- database ------------------------------------------------------------------------------
     @app.get("/v1/collections", response_model=s.CollectionList, tags=["database"])
@@ -257,31 +178,32 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def create_collection(
         key: Annotated[ApiKey | None, authed], body: s.CreateCollection
     ) -> Response:
-        _authorize(key, "admin", validate_name(body.name))
+        authorize(key, "admin", validate_name(body.name))
         kwargs: dict[str, Any] = {
             "model": state.resolve_model(body.model), "metric": body.metric, "dim": body.dim,
             "index": body.index, "index_params": body.index_params,
         }
         if body.get_or_create:
             try:
-                return json_response(state.collection(body.name).info())
+                return json_response(col(body.name).info())
             except errors.CollectionNotFoundError:
                 pass
-        col = state.db.create_collection(body.name, **kwargs)
-        return json_response(col.info(), 201)
+        created = state.db.create_collection(body.name, **kwargs)
+        return json_response(created.info(), 201)
 
     @app.get("/v1/collections/{name}", response_model=dict[str, Any], tags=["collection"])
-    def info(col: Annotated[Collection, read]) -> Response:
-        return json_response(col.info())
+    def info(name: ReadName) -> Response:
+        return json_response(col(name).info())
 
     @app.delete("/v1/collections/{name}", status_code=204, tags=["database"])
-    def drop_collection(col: Annotated[Collection, admin]) -> Response:
-        state.db.drop_collection(col.name)
+    def drop_collection(name: AdminName) -> Response:
+        state.db.drop_collection(col(name).name)
         return Response(status_code=204)
 
     # ---- writes --------------------------------------------------------------------------------
-    def _write(col: Collection, body: s.AddRequest, upsert: bool) -> Response:
-        fn = col.upsert if upsert else col.add
+    def _write(name: str, body: s.AddRequest, upsert: bool) -> Response:
+        c = col(name)
+        fn = c.upsert if upsert else c.add
         ids = fn(
             body.texts, ids=body.ids, metadatas=body.metadatas, vectors=f32_range(body.vectors),
             sources=body.sources, chunk=body.chunk,
@@ -289,32 +211,32 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return json_response({"ids": ids})
 
     @app.post("/v1/collections/{name}/add", response_model=s.IdsResponse, tags=["collection"])
-    def add(body: s.AddRequest, col: Annotated[Collection, write]) -> Response:
-        return _write(col, body, upsert=False)
+    def add(body: s.AddRequest, name: WriteName) -> Response:
+        return _write(name, body, upsert=False)
 
     @app.post("/v1/collections/{name}/upsert", response_model=s.IdsResponse, tags=["collection"])
-    def upsert(body: s.AddRequest, col: Annotated[Collection, write]) -> Response:
-        return _write(col, body, upsert=True)
+    def upsert(body: s.AddRequest, name: WriteName) -> Response:
+        return _write(name, body, upsert=True)
 
     @app.post("/v1/collections/{name}/delete", response_model=s.CountResponse,
               tags=["collection"])
-    def delete(body: s.DeleteRequest, col: Annotated[Collection, write]) -> Response:
-        return json_response({"count": col.delete(body.ids, where=body.where)})
+    def delete(body: s.DeleteRequest, name: WriteName) -> Response:
+        return json_response({"count": col(name).delete(body.ids, where=body.where)})
 
     @app.post("/v1/collections/{name}/flush", status_code=204, tags=["collection"])
-    def flush(col: Annotated[Collection, write]) -> Response:
-        col.flush()
+    def flush(name: WriteName) -> Response:
+        col(name).flush()
         return Response(status_code=204)
 
     # ---- reads ---------------------------------------------------------------------------------
     @app.post("/v1/collections/{name}/get", response_model=s.RecordsResponse, tags=["collection"])
-    def get(body: s.GetRequest, col: Annotated[Collection, read]) -> Response:
-        recs = col.get(body.ids, where=body.where, limit=body.limit, offset=body.offset)
+    def get(body: s.GetRequest, name: ReadName) -> Response:
+        recs = col(name).get(body.ids, where=body.where, limit=body.limit, offset=body.offset)
         return json_response({"records": [r.to_dict() for r in recs]})
 
     @app.get("/v1/collections/{name}/count", response_model=s.CountResponse, tags=["collection"])
-    def count(col: Annotated[Collection, read]) -> Response:
-        return json_response({"count": col.count()})
+    def count(name: ReadName) -> Response:
+        return json_response({"count": col(name).count()})
 
     def _opts(body: s._SearchOpts) -> dict[str, Any]:
         return {
@@ -336,115 +258,109 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {**_opts(body), "mode": body.mode, "explain": body.explain, "fusion": fusion}
 
     @app.post("/v1/collections/{name}/search", response_model=s.HitsResponse, tags=["search"])
-    def search(body: s.SearchRequest, col: Annotated[Collection, read]) -> Response:
-        hits = col.search(body.query, body.k, **_text_opts(body))
-        return json_response({"hits": [hit_json(h) for h in hits]})
+    async def search(body: s.SearchRequest, name: ReadName) -> Response:
+        opts = _text_opts(body)
+        return json_response(await state.searching(
+            lambda: hits_json(col(name).search(body.query, body.k, **opts))))
 
     @app.post("/v1/collections/{name}/search_batch", response_model=s.HitsBatchResponse,
               tags=["search"])
-    def search_batch(body: s.SearchBatchRequest, col: Annotated[Collection, read]) -> Response:
+    async def search_batch(body: s.SearchBatchRequest, name: ReadName) -> Response:
         opts = _text_opts(body)
-        res = [col.search(q, body.k, **opts) for q in body.queries]
-        return json_response({"results": [[hit_json(h) for h in hs] for hs in res]})
+
+        def run() -> dict[str, Any]:
+            c = col(name)
+            res = [c.search(q, body.k, **opts) for q in body.queries]
+            return {"results": [[hit_json(h) for h in hs] for hs in res]}
+
+        return json_response(await state.searching(run))
+
+    VectorBody = s.SearchVectorRequest | s.SearchVectorsRequest
+
+    def _vector_call(name: str, body: VectorBody) -> tuple[int, Callable[[], dict[str, Any]]]:
+        if isinstance(body, s.SearchVectorRequest):
+            one = body
+
+            def single() -> dict[str, Any]:
+                return hits_json(col(name).search_vector(f32_range(one.vector), one.k,
+                                                         **_opts(one)))
+
+            return 1, single
+        many = body
+
+        def batch() -> dict[str, Any]:
+            c, vecs = col(name), f32_range(many.vectors)
+            if many.include is not None:
+                inc = cast(Any, many.include)
+                return dict(c.search_vectors(vecs, many.k, include=inc, **_opts(many)))
+            res = c.search_vectors(vecs, many.k, **_opts(many))
+            return {"results": [[hit_json(h) for h in hs] for hs in res]}
+
+        return len(many.vectors), batch
+
+    async def vector_search(name: str, body: VectorBody) -> dict[str, Any]:
+        n, call = _vector_call(name, body)
+        if n <= LANE_MAX_QUERIES and body.where is None and not body.exact:
+            return await state.lane.run(name, call)
+        return await state.lane.offload(call)
 
     @app.post("/v1/collections/{name}/search_vector", response_model=s.HitsResponse,
               tags=["search"])
-    def search_vector(body: s.SearchVectorRequest, col: Annotated[Collection, read]) -> Response:
-        hits = col.search_vector(f32_range(body.vector), body.k, **_opts(body))
-        return json_response({"hits": [hit_json(h) for h in hits]})
+    async def search_vector(body: s.SearchVectorRequest, name: ReadName) -> Response:
+        return json_response(await vector_search(name, body))
 
     @app.post("/v1/collections/{name}/search_vectors",
               response_model=s.HitsBatchResponse | s.QueryResultOut, tags=["search"])
-    def search_vectors(body: s.SearchVectorsRequest, col: Annotated[Collection, read]) -> Response:
-        if body.include is not None:
-            inc = cast(Any, body.include)
-            vecs = f32_range(body.vectors)
-            return json_response(dict(col.search_vectors(vecs, body.k, include=inc, **_opts(body))))
-        res = col.search_vectors(f32_range(body.vectors), body.k, **_opts(body))
-        return json_response({"results": [[hit_json(h) for h in hs] for hs in res]})
+    async def search_vectors(body: s.SearchVectorsRequest, name: ReadName) -> Response:
+        return json_response(await vector_search(name, body))
+
+    def fast(model: type[VectorBody]) -> Answer:
+        # The same key check, model and call as the routes above (fast.py: success only).
+        async def answer(name: str, key_text: str | None, raw: bytes) -> bytes | None:
+            authorize(authenticate(state, key_text), "read", validate_name(name))
+            return dumps(await vector_search(name, model.model_validate(loads(raw))))
+
+        return answer
 
     @app.post("/v1/collections/{name}/tokenize", response_model=s.TokenViewOut, tags=["search"])
-    def tokenize(body: s.TokenizeRequest, col: Annotated[Collection, read]) -> Response:
-        return json_response(col.tokenize(body.text).to_dict())
+    def tokenize(body: s.TokenizeRequest, name: ReadName) -> Response:
+        return json_response(col(name).tokenize(body.text).to_dict())
+
+    from akindb.server.rag_routes import add_rag_routes
+
+    add_rag_routes(app, state, name_auth)
 
     # ---- the web page's views ------------------------------------------------------------------
     @app.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])
-    def map_(body: s.MapRequest, col: Annotated[Collection, read]) -> Response:
-        return json_response(build_map(col, state.maps, body.query, body.k, body.max_points))
+    def map_(body: s.MapRequest, name: ReadName) -> Response:
+        return json_response(build_map(col(name), state.maps, body.query, body.k,
+                                       body.max_points))
 
     @app.post("/v1/collections/{name}/explain", response_model=s.ExplainResponse, tags=["page"])
-    def explain_(body: s.ExplainRequest, col: Annotated[Collection, read]) -> Response:
+    def explain_(body: s.ExplainRequest, name: ReadName) -> Response:
         if not body.query.strip():
             raise errors.EmptyTextError("the query is empty; type some words to search for")
-        return json_response(explain(col, body.query, body.id, body.chunk))
+        return json_response(explain(col(name), body.query, body.id, body.chunk))
 
+    # ---- middleware (the last added runs first) ------------------------------------------------
+    if settings.fast_path:
+        app.add_middleware(FastPath, routes={
+            "search_vector": fast(s.SearchVectorRequest),
+            "search_vectors": fast(s.SearchVectorsRequest),
+        })
+    # outermost: the size and time limits apply to every route, the fast path's included
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     return app
 
 
-def _install_errors(app: FastAPI) -> None:
-    Handler = Callable[[Request, Any], Awaitable[Response]]
-
-    async def api_error(_: Request, exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
-
-    async def akin_error(_: Request, exc: errors.AkinError) -> Response:
-        code, status = codes.code_for(exc)
-        return error_response(status, code, str(exc))
-
-    async def validation(_: Request, exc: RequestValidationError) -> Response:
-        errs: Sequence[Any] = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errs):
-            return error_response(
-                400, codes.MALFORMED_JSON,
-                "the request body is not valid JSON; send a JSON object with "
-                "Content-Type: application/json",
-            )
-        parts = []
-        for e in list(errs)[:5]:
-            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
-            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
-        return error_response(
-            422, codes.INVALID_REQUEST,
-            "the request does not match the API schema (see /openapi.json): " + "; ".join(parts),
+def app_from_env() -> FastAPI:
+    """The app for a worker started by ``akindb serve`` (a uvicorn factory: the settings come
+    as JSON in ``AKINDB_SERVE_SETTINGS``, so any number of worker processes can build it)."""
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise errors.InvalidArgumentError(
+            f"{SETTINGS_ENV} is not set; start the server with `akindb serve`"
         )
-
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return error_response(
-                404, codes.ROUTE_NOT_FOUND,
-                "no such route; the API lives under /v1 (see /openapi.json)",
-            )
-        if exc.status_code == 405:
-            return error_response(
-                405, codes.METHOD_NOT_ALLOWED,
-                "this route exists but not with this HTTP method; see /openapi.json",
-            )
-        if exc.status_code == 413:
-            return error_response(413, codes.REQUEST_TOO_LARGE, str(exc.detail))
-        if exc.status_code == 408:
-            return error_response(408, codes.REQUEST_TIMEOUT, str(exc.detail))
-        if exc.status_code == 400:
-            return error_response(
-                400, codes.MALFORMED_JSON,
-                "the request body could not be read; send a JSON object with "
-                "Content-Type: application/json",
-            )
-        return error_response(exc.status_code, "http_error", str(exc.detail))
-
-    async def internal(_: Request, exc: Exception) -> Response:
-        log.exception("unexpected error in a request", exc_info=exc)
-        return error_response(
-            500, codes.INTERNAL_ERROR,
-            f"unexpected server error ({type(exc).__name__}); nothing was changed unless the "
-            "response said so. Please report it with the server log",
-        )
-
-    handlers: list[tuple[type[Exception], Handler]] = [
-        (ApiError, api_error),
-        (errors.AkinError, akin_error),
-        (RequestValidationError, validation),
-        (StarletteHTTPException, http_error),
-        (Exception, internal),
-    ]
-    for cls, fn in handlers:
-        app.add_exception_handler(cls, fn)
+    return create_app(ServerSettings.from_json(text))

@@ -59,7 +59,7 @@ class JSONRequest(Request):
 
 def _finite(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else math.copysign(1.7976931348623157e308, obj)
+        return None
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -68,19 +68,15 @@ def _finite(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Strict JSON bytes: NaN becomes null and ±inf the largest double, never a bare NaN.
+    """Strict JSON bytes: a non-finite number (NaN, ±inf) is written as null, never as a bare
+    ``NaN`` that strict parsers refuse (orjson's rule; the fallback follows it).
 
     >>> dumps({"a": [1.5, float("nan"), float("inf")]})
-    b'{"a":[1.5,null,1.7976931348623157e+308]}'
+    b'{"a":[1.5,null,null]}'
     """
     if orjson is not None:
         try:
-            # orjson writes NaN and ±inf as null; keep the ±inf → ±max rule of the fallback
-            # by checking only when a non-finite number could be there (never on the hot path:
-            # it looks at the bytes, not the object).
-            out = orjson.dumps(obj)
-            if b"null" not in out or _all_finite(obj):
-                return out
+            return orjson.dumps(obj)
         except TypeError:  # non-str keys, integers beyond 64 bits, other types
             pass
     try:
@@ -88,16 +84,6 @@ def dumps(obj: Any) -> bytes:
     except ValueError:
         text = json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8")
-
-
-def _all_finite(obj: Any) -> bool:
-    if isinstance(obj, float):
-        return math.isfinite(obj)
-    if isinstance(obj, dict):
-        return all(_all_finite(v) for v in obj.values())
-    if isinstance(obj, list | tuple):
-        return all(_all_finite(v) for v in obj)
-    return True
 
 
 def json_response(obj: Any, status: int = 200) -> Response:

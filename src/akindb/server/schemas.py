@@ -182,6 +182,85 @@ class TokenViewOut(BaseModel):
     max_tokens: int
 
 
+# ---- files, RAG context, more-like-this -----------------------------------------------------
+MAX_NAME = 4096
+
+
+class UploadedFile(_Body):
+    name: str = Field(
+        min_length=1, max_length=MAX_NAME,
+        description="The file's name or path on the uploader's side. It becomes the document "
+        "id and metadata.source, and its suffix picks the loader (.md, .rst, .html, .txt); "
+        "it is only a label: the server never opens a path it is sent.",
+    )
+    text: str | None = Field(None, description="The file's contents as text (UTF-8).")
+    content_base64: str | None = Field(
+        None, description="The file's raw bytes, base64: decoded and sniffed as `akindb index` "
+        "does (UTF-8/UTF-16/cp1252, binary files skipped); the hash of these bytes makes a "
+        "re-upload of an unchanged file a no-op. Give this or text.",
+    )
+
+
+class AddFilesRequest(_Body):
+    files: list[UploadedFile] = Field(max_length=MAX_ITEMS)
+    metadata: dict[str, Any] | None = Field(
+        None, description="Merged over each file's own metadata (source, filename, ext, kind, "
+        "size).",
+    )
+
+
+class IngestReportOut(BaseModel):
+    files: int
+    added: int
+    updated: int
+    unchanged: int
+    chunks: int
+    skipped: dict[str, int]
+    seconds: float
+
+
+class ContextRequest(_Body):
+    query: str = Field(max_length=MAX_QUERY)
+    max_tokens: int = Field(1500, le=10_000_000, description="Token budget of the context.")
+    k: int = Field(20, ge=1, le=MAX_K)
+    mode: str = Field("hybrid", max_length=16, description="vector | keyword | hybrid.")
+    where: Where = None
+    dedup_threshold: float = 0.95
+    merge_adjacent: bool = True
+
+
+class PassageOut(BaseModel):
+    n: int
+    doc_id: str
+    source: str | None
+    start: int
+    end: int
+    chunks: list[int]
+    score: float
+    text: str
+    tokens: int
+    cut: bool
+
+
+class RagContextOut(BaseModel):
+    query: str
+    text: str
+    tokens: int
+    max_tokens: int
+    truncated: bool
+    note: str | None
+    passages: list[PassageOut]
+    citations: list[dict[str, Any]]
+    stats: dict[str, int]
+
+
+class MoreLikeRequest(_Body):
+    id: str | None = Field(None, max_length=MAX_NAME, description="A stored document's id.")
+    text: str | None = Field(None, max_length=MAX_QUERY, description="Or free text.")
+    k: int = Field(10, ge=1, le=MAX_K)
+    where: Where = None
+
+
 # ---- web page ------------------------------------------------------------------------------
 class MapRequest(_Body):
     query: str | None = Field(None, max_length=MAX_QUERY)

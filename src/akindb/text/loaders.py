@@ -146,10 +146,10 @@ def load_bytes(path: str | Path, raw: bytes) -> LoadedText:
     """What ``load_file`` makes of a file's bytes; ``path`` only names them (its suffix picks
     the kind) and is never opened. The server indexes uploaded files with it.
 
-    >>> t = load_bytes("notes/a.md", b"# Title\r\n\nBody")
+    >>> t = load_bytes("notes/a.md", b"# Title\\r\\n\\nBody")
     >>> t.text, t.kind, t.size
-    ('# Title\n\nBody', 'markdown', 15)
-    >>> load_bytes("x.bin", b"\x00\x01binary").skipped
+    ('# Title\\n\\nBody', 'markdown', 14)
+    >>> load_bytes("x.bin", b"\\x00\\x01binary").skipped
     'binary'
     """
     path = Path(path)
