@@ -12,7 +12,8 @@ library (or on the candidate list) and a widened search width.
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Protocol
+import dataclasses
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,27 @@ class IndexParams(Protocol):
     def from_dict(cls, raw: dict[str, Any]) -> IndexParams: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+class DictParams:
+    """``from_dict``/``to_dict`` for an index kind's frozen parameter dataclass: unknown names
+    are an error that lists the valid ones (one wording for every kind)."""
+
+    __slots__ = ()
+    kind_name: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Self:
+        valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        unknown = sorted(set(raw) - set(valid))
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown {cls.kind_name} parameter(s) {unknown}; valid ones: {', '.join(valid)}"
+            )
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
 
 
 def exact_search(matrix: F32, labels: I64, queries: F32, k: int, metric: Metric) -> tuple[I64, F32]:

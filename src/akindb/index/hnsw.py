@@ -33,13 +33,13 @@ import math
 import mmap
 import struct
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
-from akindb.index.approx import ApproxIndex, check_range, exact_search
+from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
 from akindb.index.base import F32, I64, IndexFileError, IndexHeader
 from akindb.types import Metric
 
@@ -66,7 +66,7 @@ def _hnswlib() -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class HnswParams:
+class HnswParams(DictParams):
     """HNSW knobs, each a trade-off.
 
     * ``M`` (2-100, default 16): links per node. Higher M raises the recall reachable at a given
@@ -83,6 +83,8 @@ class HnswParams:
       same graph.
     """
 
+    kind_name: ClassVar[str] = "hnsw"
+
     M: int = 16
     ef_construction: int = 200
     ef_search: int = 40
@@ -93,19 +95,6 @@ class HnswParams:
         check_range("ef_construction", self.ef_construction, max(self.M, 1), 4096)
         check_range("ef_search", self.ef_search, 1, 32768)
         check_range("seed", self.seed, 0, 2**31 - 1)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> HnswParams:
-        valid = list(cls.__dataclass_fields__)
-        unknown = sorted(set(raw) - set(valid))
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown hnsw parameter(s) {unknown}; valid ones: {', '.join(valid)}"
-            )
-        return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class HnswIndex(ApproxIndex):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import asdict, dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,7 @@ import numpy.typing as npt
 from akindb.core.topk import scores, top_k
 from akindb.core.vectors import normalize_rows
 from akindb.errors import InvalidArgumentError
-from akindb.index.approx import ApproxIndex, check_range, exact_search
+from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
 from akindb.index.base import F32, I64, IndexFileError, IndexHeader
 from akindb.types import Metric
 
@@ -44,7 +44,7 @@ _HASH_BLOCK = 65536
 
 
 @dataclass(frozen=True, slots=True)
-class LshParams:
+class LshParams(DictParams):
     """LSH knobs, each a trade-off.
 
     * ``n_tables`` (1-64, default 16): more tables find more true neighbours (recall up);
@@ -58,6 +58,8 @@ class LshParams:
     * ``seed`` (default 0): the random hyperplanes; results are reproducible for a given seed.
     """
 
+    kind_name: ClassVar[str] = "lsh"
+
     n_tables: int = 16
     n_bits: int = 12
     probes: int = 16
@@ -68,19 +70,6 @@ class LshParams:
         check_range("n_bits", self.n_bits, 1, 30)
         check_range("probes", self.probes, 0, 512)
         check_range("seed", self.seed, 0, 2**63 - 1)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> LshParams:
-        valid = [f for f in cls.__dataclass_fields__]
-        unknown = sorted(set(raw) - set(valid))
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown lsh parameter(s) {unknown}; valid ones: {', '.join(valid)}"
-            )
-        return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _flip_masks(n_bits: int) -> tuple[U32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:

@@ -61,13 +61,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
 from akindb.core.topk import top_k
 from akindb.errors import InvalidArgumentError
-from akindb.index.approx import ApproxIndex, check_range, exact_search
+from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
 from akindb.index.base import F32, I64, IndexFileError, IndexHeader
 from akindb.index.codes import (
     U8,
@@ -88,7 +88,7 @@ _SCORE_CELLS = 16 * 1024 * 1024  # approximate scores held at once (64 MB)
 _RESCORE_CELLS = 8 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
-class QuantizedParams:
+class QuantizedParams(DictParams):
     """Quantised-index knobs, each a trade-off.
 
     * ``codes`` (``"int8"`` default, or ``"binary"``): what RAM holds per vector. int8 keeps
@@ -100,6 +100,8 @@ class QuantizedParams:
       candidate is a float row read from the mapped file), no memory cost; changeable any time
       (``Collection.tune`` sets it).
     """
+
+    kind_name: ClassVar[str] = "quantized"
 
     codes: str = "int8"
     oversample: int | None = None
@@ -116,19 +118,6 @@ class QuantizedParams:
         """``oversample`` as an int (always set after construction)."""
         assert self.oversample is not None
         return self.oversample
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> QuantizedParams:
-        valid = list(cls.__dataclass_fields__)
-        unknown = sorted(set(raw) - set(valid))
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown quantized parameter(s) {unknown}; valid ones: {', '.join(valid)}"
-            )
-        return cls(**raw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class QuantizedIndex(ApproxIndex):
