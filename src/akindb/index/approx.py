@@ -138,6 +138,17 @@ class ApproxIndex(VectorIndex):
     def labels(self) -> I64:
         return self._labels[: self._n][self._alive[: self._n]].copy()
 
+    def live_slots(self, labels: I64) -> I64:
+        """Slots holding the live ``labels``, in that order; ``KeyError`` if any is missing."""
+        rows = np.flatnonzero(self._alive[: self._n])
+        order = np.argsort(self._labels[rows], kind="stable")
+        sorted_labels = self._labels[rows][order]
+        pos = np.searchsorted(sorted_labels, labels)
+        pos = np.minimum(pos, max(len(sorted_labels) - 1, 0))
+        if len(labels) and (len(sorted_labels) == 0 or (sorted_labels[pos] != labels).any()):
+            raise KeyError("some labels are not in the index")
+        return rows[order[pos]].astype(np.int64)
+
     def deleted_count(self) -> int:
         """Tombstones still taking space (removed labels not yet compacted away)."""
         return self._n - self._live

@@ -198,14 +198,7 @@ class LshIndex(ApproxIndex):
             self._live -= gone
 
     def vectors_of(self, labels: I64) -> F32:
-        rows = np.flatnonzero(self._alive[: self._n])
-        order = np.argsort(self._labels[rows], kind="stable")
-        sorted_labels = self._labels[rows][order]
-        pos = np.searchsorted(sorted_labels, labels)
-        pos = np.minimum(pos, max(len(sorted_labels) - 1, 0))
-        if len(labels) and (len(sorted_labels) == 0 or (sorted_labels[pos] != labels).any()):
-            raise KeyError("some labels are not in the index")
-        return np.ascontiguousarray(self._vecs[rows[order[pos]]])
+        return np.ascontiguousarray(self._vecs[self.live_slots(labels)])
 
     def compact(self) -> None:
         """Drop tombstoned rows (memory returns), re-center and re-hash."""

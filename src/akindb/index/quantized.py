@@ -265,16 +265,10 @@ class QuantizedIndex(ApproxIndex):
         self._live -= int(hit.sum())
 
     def vectors_of(self, labels: I64) -> F32:
-        rows = np.flatnonzero(self._alive[: self._n])
-        order = np.argsort(self._labels[rows], kind="stable")
-        sorted_labels = self._labels[rows][order]
-        pos = np.searchsorted(sorted_labels, labels)
-        pos = np.minimum(pos, max(len(sorted_labels) - 1, 0))
-        if len(labels) and (len(sorted_labels) == 0 or (sorted_labels[pos] != labels).any()):
-            raise KeyError("some labels are not in the index")
+        slots = self.live_slots(labels)
         if len(labels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._gather(rows[order[pos]].astype(np.int64))
+        return self._gather(slots)
 
     def compact(self) -> None:
         """Drop tombstones from the codes now; their floats leave the file at the next save."""
