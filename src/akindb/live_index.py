@@ -10,8 +10,9 @@ log has been applied since the last save, and on ``flush()``.
 Two locks: the database lock (``lock``) guards SQLite and this object's bookkeeping; a
 readers-writer lock guards the index itself. Updates take both (database lock first, always);
 a search takes the database lock only to catch up, then searches under the shared read lock,
-so searches run in parallel with each other and with SQLite writes. A filtered HNSW search
-changes the engine's search width for its duration, so it runs exclusively.
+so searches run in parallel with each other and with SQLite writes. Searches change nothing
+shared: whatever an index builds lazily (LSH's sorted buckets) is built by ``ready()`` under the
+write lock after each change, before the next search.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class LiveIndex:
         self._saved_seq = -1
         self._unsaved_ops = 0
         self._exact: FlatIndex | None = None
+        self._ready = False  # whether index.ready() ran since the index last changed
         self.last_event = ""
 
     def _prep(self, vectors: F32) -> F32:
@@ -114,6 +116,14 @@ class LiveIndex:
                 if not problems:
                     self._seq = self._saved_seq = header.built_seq
                     self.last_event = f"loaded {self.path.name} at seq {header.built_seq}"
+                    if header.format < cls.format_version:
+                        # An older format that still loads: write the current one once, so
+                        # the next open takes the fast path (hnsw format 1 -> 2).
+                        self._saved_seq = -1
+                        self._unsaved_ops = max(self._unsaved_ops, SAVE_AFTER_OPS)
+                        self.last_event += (
+                            f" (format {header.format}, saved as format {cls.format_version})"
+                        )
                     return index
                 self.last_event = f"index file {self.path.name} {' and '.join(problems)}: rebuilt"
             except (IndexFileError, OSError, ValueError) as exc:
@@ -138,6 +148,7 @@ class LiveIndex:
             if self._index is None:
                 with self._rw.write():
                     self._index = self._load_or_rebuild(progress)
+                    self._ready = False
             if self.store.head_seq() != self._seq:
                 try:
                     delta = self.store.delta_since(self._seq)
@@ -148,6 +159,7 @@ class LiveIndex:
                     with self._rw.write():
                         self._exact = None
                         self._index = self._load_or_rebuild(progress)
+                        self._ready = False
                     delta = self.store.delta_since(self._seq)
                 with self._rw.write():
                     self._apply(delta.added, delta.vectors, delta.deleted)
@@ -165,10 +177,15 @@ class LiveIndex:
                 log.info(self.last_event)
                 with self._rw.write():
                     index.compact()
+                self._ready = False
                 self._unsaved_ops = max(self._unsaved_ops, SAVE_AFTER_OPS)
                 self._saved_seq = -1
             if self._unsaved_ops >= SAVE_AFTER_OPS:
                 self.save()
+            if not self._ready:
+                with self._rw.write():
+                    self._index.ready()
+                self._ready = True
             return self._index
 
     def _apply(self, added: I64, vectors: F32, deleted: I64) -> None:
@@ -186,6 +203,7 @@ class LiveIndex:
             self._exact.remove(added)
             self._exact.add(added, prepped)
         self._unsaved_ops += len(added) + len(deleted)
+        self._ready = False
 
     def save(self) -> None:
         """Write the index file atomically if it is behind what memory holds."""
@@ -207,13 +225,12 @@ class LiveIndex:
         """Search the index, or with ``exact=True`` the exact index kept beside it.
 
         Holds the database lock only while catching up; the search itself runs under the
-        index's shared lock (exclusive for a filtered HNSW search, which resets the width).
+        index's shared lock (searches change nothing shared, filtered ones included).
         """
         with self._lock:
             index = self.exact_index() if exact else self.get()
         q = self._prep(queries)
-        shared = allowed is None or not isinstance(index, ApproxIndex)
-        with self._rw.read() if shared else self._rw.write():
+        with self._rw.read():
             return index.search(q, k, allowed)
 
     def exact_index(self) -> VectorIndex:
@@ -243,6 +260,7 @@ class LiveIndex:
                 return
             with self._rw.write():
                 index.set_knob(value)
+                index.ready()
             self.params = {**self.params, index.knob: value}
             self._saved_seq = -1
             self.save()
@@ -258,6 +276,7 @@ class LiveIndex:
             dropped = index.deleted_count()
             with self._rw.write():
                 index.compact()
+                index.ready()
             self.last_event = f"compacted {self.kind} index ({dropped} tombstones)"
             self._saved_seq = -1
             self.save()
@@ -298,6 +317,7 @@ class LiveIndex:
         with self._lock, self._rw.write():
             self._index = None
             self._exact = None
+            self._ready = False
             self._seq = 0
             self._saved_seq = -1
             self.path.unlink(missing_ok=True)

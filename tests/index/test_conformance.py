@@ -13,9 +13,10 @@ against exact search at default parameters:
 Filtered search must reach recall@10 >= 0.95 at selectivities 50 %, 5 %, 0.5 %, 0.1 % with the
 shipped policy (exact over the allowed rows below a size/share threshold, in-index filtering
 above it). Forced onto the in-index path at every selectivity (thresholds set to zero) each
-kind must keep its unfiltered tolerance: hnsw 0.95 (hnswlib's filter keeps searching until it
-has ``ef`` allowed answers), lsh 0.85 (more probes for rarer filters, exact below 4k allowed
-candidates), quantized 0.99 (only the allowed codes are scored, so a filter never starves it).
+kind must keep its unfiltered tolerance: hnsw 0.95 (faiss's bitmap selector inside the graph
+walk, widened by ``ef / selectivity^0.75``; a row it cannot fill is answered exactly), lsh 0.85
+(more probes for rarer filters, exact below 4k allowed candidates), quantized 0.99 (only the
+allowed codes are scored, so a filter never starves it).
 Zero vectors under cosine are refused by the API (``InvalidVectorError``); under l2 and dot
 they are ordinary vectors.
 """
@@ -267,6 +268,29 @@ def test_collection_catch_up_exact_and_reload(kind: str, metric: Metric, tmp_pat
         ]
     finally:
         reader.close()
+
+
+def test_older_index_format_is_rewritten_once_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of an older format that still loads is used (no rebuild) and saved in the
+    current format at that open, so the next open takes the current format's fast path."""
+    from akindb.index.base import read_envelope
+    from akindb.index.hnsw import HnswIndex
+
+    base, q = _data(n=500)
+    with akindb.open(tmp_path / "db") as db:
+        col = db.create_collection("v", model=None, dim=DIM, index="hnsw")
+        col.add(ids=[f"d{i}" for i in range(500)], vectors=base)
+        col.search_vector(q[0])
+        col.flush()
+    monkeypatch.setattr(HnswIndex, "format_version", 3)  # the file on disk is now "older"
+    with akindb.open(tmp_path / "db") as db:
+        col = db.get_collection("v")
+        assert col.search_vector(base[7], k=1)[0].id == "d7"
+        assert "loaded" in col._live.last_event and "saved as format 3" in col._live.last_event
+        with open(col._live.path, "rb") as fh:
+            assert read_envelope(fh).format == 3
 
 
 @pytest.mark.parametrize("kind", APPROX)

@@ -28,8 +28,24 @@ def test_golden_v1_loads_and_answers(name: str) -> None:
     assert not set(idx.search(vecs[:4], 5)[0].ravel().tolist()) & set(labels[:4].tolist())
 
 
+def test_hnsw_format_1_is_converted_to_the_same_graph(tmp_path: Path) -> None:
+    """hnswlib's format-1 file becomes a faiss graph with the same links: it answers exactly
+    like the file written by the current engine, and saves as format 2."""
+    old, h1 = index_class("hnsw").load(GOLDEN / "hnsw-v1.idx")
+    new, h2 = index_class("hnsw").load(GOLDEN / "hnsw-v2.idx")
+    assert (h1.format, h2.format) == (1, 2)
+    _, vecs = data()
+    assert old.search(vecs, 5)[0].tolist() == new.search(vecs, 5)[0].tolist()
+    old.save(tmp_path / "up.idx", collection_uuid="golden", built_seq=68)
+    again, h3 = index_class("hnsw").load(tmp_path / "up.idx")
+    assert h3.format == 2
+    assert again.search(vecs, 5)[0].tolist() == old.search(vecs, 5)[0].tolist()
+
+
 @pytest.mark.parametrize(
-    "name", ["hnsw-v1.idx", "lsh-v1.idx", "quantized-int8-v1.idx", "quantized-binary-v1.idx"]
+    "name",
+    ["hnsw-v1.idx", "hnsw-v2.idx", "lsh-v1.idx", "quantized-int8-v1.idx",
+     "quantized-binary-v1.idx"],
 )
 def test_golden_v1_bit_flips_are_refused_or_harmless(name: str, tmp_path: Path) -> None:
     """Flip bytes across the body: loading raises IndexFileError or gives a usable index."""

@@ -1,6 +1,6 @@
 """A readers-writer lock: many searches at once, one index update at a time.
 
-The standard library has none. Index searches release the GIL inside hnswlib and numpy, so
+The standard library has none. Index searches release the GIL inside faiss and numpy, so
 letting them run together is what lets a server use both cores; updates (catch-up from the
 log, compaction, knob changes) need the index to themselves. Writers are preferred: once one
 waits, new readers queue behind it, so a stream of searches cannot starve an update.

@@ -133,6 +133,12 @@ class VectorIndex(abc.ABC):
     def params(self) -> dict[str, Any]:
         return {}
 
+    def ready(self) -> None:
+        """Build whatever a search would otherwise build lazily, so that searches change
+        nothing and may share the index. Called after writes, under the writer's lock.
+        Most kinds build nothing lazily."""
+        return None
+
     def save(self, path: Path, *, collection_uuid: str, built_seq: int) -> None:
         """Write atomically (temp → fsync → rename → fsync dir)."""
         from akindb.storage.atomic import atomic_writer

@@ -212,6 +212,11 @@ class LshIndex(ApproxIndex):
         self._recenter()
 
     # ---- search ----------------------------------------------------------------------------
+    def ready(self) -> None:
+        self._ensure_sorted()
+        if self.metric is Metric.L2:
+            self._sq_norms()
+
     def _sq_norms(self) -> F32:
         if self._sq is None:
             v = self._vecs[: self._n]

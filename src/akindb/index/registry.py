@@ -1,6 +1,6 @@
 """Index kinds by name: enum in, class out, heavy imports late (DESIGN rule 2).
 
-``hnsw`` needs hnswlib (``pip install 'akindb[ann]'``), imported only when such an index is
+``hnsw`` needs faiss (``pip install 'akindb[ann]'``), imported only when such an index is
 made; ``lsh``, ``quantized`` (int8/binary codes in RAM, floats memory-mapped) and ``flat`` are
 numpy only.
 """
@@ -43,7 +43,7 @@ def index_kinds() -> list[str]:
 
 def validate_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check ``params`` for ``kind`` and fill in defaults; unknown or out-of-range values raise
-    ``InvalidArgumentError`` naming the valid ones. ``hnsw`` also checks that hnswlib is
+    ``InvalidArgumentError`` naming the valid ones. ``hnsw`` also checks that faiss is
     installed (``MissingExtraError`` otherwise).
 
     >>> validate_params("lsh", {"probes": 4})["n_tables"]

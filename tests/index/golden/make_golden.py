@@ -1,4 +1,4 @@
-"""Write the golden index files of format 1 (run once per new format; keep old ones forever).
+"""Write the golden index files (run once per new format; keep old ones forever).
 
     python tests/index/golden/make_golden.py
 """
@@ -24,7 +24,8 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 GOLDEN_FILES: dict[str, tuple[str, dict[str, str]]] = {
     "flat-v1.idx": ("flat", {}),
-    "hnsw-v1.idx": ("hnsw", {}),
+    "hnsw-v1.idx": ("hnsw", {}),  # hnswlib state, before the faiss engine; read by conversion
+    "hnsw-v2.idx": ("hnsw", {}),
     "lsh-v1.idx": ("lsh", {}),
     "quantized-int8-v1.idx": ("quantized", {"codes": "int8"}),
     "quantized-binary-v1.idx": ("quantized", {"codes": "binary"}),
