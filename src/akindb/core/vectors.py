@@ -22,12 +22,17 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
     >>> as_matrix([[1, 0], [0, 2]], 2, Metric.L2).dtype
     dtype('float32')
     """
-    try:
-        # Values beyond float32's range become inf (refused below), not a RuntimeWarning.
-        with np.errstate(over="ignore", invalid="ignore"):
-            arr = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidVectorError(f"{what} must be numbers convertible to float32: {exc}") from None
+    if isinstance(vectors, np.ndarray) and vectors.dtype == np.float32:
+        arr = vectors  # the common case on the query path: nothing to convert
+    else:
+        try:
+            # Values beyond float32's range become inf (refused below), not a RuntimeWarning.
+            with np.errstate(over="ignore", invalid="ignore"):
+                arr = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidVectorError(
+                f"{what} must be numbers convertible to float32: {exc}"
+            ) from None
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2:

@@ -298,9 +298,12 @@ class HnswIndex(ApproxIndex):
         """Graph search for ``kk`` answers; a row the graph could not fill (its live or allowed
         neighbours were too few within the search width) is answered exactly instead."""
         dist, slots = self._f.search(q, kk, params=params)
-        short = (slots < 0).any(axis=1)
-        out_l[:, :kk] = np.where(slots >= 0, self._labels[: self._n][slots], -1)
-        out_s[:, :kk] = np.where(slots >= 0, self._to_scores(dist), -np.inf)
+        missing = slots < 0
+        if not missing.any() and kk == out_l.shape[1]:
+            return self._labels[slots], self._to_scores(dist)  # the common case, no copies
+        short = missing.any(axis=1)
+        out_l[:, :kk] = np.where(missing, -1, self._labels[: self._n][slots])
+        out_s[:, :kk] = np.where(missing, -np.inf, self._to_scores(dist))
         if short.any():
             mask = self._alive[: self._n] if keep is None else keep
             rows = np.flatnonzero(mask)
