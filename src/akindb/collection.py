@@ -534,10 +534,11 @@ class Collection:
             keep &= scores >= min_score
         if max_distance is not None:
             keep &= dists <= max_distance
-        wanted = {int(x) for x in labels[keep].tolist()}
+        wanted = set(labels[keep].tolist())
         docs = self._doc_of
         rows = {}
-        if "documents" in include or "metadatas" in include:
+        with_rows = "documents" in include or "metadatas" in include
+        if with_rows:
             rows = self._store.hit_rows(sorted(wanted))
         else:
             missing = sorted(wanted.difference(docs))
@@ -545,8 +546,15 @@ class Collection:
                 if len(docs) + len(missing) > _DOC_CACHE_MAX:
                     docs.clear()
                 docs.update(self._store.doc_ids_of(missing))
-        lab_l, sc_l, di_l, keep_l = labels.tolist(), scores.tolist(), dists.tolist(), keep.tolist()
+        lab_l = labels.tolist()
         res: QueryResult = {"ids": []}
+        if not with_rows and keep.all():
+            # The batch hot path (ids, maybe scores): whole rows, no per-column filtering.
+            res["ids"] = [[docs[x] for x in r] for r in lab_l]
+            for name in include:
+                res[name] = (scores if name == "scores" else dists).tolist()  # type: ignore[literal-required]
+            return res
+        sc_l, di_l, keep_l = scores.tolist(), dists.tolist(), keep.tolist()
         for name in include:
             res[name] = []  # type: ignore[literal-required]
         for r in range(len(lab_l)):
