@@ -415,3 +415,34 @@ def test_bad_kinds_and_parameters(tmp_db: akindb.Database) -> None:
     assert col.config.index_params == {"M": 8, "ef_construction": 50, "ef_search": 40, "seed": 100}
     with pytest.raises(errors.InvalidArgumentError, match="include"):
         col.search_vectors(np.ones(4), include=["embeddings"])  # type: ignore[list-item]
+
+
+def test_hnsw_from_a_stream_without_a_file_and_growing_after_a_zero_copy_open(
+    tmp_path: Path,
+) -> None:
+    """An HNSW body read from a non-file stream (no memory map) or opened zero-copy from a
+    file answers the same, and both take new vectors afterwards (the graph is copied first)."""
+    import io
+
+    from akindb.index.base import IndexHeader, read_envelope, write_envelope
+    from akindb.index.hnsw import HnswIndex
+
+    base, q = _data(n=600)
+    labels = _labels(600)
+    idx = make_index("hnsw", DIM, Metric.L2, {})
+    idx.add(labels[:500], base[:500])
+    idx.remove(labels[:5])
+    buf = io.BytesIO()
+    header = IndexHeader("hnsw", 2, "u", "l2", DIM, len(idx), 9, idx.params())
+    write_envelope(buf, header)
+    idx.write_body(buf)
+    buf.seek(0)
+    streamed = HnswIndex.read_body(buf, read_envelope(buf))
+    idx.save(tmp_path / "x.idx", collection_uuid="u", built_seq=9)
+    mapped, _ = HnswIndex.load(tmp_path / "x.idx")
+    want = idx.search(q, 10)[0].tolist()
+    for other in (streamed, mapped):
+        assert other.search(q, 10)[0].tolist() == want
+        other.add(labels[500:], base[500:])
+        assert other.search(base[550:551], 1)[0][0, 0] == labels[550]
+        assert len(other) == 595 and other.deleted_count() == 5

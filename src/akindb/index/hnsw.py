@@ -567,11 +567,11 @@ def _map_file(fh: BinaryIO, *, populate: bool = False) -> mmap.mmap | None:
         fileno = fh.fileno()
     except (OSError, AttributeError, ValueError):
         return None
-    flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
     try:
+        flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
         mapped = mmap.mmap(fileno, 0, flags=flags, prot=mmap.PROT_READ)
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None  # no POSIX mmap here (or an empty file): the caller reads instead
     if not populate and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_WILLNEED"):
         mapped.madvise(mmap.MADV_WILLNEED)
     return mapped
