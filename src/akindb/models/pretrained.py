@@ -19,12 +19,9 @@ Knobs (each a trade-off):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +49,7 @@ from akindb.models.sources import (
     resolve_cache_dir,
     verify_weights,
 )
+from akindb.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -78,28 +76,6 @@ def onnx_cache_path(cache_dir: Path, weights_sha256: str, pooling: str, normaliz
         else (f"model-{pooling}{'-norm' if normalize else ''}.onnx")
     )
     return cache_dir / "models" / f"{weights_sha256[:16]}-v{BUILDER_VERSION}" / fname
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """temp file beside ``path`` → fsync → os.replace → fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def _sha256(data: bytes) -> str:
@@ -230,8 +206,8 @@ class PretrainedEmbedder(Embedder):
         data: bytes = model.SerializeToString()
         self.built_onnx = True
         try:
-            _atomic_write(self.onnx_path, data)
-            _atomic_write(
+            atomic_write_bytes(self.onnx_path, data)
+            atomic_write_bytes(
                 self.onnx_path.with_name(self.onnx_path.name + ".sha256"),
                 _sha256(data).encode("ascii"),
             )
