@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from akindb.collection import Include, QueryResult, Where
+    from akindb.collection import Where
     from akindb.ingest import IngestProgress, IngestReport
+    from akindb.results import Include, QueryResult
     from akindb.retrieval.context import RagContext
 
 

@@ -13,9 +13,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from akindb.core.topk import to_distance
 from akindb.core.vectors import as_matrix
 from akindb.errors import (
     EmptyTextError,
@@ -26,9 +25,10 @@ from akindb.errors import (
 from akindb.index.base import F32
 from akindb.live_index import LiveIndex
 from akindb.models.base import Embedder, ModelSpec, ProgressFn, TokenView
+from akindb.results import INCLUDE, Include, QueryResult, hits_from_rows, query_result
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
-from akindb.storage.store import CollectionStore, HitRow
+from akindb.storage.store import CollectionStore
 from akindb.text.chunking import ChunkingParams, chunk_text
 from akindb.types import Chunk, Hit, Metric, Record
 
@@ -44,19 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Where = Mapping[str, Any] | str | None
-Include = Literal["scores", "distances", "documents", "metadatas"]
-INCLUDE: tuple[str, ...] = ("scores", "distances", "documents", "metadatas")
-_DOC_CACHE_MAX = 2_000_000
-
-
-class QueryResult(TypedDict, total=False):
-    """``search_vectors(..., include=[...])``: per query, ids always, the rest when included."""
-
-    ids: list[list[str]]
-    scores: list[list[float]]
-    distances: list[list[float]]
-    documents: list[list[str]]
-    metadatas: list[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -487,92 +474,12 @@ class Collection:
                 labels, scores = self._live.search(q, k, allowed, exact=exact)
             with self.db.lock:
                 if include is not None:
-                    return self._query_result(labels, scores, include, min_score, max_distance)
+                    return query_result(
+                        self._store, self._doc_of, self.metric, labels, scores, include,
+                        min_score, max_distance,
+                    )
                 rows = self._store.hit_rows(labels[labels >= 0].tolist())
-        return self._hits(labels, scores, rows, min_score, max_distance)
-
-    def _hits(
-        self,
-        labels: Any,
-        scores: Any,
-        rows: dict[int, HitRow],
-        min_score: float | None,
-        max_distance: float | None,
-    ) -> list[list[Hit]]:
-        """Hit objects per query row, filtered by the thresholds. Plain Python lists, not numpy
-        scalars, in the loop: this runs on every single-query search."""
-        dists = to_distance(scores, self.metric).tolist()
-        out: list[list[Hit]] = []
-        for lab_r, sc_r, di_r in zip(labels.tolist(), scores.tolist(), dists, strict=True):
-            hits: list[Hit] = []
-            for lab, sc, di in zip(lab_r, sc_r, di_r, strict=True):
-                row = rows.get(lab)
-                if row is None:
-                    continue
-                if min_score is not None and sc < min_score:
-                    continue
-                if max_distance is not None and di > max_distance:
-                    continue
-                hits.append(
-                    Hit(row.doc_id, sc, di, row.text, row.source, row.start, row.end, row.idx,
-                        row.metadata)
-                )
-            out.append(hits)
-        return out
-
-    def _query_result(
-        self,
-        labels: Any,
-        scores: Any,
-        include: Sequence[str],
-        min_score: float | None,
-        max_distance: float | None,
-    ) -> QueryResult:
-        dists = to_distance(scores, self.metric)
-        keep = labels >= 0
-        if min_score is not None:
-            keep &= scores >= min_score
-        if max_distance is not None:
-            keep &= dists <= max_distance
-        wanted = set(labels[keep].tolist())
-        docs = self._doc_of
-        rows = {}
-        with_rows = "documents" in include or "metadatas" in include
-        if with_rows:
-            rows = self._store.hit_rows(sorted(wanted))
-        else:
-            missing = sorted(wanted.difference(docs))
-            if missing:
-                if len(docs) + len(missing) > _DOC_CACHE_MAX:
-                    docs.clear()
-                docs.update(self._store.doc_ids_of(missing))
-        lab_l = labels.tolist()
-        res: QueryResult = {"ids": []}
-        if not with_rows and keep.all():
-            # The batch hot path (ids, maybe scores): whole rows, no per-column filtering.
-            res["ids"] = [[docs[x] for x in r] for r in lab_l]
-            for name in include:
-                res[name] = (scores if name == "scores" else dists).tolist()  # type: ignore[literal-required]
-            return res
-        sc_l, di_l, keep_l = scores.tolist(), dists.tolist(), keep.tolist()
-        for name in include:
-            res[name] = []  # type: ignore[literal-required]
-        for r in range(len(lab_l)):
-            cols = [j for j, ok in enumerate(keep_l[r]) if ok]
-            if rows:
-                cols = [j for j in cols if lab_l[r][j] in rows]
-                res["ids"].append([rows[lab_l[r][j]].doc_id for j in cols])
-            else:
-                res["ids"].append([docs[lab_l[r][j]] for j in cols])
-            if "scores" in res:
-                res["scores"].append([sc_l[r][j] for j in cols])
-            if "distances" in res:
-                res["distances"].append([di_l[r][j] for j in cols])
-            if "documents" in res:
-                res["documents"].append([rows[lab_l[r][j]].text for j in cols])
-            if "metadatas" in res:
-                res["metadatas"].append([rows[lab_l[r][j]].metadata for j in cols])
-        return res
+        return hits_from_rows(labels, scores, rows, self.metric, min_score, max_distance)
 
     # ---- index maintenance (akindb.index_ops) ------------------------------------------------
     def tune(
