@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
+import numpy as np
+
 from akindb.core.topk import to_distance
 from akindb.storage.store import CollectionStore, HitRow
 from akindb.types import Hit, Metric
@@ -90,6 +92,11 @@ def query_result(
             if len(docs) + len(missing) > _DOC_CACHE_MAX:
                 docs.clear()
             docs.update(store.doc_ids_of(missing))
+    # A chunk deleted by another writer between the index search and these reads is left out,
+    # as the Hit path leaves out rows it no longer finds.
+    gone = wanted.difference(rows if with_rows else docs)
+    if gone:
+        keep &= ~np.isin(labels, np.fromiter(gone, dtype=np.int64, count=len(gone)))
     lab_l = labels.tolist()
     res: QueryResult = {"ids": []}
     if not with_rows and keep.all():

@@ -77,7 +77,7 @@ class HnswParams(DictParams):
 
     * ``M`` (2-100, default 16): links per node (2 * M on the bottom layer). Higher M raises the
       recall reachable at a given ``ef_search`` and helps high-dimensional or clustered data;
-      costs memory (about ``12 * M`` bytes per vector on top of the ``4 * dim`` of the vector)
+      costs memory (about ``8 * M`` bytes of links per vector beside its ``4 * dim`` bytes)
       and build time, and each query step reads more links. Fixed at build: changing it
       rebuilds the index.
     * ``ef_construction`` (M-4096, default 200): candidates kept while inserting. Higher builds a
