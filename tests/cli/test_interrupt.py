@@ -23,14 +23,21 @@ def _docs(db: Path) -> int:
         return 0
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_then_resume(tmp_path: Path) -> None:
     pages = ["library/random.rst.txt", "library/zipfile.rst.txt", "library/json.rst.txt",
              "library/atexit.rst.txt", "library/copy.rst.txt", "library/getpass.rst.txt"]
     folder = extract_pydocs(tmp_path / "docs", pages)  # ~150 chunks: several commits
     db = tmp_path / "db"
     exe = str(Path(sys.executable).with_name("akindb"))
+    # As in a terminal: Ctrl-C is not ignored. (A test run started in the background of a
+    # non-interactive shell inherits SIGINT ignored, and Python then keeps ignoring it.)
     with subprocess.Popen([exe, "index", str(folder), "--db", str(db), "--json"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_default_sigint) as proc:
         deadline = time.monotonic() + 300
         while _docs(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
