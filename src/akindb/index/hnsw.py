@@ -181,8 +181,7 @@ class HnswIndex(ApproxIndex):
         m = len(labels)
         if m == 0:
             return
-        labels = np.asarray(labels, dtype=np.int64)
-        self.remove(labels)  # an update: the old slot becomes a tombstone
+        labels = np.asarray(labels, dtype=np.int64)  # new labels (LiveIndex removes old ones)
         self._own()
         need = self._n + m
         if need > len(self._labels):
