@@ -87,11 +87,12 @@ def query_result(
     if with_rows:
         rows = store.hit_rows(sorted(wanted))
     else:
-        missing = sorted(wanted.difference(docs))
+        missing = wanted.difference(docs)
         if missing:
             if len(docs) + len(missing) > _DOC_CACHE_MAX:
-                docs.clear()
-            docs.update(store.doc_ids_of(missing))
+                docs.clear()  # bounded memory; then every wanted id is fetched again
+                missing = wanted
+            docs.update(store.doc_ids_of(sorted(missing)))
     # A chunk deleted by another writer between the index search and these reads is left out,
     # as the Hit path leaves out rows it no longer finds.
     gone = wanted.difference(rows if with_rows else docs)

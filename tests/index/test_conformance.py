@@ -446,3 +446,22 @@ def test_hnsw_from_a_stream_without_a_file_and_growing_after_a_zero_copy_open(
         other.add(labels[500:], base[500:])
         assert other.search(base[550:551], 1)[0][0, 0] == labels[550]
         assert len(other) == 595 and other.deleted_count() == 5
+
+
+def test_include_ids_stay_right_when_the_doc_id_cache_overflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk -> document id cache behind ``include=[...]`` is bounded: when it is cleared
+    to make room, every id of the answer is fetched again (none is lost or mixed up)."""
+    from akindb import results
+
+    monkeypatch.setattr(results, "_DOC_CACHE_MAX", 8)
+    base, q = _data(n=300)
+    with akindb.open(tmp_path / "db") as db:
+        col = db.create_collection("v", model=None, dim=DIM)
+        col.add(ids=[f"d{i}" for i in range(300)], vectors=base)
+        for lo in range(0, 60, 6):
+            got = col.search_vectors(q[lo : lo + 6], k=5, include=["scores"])
+            want = col.search_vectors(q[lo : lo + 6], k=5)
+            assert got["ids"] == [[h.id for h in hs] for hs in want]
+            assert len(col._doc_of) <= 8 + 30
