@@ -30,25 +30,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ann import K, exact_topk, recall, timed_single
 from ann_data import load_vectors
-
-K = 10
-REPEATS = 3
-
-
-def recall(found: list[np.ndarray], truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K
-                          for f, t in zip(found, truth, strict=True)]))
-
-
-def single(fn: Callable[[np.ndarray], np.ndarray], q: np.ndarray) -> tuple[float, list[Any]]:
-    """Best of REPEATS: queries/s one query per call, and the answers."""
-    best, out = 0.0, []
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        out = [fn(x) for x in q]
-        best = max(best, len(q) / (time.perf_counter() - t0))
-    return best, out
 
 
 def rescored(base: np.ndarray, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -70,8 +53,7 @@ def main() -> None:
         base, q = load_vectors(100_000, embed=False)
     base = np.ascontiguousarray(base, dtype=np.float32)
     q = np.ascontiguousarray(q, dtype=np.float32)
-    s = q @ base.T
-    truth = np.argpartition(-s, K - 1, axis=1)[:, :K]
+    truth = exact_topk(base, q)
     ip = faiss.METRIC_INNER_PRODUCT
     sq = faiss.ScalarQuantizer
 
@@ -138,7 +120,7 @@ def main() -> None:
                     ids = rescored(base, ids, x)
                 return ids if perm is None else perm[ids]
 
-            qps, found = single(one, q)
+            found, qps = timed_single(one, q)
             r = recall(found, truth)
             print(f"{name:36s} {knob}={v:<4d} recall {r:.3f}  {qps:7.0f} q/s  "
                   f"(build {build:.0f} s)", flush=True)
