@@ -149,6 +149,17 @@ class ApproxIndex(VectorIndex):
             raise KeyError("some labels are not in the index")
         return rows[order[pos]].astype(np.int64)
 
+    def _grow_slots(self, need: int) -> int:
+        """Room for ``need`` slots in the label and alive arrays (1.5x growth); the new
+        capacity when they grew (the kind then grows its own per-slot arrays to it), else 0."""
+        if need <= len(self._labels):
+            return 0
+        cap = max(need, int(len(self._labels) * 1.5) + 1024)
+        labs, alive = np.empty(cap, dtype=np.int64), np.zeros(cap, dtype=bool)
+        labs[: self._n], alive[: self._n] = self._labels[: self._n], self._alive[: self._n]
+        self._labels, self._alive = labs, alive
+        return cap
+
     def deleted_count(self) -> int:
         """Tombstones still taking space (removed labels not yet compacted away)."""
         return self._n - self._live

@@ -184,13 +184,7 @@ class HnswIndex(ApproxIndex):
         labels = np.asarray(labels, dtype=np.int64)  # new labels (LiveIndex removes old ones)
         self._own()
         need = self._n + m
-        if need > len(self._labels):
-            grow = max(need, int(len(self._labels) * 1.5) + 1024)
-            labs = np.empty(grow, dtype=np.int64)
-            alive = np.zeros(grow, dtype=bool)
-            labs[: self._n] = self._labels[: self._n]
-            alive[: self._n] = self._alive[: self._n]
-            self._labels, self._alive = labs, alive
+        self._grow_slots(need)
         self._f.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self._labels[self._n : need] = labels
         self._alive[self._n : need] = True
@@ -216,6 +210,12 @@ class HnswIndex(ApproxIndex):
         storage = faiss.downcast_index(self._f.storage)
         flat = faiss.rev_swig_ptr(storage.get_xb(), self._n * self.dim)
         return np.asarray(flat).reshape(self._n, self.dim)
+
+    def _exact_over(self, slots: npt.NDArray[np.intp], q: F32, k: int) -> tuple[I64, F32]:
+        """Exact top-``k`` over the given slots (a selective filter, or a row the graph could
+        not fill)."""
+        vecs = np.ascontiguousarray(self._vectors()[slots])
+        return exact_search(vecs, self._labels[slots], q, k, self.metric)
 
     def vectors_of(self, labels: I64) -> F32:
         """Stored (for cosine: normalised) vectors of live labels, in the given order."""
@@ -277,10 +277,7 @@ class HnswIndex(ApproxIndex):
         if n_allowed == 0:
             return out_l, out_s
         if self.use_exact(n_allowed, self._live):
-            rows = np.flatnonzero(keep)
-            return exact_search(
-                np.ascontiguousarray(self._vectors()[rows]), self._labels[rows], q, k, self.metric
-            )
+            return self._exact_over(np.flatnonzero(keep), q, k)
         # faiss walks the whole graph but keeps only allowed slots: the rarer they are, the
         # wider the walk must be to meet enough of them (ef / selectivity^0.75, measured on the
         # conformance data: recall >= 0.95 at every selectivity; never wider than the index).
@@ -305,12 +302,9 @@ class HnswIndex(ApproxIndex):
         out_s[:, :kk] = np.where(missing, -np.inf, self._to_scores(dist))
         if short.any():
             mask = self._alive[: self._n] if keep is None else keep
-            rows = np.flatnonzero(mask)
-            lab, sc = exact_search(
-                np.ascontiguousarray(self._vectors()[rows]), self._labels[rows], q[short],
-                out_l.shape[1], self.metric,
+            out_l[short], out_s[short] = self._exact_over(
+                np.flatnonzero(mask), q[short], out_l.shape[1]
             )
-            out_l[short], out_s[short] = lab, sc
         return out_l, out_s
 
     # ---- persistence -----------------------------------------------------------------------
@@ -486,6 +480,7 @@ def _read_v1(idx: HnswIndex, fh: BinaryIO, header: IndexHeader) -> None:
     if n > 1 and (ordered[1:] == ordered[:-1]).any():
         raise IndexFileError("hnsw labels repeat")
     dead = np.frombuffer(dead_raw, dtype="<i8").astype(np.int64)
+    is_dead = np.isin(labels, dead) if len(dead) else np.zeros(n, dtype=bool)
     size, lo = int(state["size_data_per_element"]), int(state["label_offset"])
     od = int(state["offset_data"])
     if n:
@@ -496,10 +491,9 @@ def _read_v1(idx: HnswIndex, fh: BinaryIO, header: IndexHeader) -> None:
         if not np.array_equal(stored.astype(np.int64), labels):
             raise IndexFileError("hnsw labels in the graph differ from its label table")
         flagged = (rows[:, 2].view(np.uint8) & 1).astype(bool)
-        is_dead = np.isin(labels, dead) if len(dead) else np.zeros(n, dtype=bool)
         if not np.array_equal(flagged, is_dead):
             raise IndexFileError("hnsw deleted marks differ from the tombstone list")
-    alive = ~np.isin(labels, dead)
+    alive = ~is_dead
     if int(alive.sum()) != header.count:
         raise IndexFileError("tombstones do not match the header")
     _v1_graph_into(idx, state, n)

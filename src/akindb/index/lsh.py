@@ -169,17 +169,13 @@ class LshIndex(ApproxIndex):
         if m == 0:
             return
         need = self._n + m
-        if need > len(self._labels):
-            cap = max(need, int(len(self._labels) * 1.5) + 1024)
+        cap = self._grow_slots(need)
+        if cap:
             vecs = np.empty((cap, self.dim), dtype=np.float32)
-            labs = np.empty(cap, dtype=np.int64)
-            alive = np.zeros(cap, dtype=bool)
             codes = np.empty((cap, self.p.n_tables), dtype=np.uint32)
             vecs[: self._n] = self._vecs[: self._n]
-            labs[: self._n] = self._labels[: self._n]
-            alive[: self._n] = self._alive[: self._n]
             codes[: self._n] = self._codes[: self._n]
-            self._vecs, self._labels, self._alive, self._codes = vecs, labs, alive, codes
+            self._vecs, self._codes = vecs, codes
         self._vecs[self._n : need] = vectors
         self._labels[self._n : need] = labels
         self._alive[self._n : need] = True

@@ -222,12 +222,9 @@ class QuantizedIndex(ApproxIndex):
 
     # ---- writes ----------------------------------------------------------------------------
     def _grow(self, need: int) -> None:
-        if need <= len(self._labels):
+        cap = self._grow_slots(need)
+        if not cap:
             return
-        cap = max(need, int(len(self._labels) * 1.5) + 1024)
-        labs, alive = np.empty(cap, dtype=np.int64), np.zeros(cap, dtype=bool)
-        labs[: self._n], alive[: self._n] = self._labels[: self._n], self._alive[: self._n]
-        self._labels, self._alive = labs, alive
         if self._binary:
             bits = np.zeros((self._words, cap), dtype=np.uint64)
             bits[:, : self._n] = self._bits[:, : self._n]
