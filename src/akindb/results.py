@@ -110,9 +110,8 @@ def query_result(
     for name in include:
         res[name] = []  # type: ignore[literal-required]
     for r in range(len(lab_l)):
-        cols = [j for j, ok in enumerate(keep_l[r]) if ok]
-        if rows:
-            cols = [j for j in cols if lab_l[r][j] in rows]
+        cols = [j for j, ok in enumerate(keep_l[r]) if ok]  # every kept label has its row
+        if with_rows:
             res["ids"].append([rows[lab_l[r][j]].doc_id for j in cols])
         else:
             res["ids"].append([docs[lab_l[r][j]] for j in cols])
