@@ -336,7 +336,7 @@ def test_tune_on_tiny_collections(kind: str, tmp_db: akindb.Database) -> None:
 def test_compact_reclaims_and_auto_compaction(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from akindb import live_index
+    from akindb.collection import live_index
 
     base, _ = _data(n=3000)
     with akindb.open(tmp_path / "db") as db:
@@ -454,7 +454,7 @@ def test_include_ids_stay_right_when_the_doc_id_cache_overflows(
 ) -> None:
     """The chunk -> document id cache behind ``include=[...]`` is bounded: when it is cleared
     to make room, every id of the answer is fetched again (none is lost or mixed up)."""
-    from akindb import results
+    from akindb.collection import results
 
     monkeypatch.setattr(results, "_DOC_CACHE_MAX", 8)
     base, q = _data(n=300)

@@ -107,8 +107,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         limit = emb.spec.max_tokens
         if len(query) + 2 > limit and emb.count_tokens([query])[0] + 2 > limit:
             log.warning(
-                "the query is longer than the model's %d-token limit; only its beginning was "
-                "used", limit,
+                "the query is longer than the model's %d-token limit and was truncated (only its "
+                "beginning was used)", limit,
             )
         texts = [query]
         var_texts: list[str] = []
