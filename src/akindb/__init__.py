@@ -11,6 +11,7 @@ from akindb.client import connect
 from akindb.collection import Collection
 from akindb.collection.database import Database, open
 from akindb.collection.ingest import IngestReport
+from akindb.collection.results import QueryResult
 from akindb.errors import (
     AkinError,
     CollectionExistsError,
@@ -23,7 +24,13 @@ from akindb.errors import (
     ModelMismatchError,
     StorageError,
 )
+from akindb.index.registry import IndexKind
 from akindb.models.base import Embedder, ModelSpec, TokenView
+from akindb.protocol import CollectionAPI
+from akindb.retrieval.context import RagContext
+from akindb.retrieval.fusion import FusionParams
+from akindb.retrieval.request import SearchOptions, SearchRequest
+from akindb.text.chunking import ChunkingParams
 from akindb.types import Chunk, Hit, Metric, Record
 
 __version__ = "0.1.0"
@@ -31,14 +38,18 @@ __version__ = "0.1.0"
 __all__ = [
     "AkinError",
     "Chunk",
+    "ChunkingParams",
     "Collection",
+    "CollectionAPI",
     "CollectionExistsError",
     "CollectionNotFoundError",
     "Database",
     "DatabaseNotFoundError",
     "Embedder",
     "EmptyTextError",
+    "FusionParams",
     "Hit",
+    "IndexKind",
     "IngestReport",
     "InvalidArgumentError",
     "InvalidFilterError",
@@ -46,7 +57,11 @@ __all__ = [
     "Metric",
     "ModelMismatchError",
     "ModelSpec",
+    "QueryResult",
+    "RagContext",
     "Record",
+    "SearchOptions",
+    "SearchRequest",
     "StorageError",
     "TokenView",
     "__version__",

@@ -13,102 +13,46 @@ sends a stable ``code``); auth failures raise ``AuthError`` (401) / ``Permission
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from akindb import errors
 from akindb.models.base import TokenView
-from akindb.server.codes import error_class
-from akindb.types import Chunk, Hit, Metric, Record
+from akindb.types import Hit, Metric, Record
+from akindb.wire.decode import AuthError, PermissionDeniedError, ServerError, error_from
+from akindb.wire.decode import hit as _hit
+from akindb.wire.decode import plain as _vectors
+from akindb.wire.decode import record as _record
+from akindb.wire.decode import token_view as _token_view
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import httpx
 
-    from akindb.collection import Where
+    from akindb.collection.config import Where
     from akindb.collection.ingest import IngestProgress, IngestReport
     from akindb.collection.results import Include, QueryResult
+    from akindb.index.base import F32
+    from akindb.models.base import ProgressFn
     from akindb.retrieval.context import RagContext
+    from akindb.retrieval.fusion import FusionParams
+    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.rerank import Reranker
 
+__all__ = [
+    "AuthError", "Client", "PermissionDeniedError", "RemoteCollection", "ServerError", "connect",
+]
 
 _JSON = {"Content-Type": "application/json"}
-UPLOAD_BATCH_BYTES = 4 * 1024 * 1024
-"""``add_files`` uploads files in requests of about this many bytes (base64 adds a third)."""
-UPLOAD_BATCH_FILES = 256
-
-
-class AuthError(errors.AkinError):
-    """401: no key, or an unknown, revoked or expired one."""
-
-
-class PermissionDeniedError(errors.AkinError):
-    """403: the key's role or collections do not cover the request."""
-
-
-class ServerError(errors.AkinError):
-    """The server answered with an error that has no embedded counterpart (5xx, 413, ...)."""
-
-    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 def _raise(resp: httpx.Response) -> None:
     try:
-        err = resp.json()["error"]
-        code, message = str(err["code"]), str(err["message"])
-    except (ValueError, KeyError, TypeError):
-        raise ServerError(
-            f"HTTP {resp.status_code} from {resp.request.url}: {resp.text[:200]}",
-            resp.status_code,
-        ) from None
-    if resp.status_code == 401:
-        raise AuthError(message)
-    if resp.status_code == 403:
-        raise PermissionDeniedError(message)
-    if code in ("invalid_request", "malformed_json"):
-        raise errors.InvalidArgumentError(message)
-    cls = error_class(code)
-    if cls is None or cls is errors.MissingExtraError:
-        raise ServerError(message, resp.status_code, code)
-    raise cls(message)
-
-
-def _vectors(v: Any) -> Any:
-    tolist = getattr(v, "tolist", None)
-    return tolist() if callable(tolist) else v
-
-
-def _explanation(d: Mapping[str, Any] | None) -> Any:
-    if not d:
-        return None
-    import dataclasses
-
-    from akindb.retrieval.explain import Explanation
-
-    names = {f.name for f in dataclasses.fields(Explanation)}
-    kw = {k: v for k, v in d.items() if k in names}
-    if kw.get("token_importance") is not None:
-        kw["token_importance"] = [(t["token"], t["importance"]) for t in kw["token_importance"]]
-    return Explanation(**kw)
-
-
-def _hit(d: Mapping[str, Any]) -> Hit:
-    return Hit(
-        id=d["id"], score=d["score"], distance=d["distance"], text=d["text"],
-        source=d.get("source"), start=d.get("start", 0), end=d.get("end", 0),
-        chunk=d.get("chunk", 0), metadata=d.get("metadata") or {},
-        explanation=_explanation(d.get("explanation")), chunk_id=d.get("chunk_id"),
-    )
-
-
-def _record(d: Mapping[str, Any]) -> Record:
-    return Record(
-        id=d["id"], text=d["text"], source=d.get("source"), metadata=d.get("metadata") or {},
-        content_hash=d["content_hash"],
-        chunks=tuple(Chunk(c["text"], c["start"], c["end"], c["index"]) for c in d["chunks"]),
-    )
+        body = resp.json()
+    except ValueError:
+        body = None
+    raise error_from(resp.status_code, body, str(resp.request.url), resp.text)
 
 
 class Client:
@@ -215,13 +159,23 @@ class RemoteCollection:
 
     def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
             metadatas: Sequence[Mapping[str, Any]] | None = None, vectors: Any = None,
-            sources: Sequence[str | None] | None = None, chunk: bool = True) -> list[str]:
-        return self._write("/add", texts, ids, metadatas, vectors, sources, chunk)
+            sources: Sequence[str | None] | None = None, chunk: bool = True,
+            progress: ProgressFn | None = None) -> list[str]:
+        """As ``Collection.add`` (one request; ``progress`` is called once, when it is done)."""
+        out = self._write("/add", texts, ids, metadatas, vectors, sources, chunk)
+        if progress is not None:
+            progress(len(out))
+        return out
 
     def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
                metadatas: Sequence[Mapping[str, Any]] | None = None, vectors: Any = None,
-               sources: Sequence[str | None] | None = None, chunk: bool = True) -> list[str]:
-        return self._write("/upsert", texts, ids, metadatas, vectors, sources, chunk)
+               sources: Sequence[str | None] | None = None, chunk: bool = True,
+               progress: ProgressFn | None = None) -> list[str]:
+        """As ``Collection.upsert`` (one request; ``progress`` is called once, at the end)."""
+        out = self._write("/upsert", texts, ids, metadatas, vectors, sources, chunk)
+        if progress is not None:
+            progress(len(out))
+        return out
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         if isinstance(ids, str):
@@ -236,58 +190,16 @@ class RemoteCollection:
                   metadata: Mapping[str, Any] | None = None,
                   progress: IngestProgress | None = None) -> IngestReport:
         """As ``Collection.add_files``, for files on *this* machine: they are walked and read
-        here and their contents uploaded (the server never reads a path it is sent). Document
-        ids are the resolved local paths, as embedded; unchanged files are skipped by the
-        server (by the hash of their bytes); files that are not text are counted in
-        ``skipped`` without being uploaded. ``progress(files_done, files_total, chunks)`` is
-        called after each upload of about ``UPLOAD_BATCH_BYTES``."""
-        import base64
-        import time
+        here and their contents uploaded (the server never reads a path it is sent); see
+        ``akindb.upload``."""
+        from akindb.upload import upload_files
 
-        from akindb.collection.ingest import IngestReport
-        from akindb.text.loaders import iter_files, load_bytes
+        def send(batch: list[dict[str, str]]) -> dict[str, Any]:
+            body = {"files": batch, "metadata": dict(metadata) if metadata else None}
+            out: dict[str, Any] = self._call("POST", "/add_files", body)
+            return out
 
-        t0 = time.perf_counter()
-        files = [p.resolve() for p in iter_files(paths)]
-        report = IngestReport(files=len(files))
-        batch: list[dict[str, str]] = []
-        size = done = 0
-
-        def upload() -> None:
-            nonlocal batch, size
-            if batch:
-                part = self._call("POST", "/add_files", {
-                    "files": batch, "metadata": dict(metadata) if metadata else None,
-                })
-                for name in ("added", "updated", "unchanged", "chunks"):
-                    setattr(report, name, getattr(report, name) + int(part[name]))
-                report.skipped.update(part["skipped"])
-                batch, size = [], 0
-            if progress is not None:
-                progress(done, len(files), report.chunks)
-
-        for path in files:
-            done += 1
-            try:
-                raw = path.read_bytes()
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                report.skipped["vanished"] += 1
-                continue
-            except OSError:
-                report.skipped["unreadable"] += 1
-                continue
-            loaded = load_bytes(path, raw)
-            if loaded.text is None:  # the server would skip it too: do not upload it
-                report.skipped[loaded.skipped or "unreadable"] += 1
-                continue
-            batch.append({"name": str(path),
-                          "content_base64": base64.b64encode(raw).decode("ascii")})
-            size += len(raw)
-            if size >= UPLOAD_BATCH_BYTES or len(batch) >= UPLOAD_BATCH_FILES:
-                upload()
-        upload()
-        report.seconds = time.perf_counter() - t0
-        return report
+        return upload_files(paths, send, progress=progress)
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, ids: Sequence[str] | str | None = None, *, where: Where = None,
@@ -310,9 +222,7 @@ class RemoteCollection:
         return info
 
     def tokenize(self, text: str) -> TokenView:
-        d = self._call("POST", "/tokenize", {"text": text})
-        return TokenView(d["tokens"], d["ids"], [(a, b) for a, b in d["offsets"]],
-                         d["truncated"], d["max_tokens"])
+        return _token_view(self._call("POST", "/tokenize", {"text": text}))
 
     @staticmethod
     def _opts(k: int, min_score: float | None, max_distance: float | None, where: Where,
@@ -320,35 +230,58 @@ class RemoteCollection:
         return {"k": k, "min_score": min_score, "max_distance": max_distance, "where": where,
                 "exact": exact}
 
-    @staticmethod
-    def _text(mode: str, explain: bool, fusion: Any) -> dict[str, Any]:
-        to_dict = getattr(fusion, "to_dict", None)
-        return {"mode": mode, "explain": explain,
-                "fusion": to_dict() if callable(to_dict) else fusion}
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: SearchMode = "hybrid",
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        where: Where = None,
+        exact: bool = False,
+        explain: bool = False,
+        rerank: Reranker | str | None = None,
+        fusion: FusionParams | Mapping[str, Any] | None = None,
+    ) -> list[Hit]:
+        """As ``Collection.search``. ``rerank`` travels as its spec (``"mmr"``); a
+        cross-encoder runs where its weights are, so over HTTP it is refused."""
+        from akindb.retrieval.request import SearchRequest
 
-    def search(self, query: str, k: int = 10, *, mode: str = "hybrid",
-               min_score: float | None = None, max_distance: float | None = None,
-               where: Where = None, exact: bool = False, explain: bool = False,
-               fusion: Any = None) -> list[Hit]:
-        """As ``Collection.search`` (``fusion``: ``FusionParams`` or its dict; no ``rerank``:
-        re-ranking objects run in the caller's process, not over HTTP)."""
-        body = {"query": query, **self._opts(k, min_score, max_distance, where, exact),
-                **self._text(mode, explain, fusion)}
+        body = SearchRequest(
+            query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
+            where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+        ).to_wire()
         return [_hit(h) for h in self._call("POST", "/search", body)["hits"]]
 
-    def search_batch(self, queries: Sequence[str], k: int = 10, *, mode: str = "hybrid",
-                     min_score: float | None = None, max_distance: float | None = None,
-                     where: Where = None, exact: bool = False, explain: bool = False,
-                     fusion: Any = None) -> list[list[Hit]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        mode: SearchMode = "hybrid",
+        min_score: float | None = None,
+        max_distance: float | None = None,
+        where: Where = None,
+        exact: bool = False,
+        explain: bool = False,
+        rerank: Reranker | str | None = None,
+        fusion: FusionParams | Mapping[str, Any] | None = None,
+    ) -> list[list[Hit]]:
         """Many text queries in one request: ``[search(q, ...) for q in queries]``."""
-        body = {"queries": list(queries), **self._opts(k, min_score, max_distance, where, exact),
-                **self._text(mode, explain, fusion)}
+        from akindb.retrieval.request import SearchOptions
+
+        body = {"queries": list(queries), **SearchOptions(
+            k=k, mode=mode, min_score=min_score, max_distance=max_distance, where=where,
+            exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+        ).to_wire()}
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_batch", body)[
             "results"]]
 
     def context(self, query: str, max_tokens: int = 1500, *, k: int = 20,
-                mode: str = "hybrid", where: Where = None, dedup_threshold: float = 0.95,
-                merge_adjacent: bool = True, count_tokens: Any = None) -> RagContext:
+                mode: SearchMode = "hybrid", where: Where = None,
+                dedup_threshold: float = 0.95, merge_adjacent: bool = True,
+                count_tokens: Callable[[str], int] | None = None) -> RagContext:
         """As ``Collection.context``: RAG context with citations. Tokens are counted by the
         collection's model tokenizer on the server (a ``count_tokens`` function cannot be
         sent over HTTP)."""
@@ -386,6 +319,20 @@ class RemoteCollection:
         body = {"vector": v, **self._opts(k, min_score, max_distance, where, exact)}
         return [_hit(h) for h in self._call("POST", "/search_vector", body)["hits"]]
 
+    @overload
+    def search_vectors(
+        self, vectors: Any, k: int = ..., *, min_score: float | None = ...,
+        max_distance: float | None = ..., where: Where = ..., exact: bool = ...,
+        include: None = ...,
+    ) -> list[list[Hit]]: ...
+
+    @overload
+    def search_vectors(
+        self, vectors: Any, k: int = ..., *, min_score: float | None = ...,
+        max_distance: float | None = ..., where: Where = ..., exact: bool = ...,
+        include: Sequence[Include],
+    ) -> QueryResult: ...
+
     def search_vectors(self, vectors: Any, k: int = 10, *, min_score: float | None = None,
                        max_distance: float | None = None, where: Where = None,
                        exact: bool = False, include: Sequence[Include] | None = None,
@@ -407,6 +354,32 @@ class RemoteCollection:
             return out
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_vectors", body)[
             "results"]]
+
+    # ---- index maintenance -------------------------------------------------------------------
+    def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200,
+             seed: int = 0, queries: Any = None) -> dict[str, Any]:
+        """As ``Collection.tune`` (admin role): measured on the server, saved there."""
+        body = {"target_recall": target_recall, "k": k, "n_queries": n_queries, "seed": seed,
+                "queries": None if queries is None else _vectors(queries)}
+        out: dict[str, Any] = self._call("POST", "/tune", body)
+        return out
+
+    def index_stats(self) -> dict[str, Any]:
+        """As ``Collection.index_stats``."""
+        out: dict[str, Any] = self._call("GET", "/index_stats")
+        return out
+
+    def compact(self) -> dict[str, Any]:
+        """As ``Collection.compact`` (admin role)."""
+        out: dict[str, Any] = self._call("POST", "/compact")
+        return out
+
+    def vectors_of(self, doc_id: str) -> F32:
+        """As ``Collection.vectors_of``: the stored vectors of one document's chunks."""
+        import numpy as np
+
+        rows = self._call("POST", "/vectors_of", {"id": doc_id})["vectors"]
+        return np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dim)
 
     def __repr__(self) -> str:
         return f"RemoteCollection({self.name!r}, metric={self.metric.value}, dim={self.dim})"

@@ -205,8 +205,8 @@ class Collection:
         where: Where = None,
         exact: bool = False,
         explain: bool = False,
-        rerank: Reranker | None = None,
-        fusion: FusionParams | None = None,
+        rerank: Reranker | str | None = None,
+        fusion: FusionParams | Mapping[str, Any] | None = None,
     ) -> list[Hit]:
         """The ``k`` chunks that best match ``query``, best first (higher score = better).
 

@@ -23,6 +23,10 @@ POST   /v1/collections/{name}/context                 Collection.context (RAG)  
 POST   /v1/collections/{name}/more_like               Collection.more_like             read
 POST   /v1/collections/{name}/tokenize                Collection.tokenize              read
 POST   /v1/collections/{name}/flush                   Collection.flush                 write
+POST   /v1/collections/{name}/tune                    Collection.tune                  write
+GET    /v1/collections/{name}/index_stats             Collection.index_stats           read
+POST   /v1/collections/{name}/compact                 Collection.compact               write
+POST   /v1/collections/{name}/vectors_of              Collection.vectors_of            read
 POST   /v1/collections/{name}/map                     2-D PCA map (web page)           read
 POST   /v1/collections/{name}/explain                 why a hit scored so (web page)   read
 ====================================================  ===============================  ======
@@ -244,18 +248,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "where": body.where, "exact": body.exact,
         }
 
-    def _text_opts(body: s._TextSearchOpts) -> dict[str, Any]:
-        fusion = None
-        if body.fusion is not None:
-            from akindb.retrieval.fusion import FusionParams
+    def _text_opts(body: Any) -> dict[str, Any]:
+        """The body's search options, checked once (``SearchOptions.checked``), as the
+        keyword arguments of ``Collection.search``."""
+        from dataclasses import fields
 
-            try:
-                fusion = FusionParams.from_dict(body.fusion)
-            except (TypeError, ValueError) as exc:
-                raise errors.InvalidArgumentError(
-                    f"invalid fusion parameters {body.fusion!r}: {exc}; see FusionParams"
-                ) from None
-        return {**_opts(body), "mode": body.mode, "explain": body.explain, "fusion": fusion}
+        from akindb.retrieval.request import OPTION_NAMES, SearchOptions
+
+        if body.rerank is not None and not str(body.rerank).strip().lower().startswith("mmr"):
+            raise errors.InvalidArgumentError(
+                f"rerank {body.rerank!r} is not available over HTTP: use 'mmr' (a cross-encoder "
+                "runs in the process that has its weights)"
+            )
+        opts = SearchOptions(**{n: getattr(body, n) for n in OPTION_NAMES}).checked()
+        return {f.name: getattr(opts, f.name) for f in fields(opts) if f.name != "k"}
 
     @app.post("/v1/collections/{name}/search", response_model=s.HitsResponse, tags=["search"])
     async def search(body: s.SearchRequest, name: ReadName) -> Response:
@@ -326,9 +332,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def tokenize(body: s.TokenizeRequest, name: ReadName) -> Response:
         return json_response(col(name).tokenize(body.text).to_dict())
 
+    from akindb.server.maintenance_routes import add_maintenance_routes
     from akindb.server.rag_routes import add_rag_routes
 
     add_rag_routes(app, state, name_auth)
+    add_maintenance_routes(app, state, name_auth)
 
     # ---- the web page's views ------------------------------------------------------------------
     @app.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])

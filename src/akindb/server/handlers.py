@@ -1,4 +1,4 @@
-"""Exceptions → JSON error responses with a stable ``code`` (see ``akindb.server.codes``)."""
+"""Exceptions → JSON error responses with a stable ``code`` (see ``akindb.wire.codes``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from akindb import errors
-from akindb.server import codes
 from akindb.server.respond import ApiError, error_response
+from akindb.wire import codes
 
 log = logging.getLogger("akindb.server.app")
 

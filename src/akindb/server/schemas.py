@@ -24,7 +24,7 @@ class _Body(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine-readable code (see akindb.server.codes).")
+    code: str = Field(description="Stable machine-readable code (see akindb.wire.codes).")
     message: str = Field(description="What happened and what to do.")
     status: int
 
@@ -110,19 +110,47 @@ class _SearchOpts(_Body):
     exact: bool = False
 
 
-class _TextSearchOpts(_SearchOpts):
-    mode: str = Field("hybrid", max_length=16, description="vector | keyword | hybrid.")
-    explain: bool = Field(False, description="Add token importance to each hit's explanation.")
-    fusion: dict[str, Any] | None = Field(
-        None, description="Hybrid fusion parameters (akindb.retrieval.fusion.FusionParams)."
+# The wire type and description of every text-search option, keyed by the fields of
+# ``akindb.retrieval.request.SearchOptions`` (the one definition): building the model below
+# fails at import if an option has no entry here, so a new option cannot miss the HTTP API.
+_OPTION_FIELDS: dict[str, tuple[Any, Any]] = {
+    "k": (int, Field(10, ge=1, le=MAX_K, description="How many hits, best first.")),
+    "mode": (str, Field("hybrid", max_length=16, description="vector | keyword | hybrid.")),
+    "min_score": (float | None, Field(None, description="Keep hits with score >= this.")),
+    "max_distance": (float | None, Field(None, description="Keep hits with distance <= this.")),
+    "where": (Where, Field(None, description="Metadata filter.")),
+    "exact": (bool, Field(False, description="Exact search, bypassing an approximate index.")),
+    "explain": (bool, Field(False, description="Add token importance to each explanation.")),
+    "rerank": (str | None, Field(
+        None, max_length=64, description="Re-ranker spec: 'mmr' (a cross-encoder runs where "
+        "its weights are, so not over HTTP).")),
+    "fusion": (dict[str, Any] | None, Field(
+        None, description="Hybrid fusion parameters (akindb.retrieval.fusion.FusionParams).")),
+}
+
+
+def _text_search_opts() -> type[_SearchOpts]:
+    from dataclasses import fields
+
+    from pydantic import create_model
+
+    from akindb.retrieval.request import SearchOptions
+
+    spec = {f.name: _OPTION_FIELDS[f.name] for f in fields(SearchOptions)}
+    model: type[_SearchOpts] = create_model(  # type: ignore[call-overload]
+        "TextSearchOpts", __base__=_SearchOpts, **spec
     )
+    return model
 
 
-class SearchRequest(_TextSearchOpts):
+_TextSearchOpts = _text_search_opts()
+
+
+class SearchRequest(_TextSearchOpts):  # type: ignore[valid-type, misc]
     query: str = Field(max_length=MAX_QUERY)
 
 
-class SearchBatchRequest(_TextSearchOpts):
+class SearchBatchRequest(_TextSearchOpts):  # type: ignore[valid-type, misc]
     queries: list[str] = Field(min_length=1, max_length=MAX_QUERIES)
 
 
@@ -306,3 +334,19 @@ class ExplainResponse(BaseModel):
     passage_tokens: int
     shared_terms: list[str] = Field(description="Query words that also occur in the passage.")
     truncated: bool = Field(description="The passage is longer than the model reads.")
+
+
+class TuneRequest(_Body):
+    target_recall: float = Field(0.95, gt=0.0, le=1.0)
+    k: int = Field(10, ge=1, le=1000)
+    n_queries: int = Field(200, ge=1, le=10_000)
+    seed: int = 0
+    queries: list[Vector] | None = Field(None, max_length=MAX_QUERIES)
+
+
+class VectorsOfRequest(_Body):
+    id: str = Field(max_length=4096)
+
+
+class VectorsOfResponse(BaseModel):
+    vectors: list[Vector]

@@ -16,11 +16,11 @@ from akindb import errors
 from akindb.collection import Collection
 from akindb.collection.database import Database, validate_name
 from akindb.models.base import Embedder
-from akindb.server import codes
 from akindb.server.auth import ApiKey, KeyStore
 from akindb.server.lane import FastLane
 from akindb.server.respond import ApiError
 from akindb.server.views import MapCache
+from akindb.wire import codes
 
 log = logging.getLogger("akindb.server.app")
 T = TypeVar("T")
