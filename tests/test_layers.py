@@ -98,16 +98,6 @@ KNOWN_VIOLATIONS: set[str] = {
     "akindb.retrieval.context, akindb.retrieval.search",
     # issue 11 part 3: collection.py splits into the collection package (lead's part)
     "size: akindb.collection",
-    # issue 11 part 4, the floors (house branch): each goes with its fix
-    "import: akindb.types -> akindb.retrieval.explain",
-    "import: akindb.storage.store -> akindb.index.base",
-    "import: akindb.index.base -> akindb.storage.atomic",
-    "import: akindb.models.finetune -> akindb.storage.atomic",
-    "import: akindb.models.pretrained -> akindb.storage.atomic",
-    "import: akindb.models.word2vec_work -> akindb.storage.atomic",
-    "import: akindb.models.word_vectors -> akindb.storage.atomic",
-    "import: akindb.models.word_corpus -> akindb.collection",
-    "import: akindb.models.finetune -> akindb.eval.beir",
     # issue 11 part 5: one job per file
     "size: akindb.index.hnsw",
     "size: akindb.index.quantized",

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
+from akindb.atomic import atomic_writer
+from akindb.types import F32 as F32  # re-exported: the aliases live on the floor
+from akindb.types import I64 as I64
 from akindb.types import Metric
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 MAGIC = b"AKDBIDX\x00"
 ENVELOPE_VERSION = 1
@@ -141,8 +140,6 @@ class VectorIndex(abc.ABC):
 
     def save(self, path: Path, *, collection_uuid: str, built_seq: int) -> None:
         """Write atomically (temp → fsync → rename → fsync dir)."""
-        from akindb.storage.atomic import atomic_writer
-
         header = IndexHeader(
             kind=self.kind,
             format=self.format_version,

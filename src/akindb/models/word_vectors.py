@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from akindb.atomic import replace_dir
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
 from akindb.models.word2vec_work import CHECKPOINT_FILE, WORK_SUFFIX
 from akindb.models.word_tokenizer import WordTokenizer
-from akindb.storage.atomic import replace_dir
 
 FORMAT = "akindb-word-vectors"
 FORMAT_VERSION = 1
