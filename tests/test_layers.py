@@ -98,9 +98,6 @@ KNOWN_VIOLATIONS: set[str] = {
     "akindb.retrieval.context, akindb.retrieval.search",
     # issue 11 part 3: collection.py splits into the collection package (lead's part)
     "size: akindb.collection",
-    # issue 11 part 5: one job per file
-    "size: akindb.index.hnsw",
-    "size: akindb.index.quantized",
 }
 
 
