@@ -10,7 +10,7 @@ import pytest
 import akindb
 from akindb.cli.train_commands import _ChunkTexts
 from akindb.errors import InvalidArgumentError
-from akindb.models.word_corpus import Corpus
+from akindb.models.word2vec.corpus import Corpus
 from tests.conftest import HashEmbedder
 
 

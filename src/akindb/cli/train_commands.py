@@ -22,7 +22,7 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        from akindb.models.word2vec_work import has_checkpoint, work_dir
+        from akindb.models.word2vec.work import has_checkpoint, work_dir
 
         work = work_dir(dest.expanduser().resolve())
         if resumable and has_checkpoint(work):
@@ -109,7 +109,7 @@ def word2vec(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from akindb.models.word2vec import Corpus, EpochReport, Word2VecParams, train_word2vec
-    from akindb.models.word_tokenizer import TokenizerConfig
+    from akindb.models.word2vec.tokenizer import TokenizerConfig
 
     with handled(), _interruptible(out_dir, resumable=True):
         params = Word2VecParams(

@@ -22,7 +22,7 @@ from akindb.errors import InvalidArgumentError, MissingExtraError
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
-    from akindb.models.word_vectors import WordVectors
+    from akindb.models.word2vec.vectors import WordVectors
 
 F32 = npt.NDArray[np.float32]
 Method = Literal["pca", "umap"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from akindb.errors import InvalidArgumentError
-from akindb.models.word_tokenizer import WordTokenizer
+from akindb.models.word2vec.tokenizer import WordTokenizer
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".cor", ".text", ".gz", ".tsv", ".csv")
 MAX_TOKENS_PER_TEXT = 10000

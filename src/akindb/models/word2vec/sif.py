@@ -28,7 +28,8 @@ import numpy as np
 from akindb.core.pca import principal_axes
 from akindb.errors import EmptyTextError
 from akindb.models.base import Embedder, FloatMatrix, ModelSpec, TokenView
-from akindb.models.word_vectors import F32, WordVectors
+from akindb.models.word2vec.vectors import WordVectors
+from akindb.types import F32
 
 DEFAULT_A = 1e-3
 SIF_REVISION = "sif-v1"
