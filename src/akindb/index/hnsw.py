@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
 from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
-from akindb.index.base import F32, I64, IndexFileError, IndexHeader
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, read_labels
 from akindb.index.filemap import map_file, remaining
 from akindb.index.hnsw_v1 import read_v1
 from akindb.types import Metric
@@ -333,11 +333,12 @@ class HnswIndex(ApproxIndex):
         n, blen = _BODY.unpack(raw)
         if 9 * n + blen > remaining(fh):
             raise IndexFileError("hnsw body longer than the file (truncated)")
-        labels = np.frombuffer(fh.read(8 * n), dtype="<i8").astype(np.int64)
+        raw_labels = fh.read(8 * n)
         flags = np.frombuffer(fh.read(n), dtype=np.uint8)
         if (flags > 1).any():
             raise IndexFileError("hnsw alive flags are not 0/1")
         alive = flags.astype(bool)
+        labels = read_labels(raw_labels, alive)
         fh.seek((-fh.tell()) % 64, 1)
         if remaining(fh) != blen:
             raise IndexFileError("hnsw graph length does not match the file (truncated or padded)")
@@ -357,10 +358,7 @@ class HnswIndex(ApproxIndex):
         if int(reader.rp_) != blen:
             raise IndexFileError("hnsw graph shorter than its recorded length")
         _check_faiss(f, n, idx)
-        live = labels[alive]
-        ordered = np.sort(live)
-        if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).any():
-            raise IndexFileError("hnsw live labels repeat")
+        live = labels[alive]  # read_labels refused repeats among them
         if len(live) != header.count:
             raise IndexFileError("live slots do not match the header count")
         f.hnsw.efSearch = idx.p.ef_search

@@ -87,6 +87,8 @@ def read_v1(
         raise IndexFileError("hnsw label table is not a permutation")
     labels = np.empty(n, dtype=np.int64)
     labels[internal] = ext.astype(np.int64)
+    if n and int(labels.min()) < 0:
+        raise IndexFileError("negative label in the index file (damaged)")
     ordered = np.sort(labels)
     if n > 1 and (ordered[1:] == ordered[:-1]).any():
         raise IndexFileError("hnsw labels repeat")

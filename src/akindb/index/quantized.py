@@ -61,7 +61,7 @@ import numpy as np
 from akindb.core.topk import top_k
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
-from akindb.index.base import F32, I64, IndexFileError, IndexHeader
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, read_labels
 from akindb.index.codes import (
     U8,
     U64,
@@ -429,8 +429,8 @@ class QuantizedIndex(ApproxIndex):
             raise IndexFileError("truncated body")
         idx._floats = FloatRows(dim, read_floats(fh, n, dim))
         idx._calib, idx._n_at_calib = calib, n_at_calib
-        idx._labels = np.frombuffer(parts[1], dtype="<i8").astype(np.int64)
         idx._alive = alive.astype(bool)
+        idx._labels = read_labels(parts[1], idx._alive)
         raw = np.frombuffer(parts[3], dtype=np.uint8).reshape(n, cb)
         if idx._binary:
             idx._bits = np.ascontiguousarray(raw.view(np.uint64).T)
