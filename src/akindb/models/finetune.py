@@ -122,10 +122,13 @@ def read_pairs_jsonl(path: str | Path) -> list[Pair]:
 
 
 def no_repeat_batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
-    """Cut ``pairs`` (in order) into batches where no query and no passage repeats.
+    """Cut ``pairs`` (in order) into batches where no query and no passage repeats. A batch of
+    one pair is dropped: it has no in-batch negative to learn from.
 
-    >>> [len(b) for b in no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c")], 2)]
-    [2, 1]
+    >>> [len(b) for b in no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c"), ("s", "d")], 2)]
+    [2, 2]
+    >>> no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c")], 2)  # ("q", "b") is left alone
+    [[('q', 'a'), ('r', 'c')]]
     """
     batches: list[list[Pair]] = []
     pending = list(pairs)

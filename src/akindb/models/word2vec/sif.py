@@ -40,7 +40,7 @@ CHUNK_TOKENS = 256
 def sif_weights(counts: np.ndarray, a: float = DEFAULT_A) -> F32:
     """``a / (a + p(w))`` for every word, with ``p`` the relative corpus frequency.
 
-    >>> sif_weights(np.array([999, 1]), a=1e-3).round(3).tolist()
+    >>> [round(float(w), 3) for w in sif_weights(np.array([999, 1]), a=1e-3)]
     [0.001, 0.5]
     """
     p = counts.astype(np.float64) / max(float(counts.sum()), 1.0)
