@@ -218,7 +218,7 @@ def bench_akindb_hnsw(base: np.ndarray, q: np.ndarray, truth: np.ndarray, work: 
     rows = []
     try:
         for ef in EF_SWEEP:
-            col._live.set_knob(ef)
+            col.parts.live.set_knob(ef)
             col.search_vectors(q[:50], k=K, include=[])  # warm the chunk -> id cache
             res, qps_b = timed_batch(lambda x: col.search_vectors(x, k=K, include=[])["ids"], q)
             _, qps_1 = timed_single(lambda x: [int(h.id) for h in col.search_vector(x, k=K)], q)
@@ -247,7 +247,7 @@ def bench_akindb_lsh(base: np.ndarray, q: np.ndarray, truth: np.ndarray, work: P
     rows = []
     try:
         for probes in (0, 4, 16, 64, 256):
-            col._live.set_knob(probes)
+            col.parts.live.set_knob(probes)
             res, qps_b = timed_batch(lambda x: col.search_vectors(x, k=K, include=[])["ids"], q)
             rows.append(row("akindb lsh", f"probes={probes}", **info,
                             recall=recall(_ids(res), truth), qps_batch_2t=qps_b))

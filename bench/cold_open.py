@@ -88,7 +88,7 @@ more = [col.search_vector(q * (1 + 1e-3 * i), k=10) for i in range(100)]
 t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "open_to_first_hits_s": t2 - t1,
                   "next_100_ms_each": (t3 - t2) * 10, "top": hits[0].id,
-                  "event": col._live.last_event, "count": col.count()}))
+                  "event": col.parts.live.last_event, "count": col.count()}))
 """
 
 

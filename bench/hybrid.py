@@ -53,19 +53,19 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
     vecs = col.embedder.embed([data.queries[q] for q in qids])
     lists: dict[str, dict[str, dict[int, float]]] = {}
     strength: dict[str, float | None] = {}
-    with col.db.lock:
-        labels, scores = col._live.search(vecs, n_cand)
-        n_rows = kw.fts_row_count(col.db.conn)
+    with col.parts.lock:
+        labels, scores = col.parts.live.search(vecs, n_cand)
+        n_rows = kw.fts_row_count(col.parts.store.conn)
         for i, q in enumerate(qids):
             v = {int(a): float(s) for a, s in zip(labels[i], scores[i], strict=True) if a >= 0}
             terms = kw.query_terms(data.queries[q])
-            k_ = {h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
-                                                               n_cand)}
+            k_ = {h.chunk_id: h.score for h in kw.bm25_search(
+                col.parts.store.conn, col.config.id, terms, n_cand)}
             lists[q] = {"vector": v, "keyword": k_}
             strength[q] = kw.match_strength(
-                max(k_.values()), kw.doc_freqs(col.db.conn, terms), n_rows) if k_ else None
+                max(k_.values()), kw.doc_freqs(col.parts.store.conn, terms), n_rows) if k_ else None
         every = sorted({c for d in lists.values() for lst in d.values() for c in lst})
-        doc_of = {c: r.doc_id for c, r in col._store.hit_rows(every).items()}
+        doc_of = {c: r.doc_id for c, r in col.parts.store.hit_rows(every).items()}
 
     def per_query(params: FusionParams | None, only: str | None = None) -> dict[str, float]:
         run: dict[str, list[str]] = {}

@@ -146,9 +146,9 @@ def test_empty_and_binary_text(tmp_db: akindb.Database) -> None:
 def test_add_is_idempotent_and_upsert_replaces(tmp_db: akindb.Database) -> None:
     col = _col(tmp_db)
     col.add(TEXTS[:2], ids=["a", "b"])
-    seq = col._store.head_seq()
+    seq = col.parts.store.head_seq()
     col.add(TEXTS[:2], ids=["a", "b"])  # same content: no work, no log entries
-    assert col._store.head_seq() == seq
+    assert col.parts.store.head_seq() == seq
     with pytest.raises(errors.InvalidArgumentError, match="upsert"):
         col.add([TEXTS[2]], ids=["a"])
     col.upsert([TEXTS[2]], ids=["a"])
@@ -205,11 +205,11 @@ def test_index_file_persists_and_catches_up(tmp_path: Path) -> None:
         col = db.get_collection("v")
         assert col.search_vector(vecs[150], k=1)[0].id == "150"
         assert all(h.id != "5" for h in col.search_vector(vecs[5], k=5))
-        assert "loaded" in col._live.last_event
+        assert "loaded" in col.parts.live.last_event
     # A truncated or foreign index file is detected and rebuilt, never trusted.
     data = files[0].read_bytes()
     files[0].write_bytes(data[: len(data) // 2])
     with akindb.open(tmp_path / "db") as db:
         col = db.get_collection("v")
         assert col.search_vector(vecs[42], k=1)[0].id == "42"
-        assert "rebuilt" in col._live.last_event
+        assert "rebuilt" in col.parts.live.last_event

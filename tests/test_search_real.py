@@ -61,10 +61,10 @@ def test_reindex_is_idempotent_and_changes_replace(
 ) -> None:
     db, folder = docs_db
     col = db.get_collection("docs")
-    seq = col._store.head_seq()
+    seq = col.parts.store.head_seq()
     again = col.add_files([folder])
     assert again.unchanged == 7 and again.added == 0 and again.chunks == 0
-    assert col._store.head_seq() == seq  # nothing re-embedded, nothing written
+    assert col.parts.store.head_seq() == seq  # nothing re-embedded, nothing written
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(folder / "library" / "atexit.rst.txt", work)

@@ -9,7 +9,8 @@
 
 from akindb.client import connect
 from akindb.collection import Collection
-from akindb.db import Database, open
+from akindb.collection.database import Database, open
+from akindb.collection.ingest import IngestReport
 from akindb.errors import (
     AkinError,
     CollectionExistsError,
@@ -22,7 +23,6 @@ from akindb.errors import (
     ModelMismatchError,
     StorageError,
 )
-from akindb.ingest import IngestReport
 from akindb.models.base import Embedder, ModelSpec, TokenView
 from akindb.types import Chunk, Hit, Metric, Record
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     import httpx
 
     from akindb.collection import Where
-    from akindb.ingest import IngestProgress, IngestReport
-    from akindb.results import Include, QueryResult
+    from akindb.collection.ingest import IngestProgress, IngestReport
+    from akindb.collection.results import Include, QueryResult
     from akindb.retrieval.context import RagContext
 
 
@@ -244,7 +244,7 @@ class RemoteCollection:
         import base64
         import time
 
-        from akindb.ingest import IngestReport
+        from akindb.collection.ingest import IngestReport
         from akindb.text.loaders import iter_files, load_bytes
 
         t0 = time.perf_counter()

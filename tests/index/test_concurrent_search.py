@@ -43,7 +43,7 @@ def test_parallel_searches_with_a_writer(kind: str, tmp_path: Path) -> None:
     with akindb.open(tmp_path / "db") as db:
         col = db.get_collection("c")
         col.search_vector(base[0])
-        assert "loaded" in col._live.last_event
+        assert "loaded" in col.parts.live.last_event
 
         def reader(seed: int) -> None:
             rng = np.random.default_rng(seed)

@@ -256,14 +256,14 @@ def test_collection_catch_up_exact_and_reload(kind: str, metric: Metric, tmp_pat
     try:
         rcol = reader.get_collection("v")
         rcol.search_vector(q[0])
-        assert "loaded" in rcol._live.last_event
+        assert "loaded" in rcol.parts.live.last_event
         with akindb.open(tmp_path / "db") as writer:
             wcol = writer.get_collection("v")
             wcol.add(ids=ids[600:], vectors=base[600:])
             wcol.delete(ids[:100])
         assert rcol.search_vector(base[700], k=1)[0].id == "d700"
         assert all(h.id not in set(ids[:100]) for h in rcol.search_vector(base[5], k=10))
-        assert "loaded" in rcol._live.last_event, "caught up from the log, not rebuilt"
+        assert "loaded" in rcol.parts.live.last_event, "caught up from the log, not rebuilt"
         approx_ids = [[h.id for h in hs] for hs in rcol.search_vectors(q, k=10)]
         exact_ids = [[h.id for h in hs] for hs in rcol.search_vectors(q, k=10, exact=True)]
         flat = FlatIndex(DIM, metric)
@@ -300,8 +300,9 @@ def test_older_index_format_is_rewritten_once_on_open(
     with akindb.open(tmp_path / "db") as db:
         col = db.get_collection("v")
         assert col.search_vector(base[7], k=1)[0].id == "d7"
-        assert "loaded" in col._live.last_event and "saved as format 3" in col._live.last_event
-        with open(col._live.path, "rb") as fh:
+        event = col.parts.live.last_event
+        assert "loaded" in event and "saved as format 3" in event
+        with open(col.parts.live.path, "rb") as fh:
             assert read_envelope(fh).format == 3
 
 
@@ -314,7 +315,7 @@ def test_tune_reaches_target_and_persists(kind: str, tmp_path: Path) -> None:
         start = {"hnsw": {"ef_search": 1}, "lsh": {"probes": 0}, "quantized": {"oversample": 1}}[
             kind
         ]
-        col._live.set_knob(next(iter(start.values())))
+        col.parts.live.set_knob(next(iter(start.values())))
         report = col.tune(target_recall=0.95, n_queries=100)
         assert report["met"] and report["after"]["recall"] >= 0.95
         assert report["knob"] == next(iter(start))
@@ -347,7 +348,7 @@ def test_tune_on_tiny_collections(kind: str, tmp_db: akindb.Database) -> None:
 def test_compact_reclaims_and_auto_compaction(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from akindb import live_index
+    from akindb.collection import live_index
 
     base, _ = _data(n=3000)
     with akindb.open(tmp_path / "db") as db:
@@ -390,18 +391,18 @@ def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
         with akindb.open(tmp_path / "db") as db:
             c = db.get_collection("f")
             assert c.search_vector(base[42], k=1)[0].id == "42"
-            assert "rebuilt" in c._live.last_event
+            assert "rebuilt" in c.parts.live.last_event
     # Different build parameters in the file than in the collection: rebuilt, not trusted.
     other_build = {"hnsw": {"M": 4}, "lsh": {"n_bits": 3}, "quantized": {"codes": "binary"}}
     idx = make_index(kind, DIM, Metric.COSINE, other_build[kind])
     idx.add(np.arange(1, 301, dtype=np.int64), normalize_rows(base))
     with akindb.open(tmp_path / "db") as db:
         c = db.get_collection("f")
-        idx.save(path, collection_uuid=c.config.uuid, built_seq=c._store.head_seq())
+        idx.save(path, collection_uuid=c.config.uuid, built_seq=c.parts.store.head_seq())
     with akindb.open(tmp_path / "db") as db:
         c = db.get_collection("f")
         c.search_vector(base[0])
-        assert "other parameters" in c._live.last_event
+        assert "other parameters" in c.parts.live.last_event
 
 
 def test_bad_kinds_and_parameters(tmp_db: akindb.Database) -> None:
@@ -465,7 +466,7 @@ def test_include_ids_stay_right_when_the_doc_id_cache_overflows(
 ) -> None:
     """The chunk -> document id cache behind ``include=[...]`` is bounded: when it is cleared
     to make room, every id of the answer is fetched again (none is lost or mixed up)."""
-    from akindb import results
+    from akindb.collection import results
 
     monkeypatch.setattr(results, "_DOC_CACHE_MAX", 8)
     base, q = _data(n=300)
@@ -476,4 +477,4 @@ def test_include_ids_stay_right_when_the_doc_id_cache_overflows(
             got = col.search_vectors(q[lo : lo + 6], k=5, include=["scores"])
             want = col.search_vectors(q[lo : lo + 6], k=5)
             assert got["ids"] == [[h.id for h in hs] for hs in want]
-            assert len(col._doc_of) <= 8 + 30
+            assert len(col.parts.doc_of) <= 8 + 30

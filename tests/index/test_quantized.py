@@ -299,7 +299,7 @@ def test_collection_keeps_floats_on_disk(tmp_path: Path) -> None:
     with akindb.open(tmp_path / "db") as db:
         col = db.get_collection("c")
         assert col.search_vector(base[42], k=1)[0].id == "42"
-        assert "loaded" in col._live.last_event
+        assert "loaded" in col.parts.live.last_event
         assert col.index_stats()["memory"]["codes_bytes"] == 3000 * DIM
 
 

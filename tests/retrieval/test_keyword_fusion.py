@@ -166,7 +166,7 @@ def test_keyword_gate_and_params() -> None:
 
 
 def test_match_strength_on_fts5(col: akindb.Collection) -> None:
-    conn = col.db.conn
+    conn = col.parts.store.conn
     assert kw.fts_row_count(conn) == len(DOCS)
     assert kw.doc_freqs(conn, ["tea", "steeping", "zzz", "near"]) == [1, 1, 0, 1]
     hits = kw.bm25_search(conn, col.config.id, ["tea"], 5)

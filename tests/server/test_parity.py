@@ -11,7 +11,7 @@ import pytest
 
 import akindb
 from akindb import errors
-from akindb.ingest import IngestReport
+from akindb.collection.ingest import IngestReport
 from akindb.retrieval.context import RagContext
 from akindb.types import Hit, Record
 from tests.server.conftest import EMBEDDER, Backend

@@ -170,15 +170,10 @@ def search(
     """Search a collection by meaning and keywords; prints ranked hits with score, source and
     passage."""
     with handled():
+        # The truncation note comes once, from the search itself (a logged note).
         col = _open_collection(db, collection)
-        tv = col.tokenize(query)
-        if tv.truncated:
-            err.print(
-                f"note: the query is longer than the model's {tv.max_tokens}-token limit; "
-                "only its beginning was used"
-            )
+        from akindb.retrieval.request import check_mode
         from akindb.retrieval.rerank import parse_reranker
-        from akindb.retrieval.search import check_mode
 
         params = _fusion_params(fusion, rrf_k, keyword_weight, keyword_gate)
         reranker = (
@@ -300,7 +295,7 @@ def delete(
     with handled():
         col = _open_collection(db, collection)
         n = col.delete(ids or None, where=where)
-        col.db.close()
+        col.flush()
         if json_out:
             print_json({"deleted": n})
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,25 @@ _EXIT: list[tuple[type[errors.AkinError], int]] = [
     (errors.StorageError, 5),
     (errors.MissingExtraError, 4),
 ]
+
+
+class _NoteHandler(logging.Handler):
+    """Library notes (``log.warning``) to the terminal's stderr as ``note: ...``, once each.
+
+    Resolves ``sys.stderr`` at each record (so a test runner's captured stream gets it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"note: {record.getMessage()}\n")
+        except Exception:  # pragma: no cover - a closed stream
+            self.handleError(record)
+
+
+def install_notes() -> None:
+    """Print akindb's warnings as notes on stderr (idempotent)."""
+    logger = logging.getLogger("akindb")
+    if not any(isinstance(h, _NoteHandler) for h in logger.handlers):
+        logger.addHandler(_NoteHandler(logging.WARNING))
 
 
 def exit_code(exc: errors.AkinError) -> int:

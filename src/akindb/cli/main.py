@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 
 from akindb.cli import (
@@ -16,6 +14,7 @@ from akindb.cli import (
     train_commands,
     word_commands,
 )
+from akindb.cli.common import install_notes
 
 app = typer.Typer(
     name="akindb",
@@ -24,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+install_notes()
 commands.register(app)
 app.add_typer(commands.collections_app, name="collections")
 app.add_typer(evaluate.eval_app, name="eval")
@@ -36,7 +36,6 @@ retrieval_commands.register(app)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="note: %(message)s")
     app()
 
 

@@ -43,7 +43,7 @@ def context(
 ) -> None:
     """Build RAG context: best passages, de-duplicated, neighbours merged, within the budget,
     each with its citation (source and character offsets)."""
-    from akindb.retrieval.search import check_mode
+    from akindb.retrieval.request import check_mode
 
     with handled():
         col = _open(db, collection)

@@ -87,7 +87,7 @@ def serve(
             key_file=api_key_file.expanduser().resolve() if api_key_file else None,
             max_body_bytes=int(max_body_mb * 1024 * 1024),
         )
-        from akindb.db import Database
+        from akindb.collection.database import Database
 
         Database(path, create=True).close()  # create or migrate it once, not in each worker
         # Each worker process imports the app factory and builds the app from these settings,

@@ -68,7 +68,7 @@ def run_beir(
     ``index``/``index_params`` choose the collection's index (a new collection per kind, so the
     quality cost of an approximate index shows next to ``flat``'s exact answers).
     """
-    from akindb.retrieval.search import check_mode
+    from akindb.retrieval.request import check_mode
 
     check_mode(mode)
     suffix = ("-chunked" if chunked else "") + ("" if index == "flat" else f"-{index}")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.types import Metric
+
+if TYPE_CHECKING:
+    from akindb.index.approx import IndexParams
 
 _KINDS: dict[str, tuple[str, str]] = {
     "flat": ("akindb.index.flat", "FlatIndex"),
@@ -70,3 +74,43 @@ def make_index(kind: str, dim: int, metric: Metric, params: Mapping[str, Any]) -
     cls = index_class(kind)
     full = validate_params(kind, params)
     return cls(dim, metric, **full)
+
+
+class IndexKind(StrEnum):
+    """The index kinds a collection can use (a ``str``: ``IndexKind.HNSW == "hnsw"``)."""
+
+    FLAT = "flat"
+    HNSW = "hnsw"
+    LSH = "lsh"
+    QUANTIZED = "quantized"
+
+    @classmethod
+    def parse(cls, value: str | IndexKind) -> IndexKind:
+        """``"hnsw"`` or ``IndexKind.HNSW`` in, the member out; unknown names list the valid.
+
+        >>> IndexKind.parse("lsh")
+        <IndexKind.LSH: 'lsh'>
+        """
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(k.value for k in cls)
+            raise InvalidArgumentError(
+                f"unknown index kind {value!r}; use one of: {valid}"
+            ) from None
+
+
+def typed_params(kind: str, params: Mapping[str, Any]) -> IndexParams | None:
+    """The frozen parameter dataclass of ``kind`` (``None`` for flat), without checking that
+    the kind's extra is installed (reading a config must work where searching may not).
+
+    >>> typed_params("lsh", {"probes": 4}).probes
+    4
+    """
+    cls = index_class(kind) if kind != "flat" else FlatIndex
+    if cls is FlatIndex:
+        return None
+    from akindb.index.approx import ApproxIndex
+
+    assert issubclass(cls, ApproxIndex)
+    return cls.params_cls.from_dict(dict(params))

@@ -23,17 +23,17 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from akindb.collection.parts import CollectionParts
+from akindb.collection.vector_search import search_vectors
 from akindb.errors import DocumentNotFoundError, EmptyTextError, InvalidArgumentError
 from akindb.retrieval.explain import Explanation
-from akindb.retrieval.search import stored_vectors
+from akindb.retrieval.request import SearchRequest, check_k, check_mode
+from akindb.retrieval.search import search
 from akindb.types import Hit, Metric
-
-if TYPE_CHECKING:
-    from akindb.collection import Collection
 
 TokenCounter = Callable[[str], int]
 
@@ -169,7 +169,7 @@ def cut_to_tokens(text: str, budget: int, count: TokenCounter) -> str:
 
 
 def build_context(
-    col: Collection,
+    col: CollectionParts,
     query: str,
     max_tokens: int = 1500,
     *,
@@ -191,12 +191,14 @@ def build_context(
         def count_tokens(s: str) -> int:
             return emb.count_tokens([s])[0] if s else 0
 
-    hits = col.search(query, k, mode=mode, where=where)  # type: ignore[arg-type]
-    with col.db.lock:
-        vecs = stored_vectors(col, [h.chunk_id for h in hits if h.chunk_id is not None])
+    hits = search(col, SearchRequest(query=query, k=k, mode=check_mode(mode), where=where))
+    with col.lock, col.translated():
+        vecs = col.store.vectors_by_chunk([h.chunk_id for h in hits if h.chunk_id is not None])
     kept = _dedup(hits, vecs, dedup_threshold)
     groups = _groups(kept, merge_adjacent)
-    texts = {r.id: r.text for r in col.get(sorted({g.doc_id for g in groups}))}
+    with col.lock, col.translated():
+        records = col.store.records(sorted({g.doc_id for g in groups}), None, None, 0)
+    texts = {r.id: r.text for r in records}
     stats = {"hits": len(hits), "duplicates_removed": len(hits) - len(kept),
              "merged_chunks": len(kept) - len(groups)}
     chosen: list[Passage] = []
@@ -249,15 +251,15 @@ def build_context(
 
 
 def more_like(
-    col: Collection, id: str | None, k: int = 10, *, text: str | None = None, where: Any = None
+    col: CollectionParts, id: str | None, k: int = 10, *, text: str | None = None, where: Any = None
 ) -> list[Hit]:
     """See ``Collection.more_like``: one hit per document, best first."""
     if (id is None) == (text is None):
         raise InvalidArgumentError("give either a stored document id or text=..., not both")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    check_k(k)
     if id is not None:
-        vecs = col.vectors_of(id)
+        with col.lock, col.translated():
+            vecs = col.store.chunk_vectors(id)
         if len(vecs) == 0:
             raise DocumentNotFoundError(
                 f"no document {id!r} in collection {col.name!r}; check the id (akindb get) "
@@ -273,10 +275,13 @@ def more_like(
             raise EmptyTextError("the text is empty; give some words to find similar documents")
         q = col.embedder.embed([text])[0]
         own = 0
-    total = col.count_chunks()
+    with col.lock, col.translated():
+        total = col.store.count_chunks()
     want = min(total, (k + 1) * 4 + own)
     while True:
-        rows = col.search_vectors(q, max(want, 1), where=where)[0]
+        found = search_vectors(col, q[None, :], max(want, 1), where=where)
+        assert isinstance(found, list)
+        rows = found[0]
         best: dict[str, Hit] = {}
         for h in rows:
             if h.id == id or h.id in best:

@@ -20,32 +20,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from akindb.collection.parts import CollectionParts
+from akindb.collection.results import passes
 from akindb.core.topk import to_distance
-from akindb.errors import EmptyTextError, InvalidArgumentError
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
-from akindb.storage import sqlite as sq
+from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
+    DEFAULT_MODE,
+    MODES,
+    SearchMode,
+    SearchRequest,
+    check_mode,
+)
 from akindb.storage.filters import parse_where
 from akindb.types import Hit, Metric
 
 if TYPE_CHECKING:
-    from akindb.collection import Collection
     from akindb.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
-SearchMode = Literal["vector", "keyword", "hybrid"]
-MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
-DEFAULT_MODE: SearchMode = "hybrid"
-"""Chosen on the NFCorpus dev split (nDCG@10 vector 0.3024, keyword 0.2909, hybrid 0.3320 with
-the keyword gate, 0.3301 without; docs/benchmarks.md, "Hybrid retrieval"); pass
-``mode="vector"`` for cosine scores."""
 DEFAULT_FUSION = FusionParams()
 RERANK_POOL = 50
 """How many candidates a reranker without a ``pool`` attribute sees (at least ``k``)."""
@@ -53,24 +52,6 @@ MAX_OCCLUDED_WORDS = 31
 """Token importance occludes at most this many query words, so that the query and all its
 variants fit one model batch (32): one model call per query."""
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def check_mode(mode: str) -> SearchMode:
-    if mode not in MODES:
-        raise InvalidArgumentError(f"unknown search mode {mode!r}; use one of: {', '.join(MODES)}")
-    return mode  # type: ignore[return-value]
-
-
-def stored_vectors(col: Collection, chunk_ids: Sequence[int]) -> dict[int, F32]:
-    out: dict[int, F32] = {}
-    for lo in range(0, len(chunk_ids), 900):
-        part = list(chunk_ids[lo : lo + 900])
-        marks = ",".join("?" * len(part))
-        for cid, blob in col.db.conn.execute(
-            f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part
-        ):
-            out[int(cid)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-    return out
 
 
 def dense_scores(metric: Metric, q: F32, vecs: F32) -> F32:
@@ -104,28 +85,15 @@ def occlusion_variants(query: str) -> tuple[list[str], list[str]]:
     return words, variants
 
 
-def search(
-    col: Collection,
-    query: str,
-    k: int = 10,
-    *,
-    mode: str = DEFAULT_MODE,
-    min_score: float | None = None,
-    max_distance: float | None = None,
-    where: Any = None,
-    exact: bool = False,
-    explain: bool = False,
-    rerank: Reranker | None = None,
-    fusion: FusionParams | None = None,
-) -> list[Hit]:
-    """See ``Collection.search``."""
-    if not isinstance(query, str) or not query.strip():
-        raise EmptyTextError("the query is empty; type some words to search for")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
-    m = check_mode(mode)
-    params = fusion or DEFAULT_FUSION
-    w = parse_where(where)
+def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
+    """Answer one text search (see ``Collection.search``)."""
+    req = request.checked()
+    query, k, m, explain = req.query, req.k, req.mode, req.explain
+    min_score, max_distance, exact = req.min_score, req.max_distance, req.exact
+    rerank = req.rerank
+    assert not isinstance(rerank, str)
+    params = req.fusion if isinstance(req.fusion, FusionParams) else DEFAULT_FUSION
+    w = parse_where(req.where)
     pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
     # One model call per query: the query, plus its occluded variants when explaining.
@@ -133,11 +101,14 @@ def search(
     variants: F32 | None = None
     words: list[str] = []
     if needs_vec:
-        emb = col.embedder
-        if emb.count_tokens([query])[0] + 2 > emb.spec.max_tokens:
+        emb = parts.embedder
+        # A word piece covers at least one character, so a query shorter than the limit cannot
+        # be truncated: only a long query pays for a second tokenization to check.
+        limit = emb.spec.max_tokens
+        if len(query) + 2 > limit and emb.count_tokens([query])[0] + 2 > limit:
             log.warning(
-                "query is longer than the model's %d-token limit and was truncated",
-                emb.spec.max_tokens,
+                "the query is longer than the model's %d-token limit and was truncated (only its "
+                "beginning was used)", limit,
             )
         texts = [query]
         var_texts: list[str] = []
@@ -147,34 +118,35 @@ def search(
         mat = emb.embed(texts)
         qvec = mat[0]
         if explain:
-            variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], col.dim)
+            variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
     terms = kw.query_terms(query) if m != "vector" else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
     if m != "keyword":
         assert qvec is not None
-        with sq.translated(col.db.file):
-            with col.db.lock:
-                allowed = col._store.filter_chunk_ids(w) if w is not None else None
+        with parts.translated():
+            with parts.lock:
+                allowed = parts.store.filter_chunk_ids(w) if w is not None else None
             if allowed is not None and len(allowed) == 0:
-                labels, scores = col._live.empty_result(1, n_cand)
+                labels, scores = parts.live.empty_result(1, n_cand)
             else:  # outside the database lock: see LiveIndex.search
-                labels, scores = col._live.search(qvec[None, :], n_cand, allowed, exact=exact)
+                labels, scores = parts.live.search(qvec[None, :], n_cand, allowed, exact=exact)
         pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
         lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
     strength: float | None = None
-    with col.db.lock, sq.translated(col.db.file):
+    conn = parts.store.conn
+    with parts.lock, parts.translated():
         if m != "vector":
             lists["keyword"] = {
-                h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
+                h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
                                                             n_cand, w)
             }
         if m == "hybrid":
             if params.gated and lists["keyword"]:
                 strength = kw.match_strength(
-                    max(lists["keyword"].values()), kw.doc_freqs(col.db.conn, terms),
-                    kw.fts_row_count(col.db.conn),
+                    max(lists["keyword"].values()), kw.doc_freqs(conn, terms),
+                    kw.fts_row_count(conn),
                 )
             fused = fuse(lists, params, strength)
         else:
@@ -185,13 +157,13 @@ def search(
             ]
         top = fused[:pool]
         ids = [f.item for f in top]
-        rows = col._store.hit_rows(ids)
+        rows = parts.store.hit_rows(ids)
         dense_known = lists.get("vector", {})
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
-        vec_of = stored_vectors(col, vec_ids) if qvec is not None else {}
-        bm25_parts = kw.term_scores(col.db.conn, ids, terms) if (explain and terms) else {}
-    metric = col.metric
+        vec_of = parts.store.vectors_by_chunk(vec_ids) if qvec is not None else {}
+        bm25_parts = kw.term_scores(conn, ids, terms) if (explain and terms) else {}
+    metric = parts.metric
     hits: list[Hit] = []
     hvecs: list[F32] = []
     for f in top:
@@ -207,9 +179,7 @@ def search(
             dist = float(to_distance(np.array([dense], np.float32), metric)[0])
         else:  # pragma: no cover - every vector candidate has a stored vector
             dist = float("nan")
-        if min_score is not None and f.score < min_score:
-            continue
-        if max_distance is not None and not dist <= max_distance:
+        if not passes(f.score, dist, min_score, max_distance):
             continue
         expl = Explanation(
             mode=m,
@@ -233,10 +203,10 @@ def search(
         if f.item in vec_of:
             hvecs.append(vec_of[f.item])
         else:
-            hvecs.append(np.zeros(col.dim, dtype=np.float32))
+            hvecs.append(np.zeros(parts.dim, dtype=np.float32))
     if rerank is not None:
         hits = _apply_rerank(rerank, query, qvec, hits, np.array(hvecs, np.float32), k)
-        hvecs = [vec_of.get(h.chunk_id or -1, np.zeros(col.dim, np.float32)) for h in hits]
+        hvecs = [vec_of.get(h.chunk_id or -1, np.zeros(parts.dim, np.float32)) for h in hits]
     hits = hits[:k]
     if explain and qvec is not None and variants is not None and hits:
         hits = _token_importance(metric, qvec, variants, words, hits,

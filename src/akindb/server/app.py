@@ -56,7 +56,7 @@ from starlette.concurrency import run_in_threadpool
 
 import akindb
 from akindb import errors
-from akindb.db import validate_name
+from akindb.collection.database import validate_name
 from akindb.server import schemas as s
 from akindb.server.auth import ApiKey
 from akindb.server.fast import Answer, FastPath

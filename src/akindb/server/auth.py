@@ -33,7 +33,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from akindb.db import validate_name
+from akindb.collection.database import validate_name
 from akindb.errors import InvalidArgumentError
 from akindb.storage.atomic import atomic_write_bytes
 

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 
 from akindb import errors
-from akindb.ingest import ingest_named
+from akindb.collection.ingest import ingest_named
 from akindb.server import schemas as s
 from akindb.server.respond import hits_json, json_response
 from akindb.server.state import State
@@ -73,7 +73,7 @@ def add_rag_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) 
         """Index uploaded files (contents, not server paths): unchanged ones are skipped,
         changed ones replaced, binary ones counted in ``skipped``."""
         items = _uploads(body.files)
-        report = ingest_named(col(name), items, metadata=body.metadata or {})
+        report = ingest_named(col(name).parts, items, metadata=body.metadata or {})
         return json_response(report.to_dict())
 
     @app.post("/v1/collections/{name}/context", response_model=s.RagContextOut, tags=["search"])

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from akindb import errors
 from akindb.collection import Collection
-from akindb.db import Database, validate_name
+from akindb.collection.database import Database, validate_name
 from akindb.models.base import Embedder
 from akindb.server import codes
 from akindb.server.auth import ApiKey, KeyStore
@@ -107,10 +107,8 @@ class State:
     def collection(self, name: str) -> Collection:
         col = self.db.get_collection(validate_name(name))
         spec = col.config.model
-        if spec is not None and col._embedder is None and spec.name in self.embedders:
-            emb = self.embedders[spec.name]
-            col.check_model(emb)
-            col._embedder = emb
+        if spec is not None and col.parts.model is None and spec.name in self.embedders:
+            col.use_model(self.embedders[spec.name])
         return col
 
     def warm(self) -> None:

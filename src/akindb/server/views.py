@@ -57,14 +57,15 @@ class MapCache:
 
     def projection(self, col: Collection, max_points: int) -> Projection:
         key = (col.config.uuid, max_points)
-        with col.db.lock:
-            head = col._store.head_seq()
+        parts = col.parts
+        with parts.lock:
+            head = parts.store.head_seq()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit.seq == head:
                 return hit
-        with col.db.lock:
-            seq, labels, vecs = col._store.all_vectors()
+        with parts.lock:
+            seq, labels, vecs = parts.store.all_vectors()
         total = len(labels)
         if total > max_points:
             pick = np.sort(np.random.default_rng(0).choice(total, max_points, replace=False))
@@ -74,8 +75,8 @@ class MapCache:
             np.zeros(col.dim, np.float32), np.zeros((2, col.dim), np.float32), [0.0, 0.0]
         )
         coords = ((vecs - mean) @ axes.T).astype(np.float32)
-        with col.db.lock:
-            rows = col._store.hit_rows(labels.tolist())
+        with parts.lock:
+            rows = parts.store.hit_rows(labels.tolist())
         proj = Projection(seq, labels, coords, mean, axes, var, total, rows)
         with self._lock:
             self._cache[key] = proj

@@ -272,6 +272,17 @@ class CollectionStore:
                 out[cid] = doc_id
         return out
 
+    def vectors_by_chunk(self, chunk_ids: Sequence[int]) -> dict[int, F32]:
+        """Stored vectors of the given chunks (ids not found are left out)."""
+        out: dict[int, F32] = {}
+        for part in _batches(list(chunk_ids)):
+            marks = ",".join("?" * len(part))
+            for cid, blob in self.conn.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({marks})", list(part)
+            ):
+                out[int(cid)] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        return out
+
     def chunk_vectors(self, doc_id: str) -> F32:
         rows = self.conn.execute(
             "SELECT c.vector FROM chunks c JOIN documents d ON d.id = c.document_id"

@@ -79,7 +79,7 @@ class LiveIndex:
         self._ready = False  # whether index.ready() ran since the index last changed
         self.last_event = ""
 
-    def _prep(self, vectors: F32) -> F32:
+    def prep(self, vectors: F32) -> F32:
         return normalize_rows(vectors) if self.metric is Metric.COSINE else vectors
 
     def _new(self) -> VectorIndex:
@@ -133,7 +133,7 @@ class LiveIndex:
         index = self._new()
         step = 50_000
         for lo in range(0, len(labels), step):
-            index.add(labels[lo : lo + step], self._prep(vecs[lo : lo + step]))
+            index.add(labels[lo : lo + step], self.prep(vecs[lo : lo + step]))
             if progress is not None:
                 progress(min(lo + step, len(labels)), len(labels))
         self._seq = head
@@ -191,7 +191,7 @@ class LiveIndex:
     def _apply(self, added: I64, vectors: F32, deleted: I64) -> None:
         """Apply a log delta to the index (and the exact index beside it, if made)."""
         assert self._index is not None
-        prepped = self._prep(vectors) if len(added) else vectors
+        prepped = self.prep(vectors) if len(added) else vectors
         if len(deleted):
             self._index.remove(deleted)
         if len(added):
@@ -229,7 +229,7 @@ class LiveIndex:
         """
         with self._lock:
             index = self.exact_index() if exact else self.get()
-        q = self._prep(queries)
+        q = self.prep(queries)
         with self._rw.read():
             return index.search(q, k, allowed)
 

@@ -21,20 +21,17 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from akindb.collection.parts import CollectionParts
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
 from akindb.index.quantized import QuantizedIndex
-from akindb.storage import sqlite as sq
+from akindb.storage import catalog
 from akindb.storage.atomic import atomic_writer
-
-if TYPE_CHECKING:
-    from akindb.collection import Collection
-    from akindb.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +41,8 @@ AUTO_VACUUM_MIN_BYTES = 4 * 1024 * 1024
 this big (disk space returns to the system; the index compacts itself, see live_index)."""
 
 
-def _tune_path(col: Collection) -> Path:
-    live = col._live
+def _tune_path(parts: CollectionParts) -> Path:
+    live = parts.live
     return live.path.with_name(live.path.name + ".tune.json")
 
 
@@ -65,7 +62,7 @@ def _timed_search(index: ApproxIndex, q: F32, k: int) -> tuple[I64, float]:
 
 
 def tune(
-    col: Collection,
+    parts: CollectionParts,
     target_recall: float,
     *,
     k: int = 10,
@@ -84,8 +81,8 @@ def tune(
         raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     if not isinstance(n_queries, int) or isinstance(n_queries, bool) or n_queries < 1:
         raise InvalidArgumentError(f"n_queries must be a positive integer, got {n_queries!r}")
-    live = col._live
-    with col.db.lock, sq.translated(col.db.file):
+    live = parts.live
+    with parts.lock, parts.translated():
         index = live.get()
         report: dict[str, Any] = {
             "kind": live.kind, "target_recall": float(target_recall), "k": k,
@@ -107,7 +104,7 @@ def tune(
             own = np.sort(labels[rng.choice(n, size=min(n_queries, n), replace=False)])
             q = index.vectors_of(own)
         else:  # real queries (e.g. logged ones): no own match to leave out
-            q = live._prep(queries)
+            q = live.prep(queries)
             own = np.full(len(q), -2, dtype=np.int64)
         gt_l, _ = exact.search(q, kk + 1)
         truth = [
@@ -136,35 +133,32 @@ def tune(
             chosen = max(sweep, key=lambda p: (p["recall"], -p["value"]))
             report["met"] = False
         live.set_knob(int(chosen["value"]))
-        params = {**col.config.index_params, index.knob: int(chosen["value"])}
-        with sq.write_txn(col.db.conn, col.db.file):
-            col.db.conn.execute(
-                "UPDATE collections SET index_params = ? WHERE id = ?",
-                (json.dumps(params, sort_keys=True), col.config.id),
-            )
-        col.config = replace(col.config, index_params=params)
+        params = {**parts.config.index_params, index.knob: int(chosen["value"])}
+        with parts.write_txn():
+            catalog.set_index_params(parts.store.conn, parts.config.id, params)
+        parts.config = replace(parts.config, index_params=params)
         report.update(
             before=before, after=chosen, sweep=sweep, n_queries=len(own),
             at=datetime.now(UTC).isoformat(timespec="seconds"), built_seq=live.seq,
         )
         try:
-            with atomic_writer(_tune_path(col)) as fh:
+            with atomic_writer(_tune_path(parts)) as fh:
                 fh.write(json.dumps(report, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             log.warning("could not save the tuning record: %s", exc)
         return report
 
 
-def index_stats(col: Collection) -> dict[str, Any]:
+def index_stats(parts: CollectionParts) -> dict[str, Any]:
     """See ``Collection.index_stats``."""
-    with col.db.lock, sq.translated(col.db.file):
-        out = col._live.stats()
-        index = col._live.get()
+    with parts.lock, parts.translated():
+        out = parts.live.stats()
+        index = parts.live.get()
     if isinstance(index, QuantizedIndex):  # RAM held by codes vs floats left in the file
         out["memory"] = index.memory_report()
     out["tuned"] = None
     try:
-        rec = json.loads(_tune_path(col).read_text(encoding="utf-8"))
+        rec = json.loads(_tune_path(parts).read_text(encoding="utf-8"))
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
             "recall": rec["after"]["recall"], "target_recall": rec.get("target_recall"),
@@ -175,48 +169,46 @@ def index_stats(col: Collection) -> dict[str, Any]:
     return out
 
 
-def _db_bytes(db: Database) -> int:
+def _db_bytes(db_file: Path) -> int:
     return sum(
-        p.stat().st_size for p in db.path.glob(db.file.name + "*") if p.is_file()
+        p.stat().st_size for p in db_file.parent.glob(db_file.name + "*") if p.is_file()
     )
 
 
-def vacuum(db: Database) -> None:
+def vacuum(parts: CollectionParts) -> None:
     """Rewrite the SQLite file without its free pages and truncate the WAL."""
-    with db.lock, sq.translated(db.file):
-        db.conn.execute("VACUUM")
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with parts.lock, parts.translated():
+        catalog.vacuum(parts.store.conn)
 
 
-def maybe_vacuum(db: Database) -> bool:
+def maybe_vacuum(parts: CollectionParts) -> bool:
     """Vacuum when free pages pass ``AUTO_VACUUM_FRACTION`` of a big enough file."""
-    with db.lock, sq.translated(db.file):
-        pages = int(db.conn.execute("PRAGMA page_count").fetchone()[0])
-        free = int(db.conn.execute("PRAGMA freelist_count").fetchone()[0])
-        size = int(db.conn.execute("PRAGMA page_size").fetchone()[0])
+    with parts.lock, parts.translated():
+        pages, free, size = catalog.page_stats(parts.store.conn)
     if pages * size < AUTO_VACUUM_MIN_BYTES or free < AUTO_VACUUM_FRACTION * pages:
         return False
     try:
-        vacuum(db)
+        vacuum(parts)
     except Exception as exc:  # another process busy: try again after a later delete
         log.info("automatic VACUUM skipped: %s", exc)
         return False
     return True
 
 
-def compact(col: Collection) -> dict[str, Any]:
+def compact(parts: CollectionParts) -> dict[str, Any]:
     """See ``Collection.compact``."""
-    with col.db.lock:
-        before_db, before_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
-        dropped = col._live.compact()
-        through, trimmed = col._live.trimmable_seq(), 0
+    live = parts.live
+    with parts.lock:
+        before_db, before_idx = _db_bytes(parts.db_file), live.stats()["file_bytes"]
+        dropped = live.compact()
+        through, trimmed = live.trimmable_seq(), 0
         if through:
-            with sq.write_txn(col.db.conn, col.db.file):
-                trimmed = col._store.trim_log(through)
-        vacuum(col.db)
-        after_db, after_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
+            with parts.write_txn():
+                trimmed = parts.store.trim_log(through)
+        vacuum(parts)
+        after_db, after_idx = _db_bytes(parts.db_file), live.stats()["file_bytes"]
     return {
-        "kind": col._live.kind, "tombstones_dropped": dropped, "log_entries_trimmed": trimmed,
+        "kind": live.kind, "tombstones_dropped": dropped, "log_entries_trimmed": trimmed,
         "db_bytes_before": before_db, "db_bytes_after": after_db,
         "index_bytes_before": before_idx, "index_bytes_after": after_idx,
     }

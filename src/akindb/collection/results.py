@@ -31,6 +31,19 @@ class QueryResult(TypedDict, total=False):
     metadatas: list[list[dict[str, Any]]]
 
 
+def passes(score: float, distance: float, min_score: float | None,
+           max_distance: float | None) -> bool:
+    """The one threshold test of every result shape: ``score >= min_score`` and
+    ``distance <= max_distance``; a NaN score or distance never passes a threshold set on it.
+
+    >>> passes(0.5, float("nan"), None, 0.4), passes(0.5, float("nan"), 0.4, None)
+    (False, True)
+    """
+    if min_score is not None and not score >= min_score:
+        return False
+    return max_distance is None or distance <= max_distance
+
+
 def hits_from_rows(
     labels: Any,
     scores: Any,
@@ -49,9 +62,9 @@ def hits_from_rows(
             row = rows.get(lab)
             if row is None:
                 continue
-            if min_score is not None and sc < min_score:
-                continue
-            if max_distance is not None and di > max_distance:
+            if (min_score is not None or max_distance is not None) and not passes(
+                sc, di, min_score, max_distance
+            ):
                 continue
             hits.append(
                 Hit(row.doc_id, sc, di, row.text, row.source, row.start, row.end, row.idx,

@@ -1,0 +1,116 @@
+"""The internal interface of one open collection: what retrieval, ingest and maintenance take.
+
+``Collection`` is the public facade; it owns a ``CollectionParts`` and hands it to the
+functions that do the work (``akindb.retrieval.search``, ``akindb.collection.write``,
+``akindb.collection.ingest``, ``akindb.collection.maintenance``). Those functions use the
+parts' public attributes and methods only, never a private field of another class, and reach
+SQLite only through ``storage/`` (``store`` and ``storage.catalog``).
+
+Locks: ``lock`` is the database lock (one SQLite connection per ``Database``); ``live`` has
+its own readers-writer lock for the index (see ``live_index``). Take ``lock`` for SQL,
+``write_txn()`` for a transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from akindb.collection.config import CollectionConfig
+from akindb.collection.live_index import LiveIndex
+from akindb.errors import ModelError, ModelMismatchError
+from akindb.models.base import Embedder
+from akindb.storage import sqlite as sq
+from akindb.storage.store import CollectionStore
+from akindb.text.chunking import chunk_text
+from akindb.types import Chunk, Metric
+
+EmbedderLoader = Callable[[str], Embedder]
+"""Loads a registered model by name (``akindb.models.registry.load_embedder``)."""
+
+
+@dataclass
+class CollectionParts:
+    """Store, live index, embedder, lock and config of one open collection."""
+
+    config: CollectionConfig
+    store: CollectionStore
+    live: LiveIndex
+    lock: threading.RLock
+    db_file: Path
+    load_model: EmbedderLoader
+    model: Embedder | None = None
+    doc_of: dict[int, str] = field(default_factory=dict)
+    """Chunk id -> document id. Always valid: a chunk id is never reused and never moves to
+    another document, and the index only returns live chunks."""
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def metric(self) -> Metric:
+        return self.config.metric
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def db_path(self) -> Path:
+        return self.db_file.parent
+
+    # ---- the model --------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The pinned model, loaded on first use and kept."""
+        if self.model is None:
+            spec = self.config.model
+            if spec is None:
+                raise ModelError(
+                    f"collection {self.name!r} stores precomputed vectors and has no model; "
+                    "pass vectors (add(vectors=...), search_vector) instead of text"
+                )
+            emb = self.load_model(spec.name)
+            self.check_model(emb)
+            self.model = emb
+        return self.model
+
+    def check_model(self, embedder: Embedder | None) -> None:
+        """Refuse a model other than the pinned one, naming both."""
+        pinned = self.config.model
+        if embedder is None or pinned is None:
+            if embedder is not None and embedder.dim != self.dim:
+                raise ModelMismatchError(
+                    f"collection {self.name!r} stores {self.dim}-d vectors; model "
+                    f"{embedder.spec.describe()} makes {embedder.dim}-d"
+                )
+            return
+        if not pinned.same_model(embedder.spec):
+            raise ModelMismatchError(
+                f"collection {self.name!r} is pinned to model {pinned.describe()}, but "
+                f"{embedder.spec.describe()} was given; use the pinned model or create a new "
+                "collection for the other one"
+            )
+
+    def chunks(self, text: str, kind: str, chunk: bool = True) -> list[Chunk]:
+        """``text`` cut into chunks by the collection's chunking (one chunk if not ``chunk``)."""
+        if not chunk:
+            return [Chunk(text, 0, len(text), 0)]
+        return chunk_text(
+            text, kind=kind, count_tokens=self.embedder.count_tokens, params=self.config.chunking
+        )
+
+    # ---- SQLite ------------------------------------------------------------------------------
+    def translated(self) -> AbstractContextManager[None]:
+        """A context that turns ``sqlite3`` errors into ``StorageError`` naming the file."""
+        return sq.translated(self.db_file)
+
+    @contextmanager
+    def write_txn(self) -> Iterator[None]:
+        """The database lock plus one SQLite transaction: acknowledged means durable."""
+        with self.lock, sq.write_txn(self.store.conn, self.db_file):
+            yield
