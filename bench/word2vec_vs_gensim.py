@@ -23,9 +23,9 @@ from pathlib import Path
 
 from akindb.eval.words import STANDARD_SETS, evaluate_words
 from akindb.models.word2vec import EpochReport, Word2VecParams, train_word2vec
-from akindb.models.word_corpus import Corpus, TokenStream
-from akindb.models.word_tokenizer import WordTokenizer
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec.corpus import Corpus, TokenStream
+from akindb.models.word2vec.tokenizer import WordTokenizer
+from akindb.models.word2vec.vectors import WordVectors
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = DATA / "corpus" / "enwiki2015_AD00-19_sample.txt.gz"

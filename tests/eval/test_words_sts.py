@@ -15,7 +15,7 @@ from akindb.eval.words import (
     read_analogies,
     spearman,
 )
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec.vectors import WordVectors
 from tests.conftest import HashEmbedder, shared_data
 from tests.models.conftest import lee_model, lee_wv  # noqa: F401  (session fixtures)
 

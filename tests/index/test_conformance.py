@@ -211,24 +211,36 @@ def test_duplicate_vectors(kind: str, metric: Metric) -> None:
     assert np.ptp(sc[0]) <= (1e-2 if metric is Metric.L2 else 1e-4)
 
 
-@pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.value)
 @pytest.mark.parametrize("kind", KINDS)
-def test_zero_vectors(kind: str, metric: Metric, tmp_db: akindb.Database) -> None:
+def test_zero_vectors_are_refused_under_cosine(kind: str, tmp_db: akindb.Database) -> None:
+    col = tmp_db.create_collection("z", model=None, dim=4, metric=Metric.COSINE, index=kind)
+    zero = np.zeros((1, 4), dtype=np.float32)
+    with pytest.raises(errors.InvalidVectorError, match="zeros"):
+        col.add(ids=["z"], vectors=zero)
+    col.add(ids=list("abcd"), vectors=np.eye(4, dtype=np.float32))
+    with pytest.raises(errors.InvalidVectorError, match="zeros"):
+        col.search_vector(zero[0])
+    assert col.count() == 4  # the refused add stored nothing
+
+
+@pytest.mark.parametrize("metric", [Metric.L2, Metric.DOT], ids=lambda m: m.value)
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_vectors_are_ordinary_under_l2_and_dot(
+    kind: str, metric: Metric, tmp_db: akindb.Database
+) -> None:
     col = tmp_db.create_collection("z", model=None, dim=4, metric=metric, index=kind)
     vecs = np.eye(4, dtype=np.float32)
     zero = np.zeros((1, 4), dtype=np.float32)
-    if metric is Metric.COSINE:
-        with pytest.raises(errors.InvalidVectorError, match="zeros"):
-            col.add(ids=["z"], vectors=zero)
-        col.add(ids=list("abcd"), vectors=vecs)
-        with pytest.raises(errors.InvalidVectorError, match="zeros"):
-            col.search_vector(zero[0])
-        return
     col.add(ids=[*"abcd", "z"], vectors=np.vstack([vecs, zero]))
     hits = col.search_vector(zero[0], k=5)
-    assert len(hits) == 5
+    assert sorted(h.id for h in hits) == [*"abcd", "z"]
     if metric is Metric.L2:
         assert hits[0].id == "z" and hits[0].distance == pytest.approx(0.0, abs=1e-6)
+        assert all(h.distance == pytest.approx(1.0, abs=1e-5) for h in hits[1:])
+    else:  # a zero query has dot product 0 with everything
+        assert all(h.score == pytest.approx(0.0, abs=1e-6) for h in hits)
+    near = col.search_vector(np.array([0, 0, 1, 0], dtype=np.float32), k=1)
+    assert near[0].id == "c"
 
 
 @pytest.mark.parametrize(("kind", "metric"), CASES, ids=IDS)

@@ -204,8 +204,8 @@ def test_deletes_compaction_and_vectors_of(codes: str, tmp_path: Path) -> None:
     np.testing.assert_array_equal(idx.vectors_of(labels[1::2]), flat.vectors())
     assert _recall(idx.search(q, 10)[0], flat.search(q, 10)[0]) >= TOLERANCE[codes]
     extra = normalize_rows(_data(50, seed=5)[0])
-    idx.add(np.arange(-50, 0, dtype=np.int64), extra)
-    flat.add(np.arange(-50, 0, dtype=np.int64), extra)
+    idx.add(np.arange(10**6, 10**6 + 50, dtype=np.int64), extra)
+    flat.add(np.arange(10**6, 10**6 + 50, dtype=np.int64), extra)
     path = tmp_path / "x.quantized"
     idx.save(path, collection_uuid="u", built_seq=1)
     assert path.stat().st_size < 1050 * DIM * 4 + 1050 * 200  # tombstones left the file
@@ -313,7 +313,7 @@ def test_searches_beside_a_save_see_one_consistent_view(tmp_path: Path) -> None:
     idx.save(path, collection_uuid="u", built_seq=1)
     idx.remove(labels[::3])
     idx.compact()
-    idx.add(np.arange(-300, 0, dtype=np.int64), _data(300, seed=8)[0])
+    idx.add(np.arange(10**6, 10**6 + 300, dtype=np.int64), _data(300, seed=8)[0])
     want = idx.search(q, 10)
     bad: list[str] = []
     stop = threading.Event()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from akindb.models.word2vec import Corpus, Word2VecParams, train_word2vec
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec.vectors import WordVectors
 from tests.conftest import shared_data
 
 LEE_PARAMS = Word2VecParams(dim=50, epochs=25, min_count=2, workers=1, seed=1)

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from akindb.errors import InvalidArgumentError
-from akindb.models.finetune import (
-    FinetuneParams,
-    finetune,
-    load_pairs,
-    no_repeat_batches,
-    read_pairs_jsonl,
-)
+from akindb.eval.pairs import load_pairs
+from akindb.models.finetune import FinetuneParams, finetune, no_repeat_batches, read_pairs_jsonl
 from tests.conftest import shared_data
 
 

@@ -8,8 +8,8 @@ import numpy as np
 
 import akindb
 from akindb.models import registry
-from akindb.models.sif import SIFEmbedder, sif_weights
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec.sif import SIFEmbedder, sif_weights
+from akindb.models.word2vec.vectors import WordVectors
 
 from .conftest import lee_corpus_path
 

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from akindb.cli.main import app
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
 from akindb.eval.words import evaluate_similarity
-from akindb.models import word2vec as w2v_module
-from akindb.models import word2vec_work as w2v_work
 from akindb.models.word2vec import Corpus, EpochReport, Word2VecParams, train_word2vec
-from akindb.models.word_tokenizer import TokenizerConfig
-from akindb.models.word_vectors import MARKER, OutOfVocabularyError, WordVectors
+from akindb.models.word2vec import train as w2v_module
+from akindb.models.word2vec import work as w2v_work
+from akindb.models.word2vec.tokenizer import TokenizerConfig
+from akindb.models.word2vec.vectors import MARKER, OutOfVocabularyError, WordVectors
 from tests.conftest import shared_data
 
 from .conftest import LEE_PARAMS, lee_corpus_path

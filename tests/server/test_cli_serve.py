@@ -65,11 +65,3 @@ def test_settings_travel_to_workers_as_json(monkeypatch: pytest.MonkeyPatch,
     finally:
         app.state.akindb.db.close()
 
-
-@pytest.mark.parametrize("module", ["respond", "fast", "state", "lane", "rag_routes"])
-def test_docstring_examples(module: str) -> None:
-    import doctest
-    import importlib
-
-    mod = importlib.import_module(f"akindb.server.{module}")
-    assert doctest.testmod(mod).failed == 0

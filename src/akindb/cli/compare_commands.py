@@ -102,7 +102,7 @@ def space_map(
     }  # fmt: skip
     with handled():
         if model is not None:
-            from akindb.models.word_vectors import WordVectors
+            from akindb.models.word2vec.vectors import WordVectors
 
             m = word_map(WordVectors.load(model), query=query, top=limit, **kw)
         else:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from akindb.cli.common import JsonOpt, err, handled, out, print_json, progress_enabled
+
+if TYPE_CHECKING:
+    from akindb.collection import Collection
 
 train_app = typer.Typer(help="Train embeddings on your own data.", no_args_is_help=True)
 
@@ -19,7 +22,7 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        from akindb.models.word2vec_work import has_checkpoint, work_dir
+        from akindb.models.word2vec.work import has_checkpoint, work_dir
 
         work = work_dir(dest.expanduser().resolve())
         if resumable and has_checkpoint(work):
@@ -34,6 +37,22 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
                 "training is complete); run the command again to start over"
             )
         raise typer.Exit(130) from None
+
+
+class _ChunkTexts:
+    """A collection's chunk texts, paged, starting over on each ``iter()``: word2vec reads its
+    corpus once per epoch, and the models layer never sees the collection."""
+
+    def __init__(self, col: Collection, page: int = 256) -> None:
+        self.col, self.page = col, page
+
+    def __iter__(self) -> Iterator[str]:
+        offset = 0
+        while records := self.col.get(limit=self.page, offset=offset):
+            for r in records:
+                for c in r.chunks:
+                    yield c.text
+            offset += self.page
 
 
 @train_app.command("word2vec")
@@ -90,7 +109,7 @@ def word2vec(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from akindb.models.word2vec import Corpus, EpochReport, Word2VecParams, train_word2vec
-    from akindb.models.word_tokenizer import TokenizerConfig
+    from akindb.models.word2vec.tokenizer import TokenizerConfig
 
     with handled(), _interruptible(out_dir, resumable=True):
         params = Word2VecParams(
@@ -105,13 +124,14 @@ def word2vec(
             seed=seed,
         )
         tok = TokenizerConfig(kind=tokenizer, vocab_size=vocab_size)  # type: ignore[arg-type]
-        col = None
+        texts, label = None, None
         if collection is not None:
             import akindb
             from akindb.cli.common import db_path
 
             col = akindb.open(db_path(db), create=False).get_collection(collection)
-        source = Corpus(corpus or [], collection=col)
+            texts, label = _ChunkTexts(col), col.name
+        source = Corpus(corpus or [], texts=texts, label=label)
 
         def epoch_line(e: EpochReport) -> None:
             if not json_out:
@@ -196,7 +216,8 @@ def sentence(
     Needs the train extra (pip install 'akindb[train]', PyTorch). The result is a
     sentence-transformers folder that search runs on ONNX Runtime, without PyTorch.
     """
-    from akindb.models.finetune import FinetuneParams, finetune, load_pairs
+    from akindb.eval.pairs import load_pairs
+    from akindb.models.finetune import FinetuneParams, finetune
 
     with handled(), _interruptible(out_dir):
         train, dev = load_pairs(pairs=pairs, beir=beir, split=split, dev_split=dev_split)

@@ -24,7 +24,7 @@ def similar(
     json_out: JsonOpt = False,
 ) -> None:
     """Nearest words to WORD by cosine similarity."""
-    from akindb.models.word_vectors import WordVectors
+    from akindb.models.word2vec.vectors import WordVectors
 
     with handled():
         wv = WordVectors.load(model)
@@ -41,7 +41,7 @@ def analogy(
     json_out: JsonOpt = False,
 ) -> None:
     """A - MINUS + PLUS by 3CosAdd: 'king man woman' asks king - man + woman (≈ queen)."""
-    from akindb.models.word_vectors import WordVectors
+    from akindb.models.word2vec.vectors import WordVectors
 
     with handled():
         wv = WordVectors.load(model)
@@ -88,7 +88,7 @@ def words(
 ) -> None:
     """Analogy accuracy (3CosAdd) and WS-353 / SimLex-999 / MEN Spearman of a word model."""
     from akindb.eval.words import evaluate_words
-    from akindb.models.word_vectors import WordVectors
+    from akindb.models.word2vec.vectors import WordVectors
 
     with handled():
         wv = WordVectors.load(model)

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-from akindb.types import Metric
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
+from akindb.types import F32, I64, Metric
 
 
 def scores(matrix: F32, queries: F32, metric: Metric, sq_norms: F32 | None = None) -> F32:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from akindb.errors import InvalidVectorError
-from akindb.types import Metric
-
-F32 = npt.NDArray[np.float32]
+from akindb.types import F32, Metric
 
 
 def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") -> F32:

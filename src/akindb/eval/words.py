@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from akindb.errors import InvalidArgumentError
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec.vectors import WordVectors
 
 WORD2VEC_RESTRICT = 30000
 Quad = tuple[str, str, str, str]

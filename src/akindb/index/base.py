@@ -25,10 +25,10 @@ from typing import Any, BinaryIO, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from akindb.atomic import atomic_writer
+from akindb.types import F32 as F32  # re-exported: the aliases live on the floor
+from akindb.types import I64 as I64
 from akindb.types import Metric
-
-F32 = npt.NDArray[np.float32]
-I64 = npt.NDArray[np.int64]
 
 MAGIC = b"AKDBIDX\x00"
 ENVELOPE_VERSION = 1
@@ -101,7 +101,8 @@ class VectorIndex(abc.ABC):
 
     @abc.abstractmethod
     def add(self, labels: I64, vectors: F32) -> None:
-        """Add vectors under new labels (labels never repeat within an index)."""
+        """Add vectors under new labels: non-negative (chunk row ids; -1 marks an empty result
+        slot) and never repeated within an index."""
 
     @abc.abstractmethod
     def remove(self, labels: I64) -> None:
@@ -141,8 +142,6 @@ class VectorIndex(abc.ABC):
 
     def save(self, path: Path, *, collection_uuid: str, built_seq: int) -> None:
         """Write atomically (temp → fsync → rename → fsync dir)."""
-        from akindb.storage.atomic import atomic_writer
-
         header = IndexHeader(
             kind=self.kind,
             format=self.format_version,
@@ -169,6 +168,23 @@ class VectorIndex(abc.ABC):
                     f"{cls.kind} format {header.format} is newer than {cls.format_version}"
                 )
             return cls.read_body(fh, header), header
+
+
+def read_labels(raw: bytes, live: npt.NDArray[np.bool_] | None = None) -> I64:
+    """Labels stored as little-endian int64, checked so damage is refused, not searched: a label
+    is a chunk's row id (>= 1; -1 marks an empty result slot), and no two live slots (``live``;
+    every slot when None) share one (a search could answer it twice, with two vectors).
+
+    >>> read_labels(np.array([3, 9, 3], dtype="<i8").tobytes(), np.array([1, 1, 0], bool)).tolist()
+    [3, 9, 3]
+    """
+    labels = np.frombuffer(raw, dtype="<i8").astype(np.int64)
+    if len(labels) and int(labels.min()) < 0:
+        raise IndexFileError("negative label in the index file (damaged)")
+    ordered = np.sort(labels if live is None else labels[live])
+    if (ordered[1:] == ordered[:-1]).any():
+        raise IndexFileError("live labels repeat in the index file (damaged)")
+    return labels
 
 
 def pad_results(labels: list[I64], scores: list[F32], k: int) -> tuple[I64, F32]:

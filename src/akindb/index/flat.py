@@ -8,7 +8,7 @@ from typing import BinaryIO
 import numpy as np
 
 from akindb.core.topk import scores, top_k
-from akindb.index.base import F32, I64, IndexFileError, IndexHeader, VectorIndex
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, VectorIndex, read_labels
 from akindb.types import Metric
 
 # Queries are scored in blocks so a big batch never materialises a (q, n) matrix over ~256 MB.
@@ -121,10 +121,10 @@ class FlatIndex(VectorIndex):
         raw_labels, raw_vecs = fh.read(8 * n), fh.read(4 * n * dim)
         if len(raw_labels) != 8 * n or len(raw_vecs) != 4 * n * dim or fh.read(1):
             raise IndexFileError("body length does not match the header (truncated or padded)")
-        labels = np.frombuffer(raw_labels, dtype="<i8")
+        labels = read_labels(raw_labels)
         vecs = np.frombuffer(raw_vecs, dtype="<f4")
         idx = cls(dim, Metric.parse(header.metric))
-        idx._labels = labels.astype(np.int64)
+        idx._labels = labels
         idx._vecs = vecs.reshape(n, dim).astype(np.float32)
         idx._n = n
         return idx

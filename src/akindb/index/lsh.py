@@ -36,7 +36,7 @@ from akindb.core.topk import scores, top_k
 from akindb.core.vectors import normalize_rows
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
-from akindb.index.base import F32, I64, IndexFileError, IndexHeader
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, read_labels
 from akindb.types import Metric
 
 U32 = npt.NDArray[np.uint32]
@@ -331,7 +331,7 @@ class LshIndex(ApproxIndex):
         raw = parts[0]
         center = np.frombuffer(parts[1], dtype="<f4")
         planes = np.frombuffer(parts[2], dtype="<f4")
-        labels = np.frombuffer(parts[3], dtype="<i8")
+        labels = read_labels(parts[3])
         vecs = np.frombuffer(parts[4], dtype="<f4")
         if not (np.isfinite(center).all() and np.isfinite(planes).all()):
             raise IndexFileError("non-finite hyperplanes")

@@ -38,15 +38,8 @@ codes at once and from the floats at the next save. Filters: a selective filter 
 exactly over the allowed vectors (``akindb.index.approx``); otherwise only the allowed codes are
 scored, so a filter never starves the candidate list.
 
-Body format 1 (little-endian), after the envelope::
-
-    n_slots u64, n_at_calib u64, calib f32[2, dim] (int8: lo, step; binary: mean, zeros),
-    labels i64[n_slots], live u8[n_slots] (0 or 1),
-    codes u8[n_slots, code_bytes] (int8: dim; binary: 8 * ceil(dim / 64), np.packbits order),
-    zero pad to a multiple of 64 bytes from the file start, vectors f32[n_slots, dim]
-
-The header's ``count`` is the number of live slots. Vectors are not scanned on load (that would
-read the whole file): a damaged vector only mis-scores itself.
+Body format 1: docs/format.md ("``quantized`` body"), the one description of its bytes. Vectors
+are not scanned on load (that would read the whole file): a damaged vector only mis-scores itself.
 
 Measured on 100k real MiniLM vectors (``bench/quant.py``, docs/benchmarks.md): int8 holds 393
 bytes per vector in RAM (float32 flat: 1,544) at recall@10 1.000 (oversample 4); binary holds 57
@@ -68,7 +61,7 @@ import numpy as np
 from akindb.core.topk import top_k
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
-from akindb.index.base import F32, I64, IndexFileError, IndexHeader
+from akindb.index.base import F32, I64, IndexFileError, IndexHeader, read_labels
 from akindb.index.codes import (
     U8,
     U64,
@@ -436,8 +429,8 @@ class QuantizedIndex(ApproxIndex):
             raise IndexFileError("truncated body")
         idx._floats = FloatRows(dim, read_floats(fh, n, dim))
         idx._calib, idx._n_at_calib = calib, n_at_calib
-        idx._labels = np.frombuffer(parts[1], dtype="<i8").astype(np.int64)
         idx._alive = alive.astype(bool)
+        idx._labels = read_labels(parts[1], idx._alive)
         raw = np.frombuffer(parts[3], dtype=np.uint8).reshape(n, cb)
         if idx._binary:
             idx._bits = np.ascontiguousarray(raw.view(np.uint64).T)

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from akindb.atomic import replace_dir
 from akindb.errors import InvalidArgumentError, MissingExtraError
-from akindb.storage.atomic import replace_dir
 
 Pair = tuple[str, str]
 MARKER = "akindb-finetune.json"
@@ -121,48 +121,14 @@ def read_pairs_jsonl(path: str | Path) -> list[Pair]:
     return pairs
 
 
-def beir_pairs(folder: str | Path, split: str) -> list[Pair]:
-    """(query text, document title + text) for every relevant qrel of ``split``."""
-    from akindb.eval.beir import load_beir
-
-    data = load_beir(folder, split)
-    out: list[Pair] = []
-    for qid, rels in data.qrels.items():
-        for did, gain in sorted(rels.items()):
-            if gain > 0 and qid in data.queries and did in data.corpus:
-                text = data.corpus[did].full_text
-                if text.strip():
-                    out.append((data.queries[qid], text))
-    return out
-
-
-def load_pairs(
-    *,
-    pairs: str | Path | None = None,
-    beir: str | Path | None = None,
-    split: str = "train",
-    dev_split: str | None = "dev",
-) -> tuple[list[Pair], list[Pair] | None]:
-    """Training pairs and optional dev pairs from a JSONL file or a BEIR folder."""
-    if (pairs is None) == (beir is None):
-        raise InvalidArgumentError(
-            "give exactly one of a pairs file (--pairs) or a BEIR folder (--beir)"
-        )
-    if pairs is not None:
-        return read_pairs_jsonl(pairs), None
-    assert beir is not None
-    train = beir_pairs(beir, split)
-    dev = None
-    if dev_split and (Path(beir) / "qrels" / f"{dev_split}.tsv").is_file():
-        dev = beir_pairs(beir, dev_split)
-    return train, dev
-
-
 def no_repeat_batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
-    """Cut ``pairs`` (in order) into batches where no query and no passage repeats.
+    """Cut ``pairs`` (in order) into batches where no query and no passage repeats. A batch of
+    one pair is dropped: it has no in-batch negative to learn from.
 
-    >>> [len(b) for b in no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c")], 2)]
-    [2, 1]
+    >>> [len(b) for b in no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c"), ("s", "d")], 2)]
+    [2, 2]
+    >>> no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c")], 2)  # ("q", "b") is left alone
+    [[('q', 'a'), ('r', 'c')]]
     """
     batches: list[list[Pair]] = []
     pending = list(pairs)

@@ -32,6 +32,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 from tokenizers import Tokenizer
 
+from akindb.atomic import atomic_write_bytes
 from akindb.errors import EmptyTextError, ModelError
 from akindb.models.base import Embedder, FloatMatrix, ModelSpec, TokenView
 from akindb.models.onnx_graph import (
@@ -49,7 +50,6 @@ from akindb.models.sources import (
     resolve_cache_dir,
     verify_weights,
 )
-from akindb.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def _load_pretrained_folder(folder: Path, cache_dir: Path) -> Embedder:
 
 
 def _load_word_vectors_folder(folder: Path, cache_dir: Path) -> Embedder:
-    from akindb.models.sif import SIFEmbedder
+    from akindb.models.word2vec.sif import SIFEmbedder
 
     return SIFEmbedder.from_folder(folder, cache_dir)
 

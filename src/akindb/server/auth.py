@@ -48,7 +48,7 @@ def hash_key(key: str) -> str:
     """SHA-256 hex of a key (what is stored).
 
     >>> hash_key("akdb_00000000_x")[:12]
-    'e4b2a6ef9ec1'
+    'dccfa79db7f0'
     """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from akindb.collection import Collection
+from akindb.core.pca import principal_axes
 from akindb.core.topk import to_distance
 from akindb.core.vectors import normalize_rows
 from akindb.errors import DocumentNotFoundError, InvalidArgumentError
@@ -27,22 +28,12 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def pca_2d(x: F32) -> tuple[F32, F32, list[float]]:
     """Mean, the top-2 principal axes (2, d) and their explained-variance ratios.
 
-    >>> m, axes, var = pca_2d(np.array([[0, 0, 0], [2, 0, 0], [0, 1, 0]], dtype=np.float32))
+    >>> m, axes, var = pca_2d(np.array([[-2, 0, 0], [2, 0, 0], [0, 1, 0]], dtype=np.float32))
     >>> [round(abs(float(a)), 3) for a in axes[0]], round(sum(var), 3)
     ([1.0, 0.0, 0.0], 1.0)
     """
-    mean = x.mean(axis=0).astype(np.float32)
-    centred = x - mean
-    if len(x) < 2:
-        return mean, np.zeros((2, x.shape[1]), dtype=np.float32), [0.0, 0.0]
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    axes = np.zeros((2, x.shape[1]), dtype=np.float32)
-    top = min(2, vt.shape[0])
-    axes[:top] = vt[:top]
-    var = s**2
-    total = float(var.sum()) or 1.0
-    ratios = [float(v / total) for v in var[:2]] + [0.0] * (2 - top)
-    return mean, axes, ratios
+    p = principal_axes(x, 2)
+    return p.mean, p.axes, p.explained
 
 
 @dataclass(frozen=True)

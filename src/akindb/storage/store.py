@@ -15,9 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from akindb.index.base import F32, I64
 from akindb.storage.filters import compile_where
-from akindb.types import Chunk, Record
+from akindb.types import F32, I64, Chunk, Record
 
 _IN_BATCH = 900  # stay under SQLite's default host-parameter limit
 

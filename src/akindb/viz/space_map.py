@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from akindb.core.pca import principal_axes
 from akindb.errors import InvalidArgumentError, MissingExtraError
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
-    from akindb.models.word_vectors import WordVectors
+    from akindb.models.word2vec.vectors import WordVectors
 
 F32 = npt.NDArray[np.float32]
 Method = Literal["pca", "umap"]
@@ -57,22 +58,9 @@ def pca_2d(vectors: F32) -> tuple[F32, Callable[[F32], F32], float]:
     >>> xy.shape, round(share, 3)
     ((3, 2), 1.0)
     """
-    mean = vectors.mean(axis=0)
-    centred = (vectors - mean).astype(np.float64)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    axes = vt[:2]
-    signs = np.where(axes.sum(axis=1) < 0, -1.0, 1.0)[:, None]  # deterministic orientation
-    axes = axes * signs
-    var = s**2
-    share = float(var[:2].sum() / var.sum()) if var.sum() > 0 else 1.0
-
-    def transform(v: F32) -> F32:
-        out: F32 = ((np.asarray(v, dtype=np.float64) - mean) @ axes.T).astype(np.float32)
-        if out.shape[1] < 2:
-            out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
-        return out
-
-    return transform(vectors), transform, share
+    p = principal_axes(vectors, 2)
+    share = float(sum(p.explained)) or 1.0  # no variance at all: every point is the same point
+    return p.project(vectors), p.project, share
 
 
 def umap_2d(vectors: F32, seed: int) -> tuple[F32, Callable[[F32], F32]]:

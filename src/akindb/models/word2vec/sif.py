@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from akindb.core.pca import principal_axes
 from akindb.errors import EmptyTextError
 from akindb.models.base import Embedder, FloatMatrix, ModelSpec, TokenView
-from akindb.models.word_vectors import F32, WordVectors
+from akindb.models.word2vec.vectors import WordVectors
+from akindb.types import F32
 
 DEFAULT_A = 1e-3
 SIF_REVISION = "sif-v1"
@@ -38,7 +40,7 @@ CHUNK_TOKENS = 256
 def sif_weights(counts: np.ndarray, a: float = DEFAULT_A) -> F32:
     """``a / (a + p(w))`` for every word, with ``p`` the relative corpus frequency.
 
-    >>> sif_weights(np.array([999, 1]), a=1e-3).round(3).tolist()
+    >>> [round(float(w), 3) for w in sif_weights(np.array([999, 1]), a=1e-3)]
     [0.001, 0.5]
     """
     p = counts.astype(np.float64) / max(float(counts.sum()), 1.0)
@@ -68,12 +70,11 @@ def fit_common_component(wv: WordVectors, texts: Sequence[str], a: float = DEFAU
         comp = np.zeros(wv.dim, dtype=np.float32)
         comp[0] = 1.0
         return comp
-    _, _, vt = np.linalg.svd(rows.astype(np.float64), full_matrices=False)
-    u = vt[0]
-    if u.sum() < 0:  # a fixed sign makes the stored file deterministic
-        u = -u
-    out: F32 = (u / np.linalg.norm(u)).astype(np.float32)
-    return out
+    # uncentred; principal_axes fixes the sign, which makes the stored file deterministic
+    u: F32 = principal_axes(rows, 1, centre=False).axes[0]
+    if not u.any():  # every average is zero: no common direction to remove
+        u[0] = 1.0
+    return u
 
 
 class SIFEmbedder(Embedder):

@@ -9,7 +9,7 @@ A model folder holds (format 1, all little-endian):
 | ``vectors.npy``            | float32 (vocab, dim), row i is the vector of word i           |
 | ``vocab.txt``              | UTF-8, one word per line, most frequent first                 |
 | ``counts.npy``             | int64 (vocab,), corpus frequency of each word                 |
-| ``tokenizer_config.json``  | the tokenizer (``word_tokenizer``), + ``tokenizer.json`` for  |
+| ``tokenizer_config.json``  | the tokenizer (``tokenizer.py``), + ``tokenizer.json`` for   |
 |                            | subword kinds                                                 |
 | ``sif_component.npy``      | optional float32 (dim,): SIF's common component (``sif.py``)  |
 
@@ -33,16 +33,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from akindb.atomic import replace_dir
 from akindb.errors import InvalidArgumentError, ModelError, ModelNotFoundError
-from akindb.models.word2vec_work import CHECKPOINT_FILE, WORK_SUFFIX
-from akindb.models.word_tokenizer import WordTokenizer
-from akindb.storage.atomic import replace_dir
+from akindb.models.word2vec.tokenizer import WordTokenizer
+from akindb.models.word2vec.work import CHECKPOINT_FILE, WORK_SUFFIX
+from akindb.types import F32
 
 FORMAT = "akindb-word-vectors"
 FORMAT_VERSION = 1
 MARKER = "akindb-word-vectors.json"
 SIF_FILE = "sif_component.npy"
-F32 = npt.NDArray[np.float32]
 
 
 class OutOfVocabularyError(InvalidArgumentError, KeyError):

@@ -1,4 +1,5 @@
-"""Corpora for word2vec: texts streamed from files, folders or a collection, and token lists.
+"""Corpora for word2vec: texts streamed from files, folders or any re-iterable of texts (a
+collection's chunks, read by the caller), and token lists.
 
 Nothing is held in memory: a corpus is re-read on each pass, so one bigger than memory trains.
 """
@@ -6,15 +7,12 @@ Nothing is held in memory: a corpus is re-read on each pass, so one bigger than 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from akindb.errors import InvalidArgumentError
-from akindb.models.word_tokenizer import WordTokenizer
-
-if TYPE_CHECKING:
-    from akindb.collection import Collection
+from akindb.models.word2vec.tokenizer import WordTokenizer
 
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".cor", ".text", ".gz", ".tsv", ".csv")
 MAX_TOKENS_PER_TEXT = 10000
@@ -33,18 +31,24 @@ def _check_text_file(path: Path) -> None:
 
 
 class Corpus:
-    """Re-iterable stream of texts (one per line/paragraph) from files, folders or a collection.
+    """Re-iterable stream of texts (one per line/paragraph) from files, folders and ``texts``.
 
     Files are read as UTF-8 (undecodable bytes replaced), ``.gz`` transparently; folders are
-    walked recursively for text suffixes in sorted order. Nothing is held in memory.
+    walked recursively for text suffixes in sorted order. ``texts`` is read once per pass, so it
+    must start over on each ``iter()`` (a list, or an object such as the CLI's pager over a
+    collection's chunks); a one-shot iterator is refused. ``label`` names where the texts came
+    from in the model's metadata. Nothing is held in memory.
+
+    >>> list(Corpus(texts=["a b", "  ", "c"]).texts())
+    ['a b', 'c']
     """
 
     def __init__(
         self,
         paths: Sequence[str | Path] = (),
         *,
-        collection: Collection | None = None,
-        texts: Sequence[str] | None = None,
+        texts: Iterable[str] | None = None,
+        label: str | None = None,
     ) -> None:
         self.files: list[Path] = []
         for p in map(Path, paths):
@@ -64,16 +68,21 @@ class Corpus:
                 raise InvalidArgumentError(f"corpus path {p} does not exist")
         for f in self.files:
             _check_text_file(f)
-        self.collection = collection
+        if isinstance(texts, Iterator):
+            raise InvalidArgumentError(
+                "corpus texts must be re-iterable (word2vec reads them once per epoch): give a "
+                "list or an object whose __iter__ starts over, not a generator or iterator"
+            )
         self._texts = texts
-        if not self.files and collection is None and texts is None:
+        self.label = label
+        if not self.files and texts is None:
             raise InvalidArgumentError("the corpus is empty: give files, folders or a collection")
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"files": [str(f) for f in self.files]}
-        if self.collection is not None:
-            d["collection"] = self.collection.name
-        if self._texts is not None:
+        if self.label is not None:
+            d["collection"] = self.label
+        if isinstance(self._texts, Sized):
             d["texts"] = len(self._texts)
         return d
 
@@ -84,16 +93,6 @@ class Corpus:
                 for line in fh:
                     if line.strip():
                         yield line
-        if self.collection is not None:
-            offset, page = 0, 256
-            while True:
-                records = self.collection.get(limit=page, offset=offset)
-                if not records:
-                    break
-                for r in records:
-                    for c in r.chunks:
-                        yield c.text
-                offset += page
         if self._texts is not None:
             yield from (t for t in self._texts if t.strip())
 

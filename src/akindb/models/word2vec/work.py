@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from akindb.atomic import atomic_writer
 from akindb.errors import InvalidArgumentError, ModelError
-from akindb.storage.atomic import atomic_writer
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 gensim is the engine (the well-kept reference implementation, optimised C loops); what the user
 gets is ours: a frozen ``WordVectors`` folder with its vocabulary, counts, tokenizer and training
 config, never a gensim object. Corpora stream from disk (files, folders, ``.gz``) or from a
-collection's chunks, one paragraph/line at a time (``word_corpus``), so a corpus bigger than
+collection's chunks, one paragraph/line at a time (``corpus``), so a corpus bigger than
 memory trains. The corpus is read and tokenized once, into a token file beside the output that
 gensim's multi-threaded file mode reads in every epoch; a checkpoint after each epoch lets an
-interrupted run resume (``word2vec_work``).
+interrupted run resume (``work``).
 
 Knobs (``Word2VecParams``; each a trade-off, all fixed once the model is trained):
 
@@ -42,10 +42,10 @@ from typing import Any, Literal
 import numpy as np
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
-from akindb.models import word2vec_work as work
-from akindb.models.word_corpus import Corpus, TokenStream
-from akindb.models.word_tokenizer import TokenizerConfig, WordTokenizer
-from akindb.models.word_vectors import WordVectors
+from akindb.models.word2vec import work
+from akindb.models.word2vec.corpus import Corpus, TokenStream
+from akindb.models.word2vec.tokenizer import TokenizerConfig, WordTokenizer
+from akindb.models.word2vec.vectors import WordVectors
 
 __all__ = [
     "Corpus",
@@ -199,7 +199,7 @@ def train_word2vec(
 
     The corpus is read and tokenized once, into ``<out>.unfinished/tokens.txt``; the epochs run on
     that file (gensim's multi-threaded file mode), and after each epoch a checkpoint is written
-    there atomically (``word2vec_work``). ``resume=True`` continues from that checkpoint (same
+    there atomically (``work``). ``resume=True`` continues from that checkpoint (same
     corpus, tokenizer and params, else ``InvalidArgumentError`` naming the difference; without a
     checkpoint it starts from scratch). An interrupted run leaves nothing at ``out``, only the
     work folder, which never loads as a model; a finished run deletes it.
@@ -349,7 +349,7 @@ def _artifact(
         }
     }
     wv = WordVectors(words, vectors, counts, meta=meta, tokenizer=tok)
-    from akindb.models.sif import fit_common_component
+    from akindb.models.word2vec.sif import fit_common_component
 
     wv.sif_component = fit_common_component(wv, _head(corpus.texts(), SIF_SAMPLE_TEXTS))
     return wv
