@@ -13,7 +13,7 @@ from akindb.collection import Collection
 from akindb.retrieval.request import OPTION_NAMES, SearchOptions, SearchRequest
 
 pytest.importorskip("fastapi")
-from akindb.server import schemas  # noqa: E402
+from akindb.server import schemas
 
 CLI_FLAG_FOR = {"k": "k"}
 """CLI parameter names that differ from the option name (none today)."""

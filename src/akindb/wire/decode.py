@@ -10,8 +10,7 @@ from typing import Any
 
 from akindb import errors
 from akindb.models.base import TokenView
-from akindb.retrieval.explain import Explanation
-from akindb.types import Chunk, Hit, Record
+from akindb.types import Chunk, Explanation, Hit, Record
 from akindb.wire.codes import error_class
 
 
