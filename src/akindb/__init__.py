@@ -11,6 +11,7 @@ from akindb.client import connect
 from akindb.collection import Collection
 from akindb.collection.database import Database, open
 from akindb.collection.ingest import IngestReport
+from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import QueryResult
 from akindb.errors import (
     AkinError,
@@ -42,7 +43,9 @@ __all__ = [
     "Collection",
     "CollectionAPI",
     "CollectionExistsError",
+    "CollectionInfo",
     "CollectionNotFoundError",
+    "CompactReport",
     "Database",
     "DatabaseNotFoundError",
     "Embedder",
@@ -50,6 +53,7 @@ __all__ = [
     "FusionParams",
     "Hit",
     "IndexKind",
+    "IndexStats",
     "IngestReport",
     "InvalidArgumentError",
     "InvalidFilterError",
@@ -64,6 +68,7 @@ __all__ = [
     "SearchRequest",
     "StorageError",
     "TokenView",
+    "TuneReport",
     "__version__",
     "connect",
     "open",

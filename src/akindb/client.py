@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from akindb.collection.config import Where
     from akindb.collection.ingest import IngestProgress, IngestReport
+    from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
     from akindb.collection.results import Include, QueryResult
     from akindb.index.base import F32
     from akindb.models.base import ProgressFn
@@ -216,10 +217,12 @@ class RemoteCollection:
     def count_chunks(self) -> int:
         return int(self.info()["chunks"])
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> CollectionInfo:
+        from akindb.collection.reports import CollectionInfo
+
         info: dict[str, Any] = self._call("GET")
         self._info = info
-        return info
+        return CollectionInfo.from_dict(info)
 
     def tokenize(self, text: str) -> TokenView:
         return _token_view(self._call("POST", "/tokenize", {"text": text}))
@@ -357,22 +360,25 @@ class RemoteCollection:
 
     # ---- index maintenance -------------------------------------------------------------------
     def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200,
-             seed: int = 0, queries: Any = None) -> dict[str, Any]:
-        """As ``Collection.tune`` (admin role): measured on the server, saved there."""
+             seed: int = 0, queries: Any = None) -> TuneReport:
+        """As ``Collection.tune`` (write role): measured on the server, saved there."""
+        from akindb.collection.reports import TuneReport
+
         body = {"target_recall": target_recall, "k": k, "n_queries": n_queries, "seed": seed,
                 "queries": None if queries is None else _vectors(queries)}
-        out: dict[str, Any] = self._call("POST", "/tune", body)
-        return out
+        return TuneReport.from_dict(self._call("POST", "/tune", body))
 
-    def index_stats(self) -> dict[str, Any]:
+    def index_stats(self) -> IndexStats:
         """As ``Collection.index_stats``."""
-        out: dict[str, Any] = self._call("GET", "/index_stats")
-        return out
+        from akindb.collection.reports import IndexStats
 
-    def compact(self) -> dict[str, Any]:
-        """As ``Collection.compact`` (admin role)."""
-        out: dict[str, Any] = self._call("POST", "/compact")
-        return out
+        return IndexStats.from_dict(self._call("GET", "/index_stats"))
+
+    def compact(self) -> CompactReport:
+        """As ``Collection.compact`` (write role)."""
+        from akindb.collection.reports import CompactReport
+
+        return CompactReport.from_dict(self._call("POST", "/compact"))
 
     def vectors_of(self, doc_id: str) -> F32:
         """As ``Collection.vectors_of``: the stored vectors of one document's chunks."""

@@ -344,7 +344,7 @@ def collections_info(
     """Show one collection: count, model, metric, dims, index, size."""
     with handled():
         database = akindb.open(db_path(db), create=False)
-        info: dict[str, Any] = database.get_collection(name).info()
+        info: dict[str, Any] = database.get_collection(name).info().to_dict()
         info["database_bytes"] = database.size_bytes()
         if json_out:
             print_json(info)

@@ -102,6 +102,9 @@ def handled() -> Iterator[None]:
 
 
 def print_json(obj: Any) -> None:
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):  # typed reports (TuneReport, IndexStats, ...) print as their dict
+        obj = to_dict()
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, overload
 from akindb.collection import maintenance, write
 from akindb.collection.config import CollectionConfig, Where
 from akindb.collection.parts import CollectionParts
+from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import Include, QueryResult
 from akindb.collection.vector_search import search_vectors
 from akindb.core.vectors import as_matrix
@@ -327,7 +328,7 @@ class Collection:
         n_queries: int = 200,
         seed: int = 0,
         queries: Any = None,
-    ) -> dict[str, Any]:
+    ) -> TuneReport:
         """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
         recall@k against exact search reaches ``target_recall``, on up to ``n_queries``
         stored vectors used as queries (each one's own match left out); saves it and reports
@@ -341,33 +342,26 @@ class Collection:
             self._parts, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q
         )
 
-    def index_stats(self) -> dict[str, Any]:
+    def index_stats(self) -> IndexStats:
         """Index kind, parameters, size, built-through log seq, tombstones, file size, the
         last tuning's measured recall and when, and for a ``quantized`` index ``memory``: bytes
         held in RAM (codes, labels) vs floats left memory-mapped in the index file."""
         return maintenance.index_stats(self._parts)
 
-    def compact(self) -> dict[str, Any]:
+    def compact(self) -> CompactReport:
         """Drop index tombstones (a rebuild for HNSW) and reclaim SQLite space (``VACUUM``)."""
         return maintenance.compact(self._parts)
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> CollectionInfo:
         """Count, model, metric, dims, index and on-disk size."""
         cfg = self.config
-        return {
-            "name": cfg.name,
-            "documents": self.count(),
-            "chunks": self.count_chunks(),
-            "metric": cfg.metric.value,
-            "dim": cfg.dim,
-            "model": cfg.model.name if cfg.model else None,
-            "model_weights_sha256": cfg.model.weights_sha256 if cfg.model else None,
-            "pooling": cfg.model.pooling if cfg.model else None,
-            "index": cfg.index_kind.value,
-            "index_params": cfg.index_params,
-            "chunking": cfg.chunking.to_dict(),
-            "uuid": cfg.uuid,
-        }
+        return CollectionInfo(
+            name=cfg.name, documents=self.count(), chunks=self.count_chunks(),
+            metric=cfg.metric.value, dim=cfg.dim, model=cfg.model.name if cfg.model else None,
+            model_weights_sha256=cfg.model.weights_sha256 if cfg.model else None,
+            pooling=cfg.model.pooling if cfg.model else None, index=cfg.index_kind.value,
+            index_params=cfg.index_params, chunking=cfg.chunking.to_dict(), uuid=cfg.uuid,
+        )
 
     def flush(self) -> None:
         """Save the derived index file (SQLite writes are already durable)."""

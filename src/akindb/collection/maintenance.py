@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from akindb.collection.parts import CollectionParts
+from akindb.collection.reports import CompactReport, IndexStats, TuneReport
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
@@ -69,7 +70,7 @@ def tune(
     n_queries: int = 200,
     seed: int = 0,
     queries: F32 | None = None,
-) -> dict[str, Any]:
+) -> TuneReport:
     """See ``Collection.tune``."""
     if (
         not isinstance(target_recall, int | float)
@@ -90,12 +91,12 @@ def tune(
         }
         if not isinstance(index, ApproxIndex):
             report.update(note="the flat index is exact (recall 1.0): nothing to tune")
-            return report
+            return TuneReport.from_dict(report)
         report["knob"] = index.knob
         n = len(index)
         if n < 2:
             report.update(note=f"{n} vector(s): every setting is exact, nothing to tune")
-            return report
+            return TuneReport.from_dict(report)
         exact = live.exact_index()
         kk = min(k, n - 1)
         rng = np.random.default_rng(seed)
@@ -146,10 +147,10 @@ def tune(
                 fh.write(json.dumps(report, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             log.warning("could not save the tuning record: %s", exc)
-        return report
+        return TuneReport.from_dict(report)
 
 
-def index_stats(parts: CollectionParts) -> dict[str, Any]:
+def index_stats(parts: CollectionParts) -> IndexStats:
     """See ``Collection.index_stats``."""
     with parts.lock, parts.translated():
         out = parts.live.stats()
@@ -166,7 +167,7 @@ def index_stats(parts: CollectionParts) -> dict[str, Any]:
         }
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return out
+    return IndexStats.from_dict(out)
 
 
 def _db_bytes(db_file: Path) -> int:
@@ -195,7 +196,7 @@ def maybe_vacuum(parts: CollectionParts) -> bool:
     return True
 
 
-def compact(parts: CollectionParts) -> dict[str, Any]:
+def compact(parts: CollectionParts) -> CompactReport:
     """See ``Collection.compact``."""
     live = parts.live
     with parts.lock:
@@ -207,8 +208,8 @@ def compact(parts: CollectionParts) -> dict[str, Any]:
                 trimmed = parts.store.trim_log(through)
         vacuum(parts)
         after_db, after_idx = _db_bytes(parts.db_file), live.stats()["file_bytes"]
-    return {
-        "kind": live.kind, "tombstones_dropped": dropped, "log_entries_trimmed": trimmed,
-        "db_bytes_before": before_db, "db_bytes_after": after_db,
-        "index_bytes_before": before_idx, "index_bytes_after": after_idx,
-    }
+    return CompactReport(
+        kind=live.kind, tombstones_dropped=dropped, log_entries_trimmed=trimmed,
+        db_bytes_before=before_db, db_bytes_after=after_db,
+        index_bytes_before=before_idx, index_bytes_after=after_idx,
+    )

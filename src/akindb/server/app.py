@@ -189,15 +189,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
         }
         if body.get_or_create:
             try:
-                return json_response(col(body.name).info())
+                return json_response(col(body.name).info().to_dict())
             except errors.CollectionNotFoundError:
                 pass
         created = state.db.create_collection(body.name, **kwargs)
-        return json_response(created.info(), 201)
+        return json_response(created.info().to_dict(), 201)
 
     @app.get("/v1/collections/{name}", response_model=dict[str, Any], tags=["collection"])
     def info(name: ReadName) -> Response:
-        return json_response(col(name).info())
+        return json_response(col(name).info().to_dict())
 
     @app.delete("/v1/collections/{name}", status_code=204, tags=["database"])
     def drop_collection(name: AdminName) -> Response:

@@ -26,17 +26,17 @@ def add_maintenance_routes(app: FastAPI, state: State, name_auth: Callable[[str]
         return json_response(col(name).tune(
             body.target_recall, k=body.k, n_queries=body.n_queries, seed=body.seed,
             queries=queries,
-        ))
+        ).to_dict())
 
     @app.get("/v1/collections/{name}/index_stats", tags=["index"])
     def index_stats(name: ReadName) -> Response:
         """Index kind, parameters, size, built-through log seq, tombstones, last tuning."""
-        return json_response(col(name).index_stats())
+        return json_response(col(name).index_stats().to_dict())
 
     @app.post("/v1/collections/{name}/compact", tags=["index"])
     def compact(name: WriteName) -> Response:
         """Drop index tombstones and reclaim SQLite space."""
-        return json_response(col(name).compact())
+        return json_response(col(name).compact().to_dict())
 
     @app.post("/v1/collections/{name}/vectors_of", response_model=s.VectorsOfResponse,
               tags=["collection"])
