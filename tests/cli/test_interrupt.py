@@ -43,9 +43,10 @@ def test_ctrl_c_then_resume(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert proc.poll() is None, "indexing finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "interrupted" in err and "resume" in err
+    stopped = json.loads(out.splitlines()[-1])["error"]  # under --json, errors are JSON too
+    assert stopped["code"] == "interrupted" and "resume" in stopped["message"]
     done_before = _docs(db)
     assert 0 < done_before < 6
     res = subprocess.run([exe, "index", str(folder), "--db", str(db), "--json"],
