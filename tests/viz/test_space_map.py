@@ -71,3 +71,18 @@ def test_cli_map_of_a_word_model(lee_model: Path, tmp_path: Path) -> None:  # no
 def _blobs_labels() -> tuple[np.ndarray, list[str]]:
     x, _ = _blobs()
     return x, [str(i) for i in range(len(x))]
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use: minutes on 2 busy cores
+def test_umap_map_leaks_no_warnings() -> None:
+    """Issue 12.16: UMAP's warnings (TensorFlow missing, n_jobs overridden by the seed) reached
+    the user's terminal. Tests turn every warning into an error, so this fails if one leaks
+    (umap is first imported here, by akindb, as in the CLI)."""
+    import importlib.util
+
+    if importlib.util.find_spec("umap") is None:
+        pytest.skip("umap is not installed (extra [viz])")
+    x, _ = _blobs()
+    m = build_map(x, [f"p{i}" for i in range(len(x))], method="umap", clusters=3,
+                  query_vector=x[0], query="p0")
+    assert m.xy.shape == (120, 2) and m.query_xy is not None
