@@ -86,7 +86,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "viz": _LIBRARY | {"viz", "facade"},
     # nothing imports cli/ or server/; cli/ starts the server (``akindb serve``)
     "server": _LIBRARY | {"server", "wire", "protocol", "client", "eval", "viz", "facade"},
-    "cli": _LIBRARY | {"cli", "server", "client", "protocol", "eval", "viz", "facade"},
+    "cli": _LIBRARY | {"cli", "server", "client", "wire", "protocol", "eval", "viz", "facade"},
     "facade": _LIBRARY | {"client", "protocol", "aio", "distributed", "eval", "viz", "facade"},
 }
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -89,12 +90,20 @@ def test_search_fusion_and_rerank_flags(indexed: tuple[Path, Path]) -> None:
     reranked = [json.loads(x)["explain"]["reranker"] for x in res.stdout.splitlines()]
     assert [r["name"] for r in reranked] == ["mmr", "mmr"]
     assert all(r["rank_before"] <= 5 for r in reranked)
+    # Under --json the errors are JSON lines on stdout too.
     res = runner.invoke(app, [*q, "--rerank", "bm25"])
-    assert res.exit_code == 2 and "cross-encoder:PATH" in res.stderr
+    assert res.exit_code == 2 and "cross-encoder:PATH" in _json_error(res)["message"]
     res = runner.invoke(app, [*q, "--rerank", "cross-encoder:/nonexistent/ce"])
-    assert res.exit_code == 4 and "no cross-encoder folder" in res.stderr  # a model problem
+    err = _json_error(res)
+    assert res.exit_code == 4 and "no cross-encoder folder" in err["message"]  # a model problem
     res = runner.invoke(app, [*q, "--fusion", "sum"])
-    assert res.exit_code == 2 and "rrf, weighted" in res.stderr
+    assert res.exit_code == 2 and "rrf, weighted" in _json_error(res)["message"]
+
+
+def _json_error(res: Any) -> dict[str, Any]:
+    err: dict[str, Any] = json.loads(res.stdout.splitlines()[-1])["error"]
+    assert err["exit"] == res.exit_code and not res.stderr
+    return err
 
 
 def test_tokens_collections_get_delete(indexed: tuple[Path, Path]) -> None:

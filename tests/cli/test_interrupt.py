@@ -43,9 +43,10 @@ def test_ctrl_c_then_resume(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert proc.poll() is None, "indexing finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "interrupted" in err and "resume" in err
+    stopped = json.loads(out.splitlines()[-1])["error"]  # under --json, errors are JSON too
+    assert stopped["code"] == "interrupted" and "resume" in stopped["message"]
     done_before = _docs(db)
     assert 0 < done_before < 6
     res = subprocess.run([exe, "index", str(folder), "--db", str(db), "--json"],
@@ -55,3 +56,37 @@ def test_ctrl_c_then_resume(tmp_path: Path) -> None:
     assert report["unchanged"] == done_before
     assert report["added"] == 6 - done_before
     assert _docs(db) == 6
+
+
+def test_progress_never_counts_a_file_that_is_not_saved(tmp_path: Path) -> None:
+    """Issue 12.16: at Ctrl-C the bar said 5/17 files while 4 were saved (files wait in a
+    batch before their commit). Interrupted at any report, the files reported as done are
+    exactly the files saved."""
+    import pytest
+
+    import akindb
+    from akindb.text.chunking import ChunkingParams
+    from tests.conftest import HashEmbedder
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i in range(17):  # 5 chunks each: a batch of 64 chunks commits every 13 files
+        paras = [f"file {i} part {j} " + "word " * 120 for j in range(5)]
+        (folder / f"f{i:02d}.txt").write_text("\n\n".join(paras))
+    for stop_at in (3, 5, 14, 16):
+        with akindb.open(tmp_path / f"db{stop_at}") as db:
+            col = db.create_collection("c", model=HashEmbedder(),
+                                       chunking=ChunkingParams(max_tokens=128, overlap_tokens=0))
+            calls: list[tuple[int, int, int]] = []
+
+            def tick(done: int, total: int, chunks: int,
+                     calls: list[tuple[int, int, int]] = calls, stop_at: int = stop_at) -> None:
+                calls.append((done, total, chunks))
+                if len(calls) == stop_at:  # the user presses Ctrl-C after this report
+                    raise KeyboardInterrupt
+
+            with pytest.raises(KeyboardInterrupt):
+                col.add_files([folder], progress=tick)
+            done, total, chunks = calls[-1]
+            assert (done, total) == (col.count(), 17), calls
+            assert chunks == col.count_chunks()

@@ -90,7 +90,7 @@ def test_hnsw_format_1_is_converted_to_the_same_graph(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["hnsw-v1.idx", "hnsw-v2.idx", "lsh-v1.idx", "quantized-int8-v1.idx",
+    ["hnsw-v1.idx", "hnsw-v2.idx", "lsh-v1.idx", "lsh-v2.idx", "quantized-int8-v1.idx",
      "quantized-binary-v1.idx"],
 )
 def test_golden_v1_bit_flips_are_refused_or_harmless(name: str, tmp_path: Path) -> None:

@@ -207,3 +207,21 @@ def test_parse_reranker() -> None:
             parse_reranker(bad)
     with pytest.raises(errors.InvalidArgumentError, match="pool"):
         MMR(pool=0)
+
+
+@pytest.mark.parametrize("budget", [40, 60, 80])
+def test_context_small_budget_keeps_the_top_hit_first(
+    chunked: akindb.Collection, budget: int
+) -> None:
+    """Issue 12.10: the top hit's merged neighbours exceed the budget; before the fix the top
+    hit was skipped and only a lower-ranked short document was given."""
+    q = "sourdough rye flour bread dough yeast"
+    top = chunked.search(q, k=5)[0]
+    whole = chunked.context(q, max_tokens=1000, k=5)
+    assert len(whole.passages[0].chunks) > 1 and whole.tokens > budget  # merged run too long
+    ctx = chunked.context(q, max_tokens=budget, k=5)
+    first = ctx.passages[0]
+    assert (first.doc_id, ctx.tokens <= budget) == (top.id, True)
+    assert top.chunk in first.chunks and first.start <= top.start and top.end <= first.end
+    assert not first.cut and ctx.note and "adjacent chunks" in ctx.note
+    assert chunked.get(first.doc_id)[0].text[first.start : first.end] == first.text

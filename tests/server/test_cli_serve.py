@@ -37,9 +37,9 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 
 def test_serve_refuses_no_auth_off_loopback_and_keyless_start(tmp_path: Path) -> None:
     db = str(tmp_path / "db")
-    res = runner.invoke(app, ["serve", "--db", db, "--host", "0.0.0.0", "--no-auth"])
+    res = runner.invoke(app, ["serve", "--db", db, "--host", "0.0.0.0", "--no-auth", "--create"])
     assert res.exit_code == 2 and "refused" in res.output
-    res = runner.invoke(app, ["serve", "--db", db, "--port", "1"])
+    res = runner.invoke(app, ["serve", "--db", db, "--port", "1", "--create"])
     assert res.exit_code == 2 and "akindb keys create" in res.output
 
 

@@ -69,7 +69,7 @@ def _start(db: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     with (db.parent / f"server-{port}.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db), "--port",
-             str(port), "--no-auth", *extra],
+             str(port), "--no-auth", "--create", *extra],
             stdout=subprocess.DEVNULL, stderr=log,
         )
     for _ in range(300):  # bounded: up to ~30 s

@@ -71,3 +71,46 @@ def test_cli_map_of_a_word_model(lee_model: Path, tmp_path: Path) -> None:  # no
 def _blobs_labels() -> tuple[np.ndarray, list[str]]:
     x, _ = _blobs()
     return x, [str(i) for i in range(len(x))]
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use: minutes on 2 busy cores
+def test_umap_map_leaks_no_warnings() -> None:
+    """Issue 12.16: UMAP's warnings (TensorFlow missing, n_jobs overridden by the seed) reached
+    the user's terminal. Tests turn every warning into an error, so this fails if one leaks
+    (umap is first imported here, by akindb, as in the CLI)."""
+    import importlib.util
+
+    if importlib.util.find_spec("umap") is None:
+        pytest.skip("umap is not installed (extra [viz])")
+    x, _ = _blobs()
+    m = build_map(x, [f"p{i}" for i in range(len(x))], method="umap", clusters=3,
+                  query_vector=x[0], query="p0")
+    assert m.xy.shape == (120, 2) and m.query_xy is not None
+
+
+def test_png_labels_stay_inside_the_frame(tmp_path: Path) -> None:
+    """Issue 12.16: labels of points near the right edge ran out of the frame (and off the
+    image). Every label, the query's included, must lie within the axes."""
+    import matplotlib.pyplot as plt
+
+    from akindb.viz.render import draw_png, save_png
+
+    x, _ = _blobs()
+    labels = [f"a rather long passage label number {i} about something" for i in range(120)]
+    m = build_map(x, labels, query_vector=x[5], query="what is the long passage about",
+                  clusters=3, n_labels=40)
+    fig = draw_png(m)
+    try:
+        ax = fig.axes[0]
+        renderer = fig.canvas.get_renderer()
+        frame = ax.get_window_extent(renderer)
+        texts = [t for t in ax.texts if t.get_text()]
+        assert len(texts) >= 40
+        for t in texts:
+            bb = t.get_window_extent(renderer)
+            assert frame.x0 <= bb.x0 and bb.x1 <= frame.x1, t.get_text()
+            assert frame.y0 <= bb.y0 and bb.y1 <= frame.y1, t.get_text()
+        assert fig.get_size_inches()[0] * fig.dpi >= frame.x1  # the frame is on the image
+    finally:
+        plt.close(fig)
+    assert save_png(m, tmp_path / "m.png").stat().st_size > 10_000

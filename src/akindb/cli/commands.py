@@ -20,6 +20,7 @@ from akindb.cli.common import (
     JsonOpt,
     db_path,
     err,
+    fail,
     handled,
     json_object,
     out,
@@ -194,7 +195,7 @@ def search(
             return
         for rank, h in enumerate(hits, 1):
             out.print(
-                f"[bold]{rank}.[/] [cyan]{h.score:.4f}[/]  {h.source or h.id}"
+                f"[bold]{rank}.[/] [cyan]{h.score:.4f}[/]  {escape(h.source or h.id)}"
                 f"  [dim]chars {h.start}-{h.end}[/]",
                 markup=True,
             )
@@ -273,13 +274,15 @@ def get(
                 print_json(r.to_dict())
             else:
                 out.print(
-                    f"[bold]{r.id}[/]  source={r.source}  chunks={len(r.chunks)}", markup=True
+                    f"[bold]{escape(r.id)}[/]  source={escape(str(r.source))}  "
+                    f"chunks={len(r.chunks)}",
+                    markup=True,
                 )
                 out.print(f"metadata: {json.dumps(r.metadata, ensure_ascii=False)}", markup=False)
                 out.print(r.text, markup=False)
         if missing:
-            err.print(f"error: not found in collection '{collection}': {', '.join(missing)}")
-            raise typer.Exit(3)
+            fail(f"not found in collection '{collection}': {', '.join(missing)}", 3,
+                 error_code="document_not_found")
 
 
 def delete(
@@ -358,16 +361,22 @@ def collections_drop(
     name: Annotated[str, typer.Argument(help="Collection name.")],
     db: DbOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Delete a collection and everything in it."""
     with handled():
         database = akindb.open(db_path(db), create=False)
         database.get_collection(name)
+        if not yes and json_out:
+            fail("--json does not prompt: add --yes to drop the collection")
         if not yes and not typer.confirm(f"drop collection '{name}' and all its documents?"):
             raise typer.Exit(1)
         database.drop_collection(name)
         database.close()
-        out.print(f"dropped collection '{name}'")
+        if json_out:
+            print_json({"dropped": name})
+        else:
+            out.print(f"dropped collection '{name}'")
 
 
 def register(app: typer.Typer) -> None:

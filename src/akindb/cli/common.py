@@ -1,4 +1,14 @@
-"""Shared CLI plumbing: options, output, and the one place errors become exit codes."""
+"""Shared CLI plumbing: options, output, and the one place errors become exit codes.
+
+Printing: both consoles take text literally (``markup=False``): user text, file names and
+error messages may hold square brackets (``report[v1].md``, ``pip install 'akindb[train]'``)
+that Rich would otherwise eat as markup or crash on (``[/x]``). A line that wants styling
+passes ``markup=True`` and wraps every piece of outside text in ``escape()``.
+
+Errors: ``handled()`` turns them into a message and an exit code; with ``--json`` the message
+is one JSON line on stdout, ``{"error": {"code": ..., "message": ..., "exit": ...}}``, with the
+codes of the HTTP API (``server/codes.py``) plus a few of the CLI's own.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +23,15 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from akindb import errors
 
 DEFAULT_DB = "akindb_db"
 DEFAULT_COLLECTION = "default"
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
 
 DbOpt = Annotated[
     Path | None,
@@ -43,7 +54,7 @@ CollectionOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 # Exit codes: 1 other error, 2 bad input, 3 not found, 4 model problem, 5 storage problem,
-# 130 interrupted.
+# 6 serve cannot listen (port busy), 130 interrupted.
 _EXIT: list[tuple[type[errors.AkinError], int]] = [
     (errors.InvalidArgumentError, 2),
     (errors.NotFoundError, 3),
@@ -80,23 +91,91 @@ def exit_code(exc: errors.AkinError) -> int:
     return 1
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+# Codes of errors the CLI finds itself (the library's errors use server/codes.py's).
+USAGE_ERROR = "usage_error"  # exit 2: a missing argument, an unknown option
+INTERRUPTED = "interrupted"  # exit 130: Ctrl-C
+PORT_IN_USE = "port_in_use"  # exit 6: serve could not bind its port
+OS_ERROR = "os_error"  # exit 5: the operating system refused (not a directory, no permission)
+_CODE_FOR_EXIT = {2: "invalid_argument", 3: "not_found", 4: "model_error", 5: "storage_error"}
+
+
+def _current_context() -> Any:
+    """The running command's click context (typer >= 0.20 ships its own copy of click)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("typer._click.globals")
+    except ImportError:  # older typer: plain click
+        module = importlib.import_module("click")
+    return module.get_current_context(silent=True)
+
+
+def json_mode() -> bool:
+    """Whether the running command was given ``--json`` (its errors are then JSON too)."""
+    ctx = _current_context()
+    while ctx is not None:
+        if ctx.params.get("json_out"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def print_error(message: str, code: str, exit_code: int) -> None:
+    """The one way an error reaches the user: escaped text on stderr, or a JSON line."""
+    if json_mode():
+        print_json({"error": {"code": code, "message": message, "exit": exit_code}})
+    else:
+        err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+
+
+def fail(message: str, code: int = 2, *, error_code: str | None = None) -> NoReturn:
+    print_error(message, error_code or _CODE_FOR_EXIT.get(code, "error"), code)
     raise typer.Exit(code)
+
+
+def _check_utf8_arguments() -> None:
+    """Arguments that are not valid UTF-8 reach Python as lone surrogates, which no tokenizer
+    or database accepts: say so before they travel further (file paths are left alone)."""
+    ctx = _current_context()
+    if ctx is None:
+        return
+    for name, value in ctx.params.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if not isinstance(item, str):
+                continue
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raw = item.encode("utf-8", "surrogateescape")[exc.start : exc.end]
+                raise errors.InvalidArgumentError(
+                    f"{name.replace('_', '-')} is not valid UTF-8 text (bytes {raw!r} at "
+                    f"character {exc.start}); set a UTF-8 locale or pass the text in UTF-8"
+                ) from None
 
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Translate akindb errors and Ctrl-C into a message and an exit code."""
+    """Translate akindb errors, refused system calls and Ctrl-C into a message and an exit
+    code (a JSON line under ``--json``)."""
+    from akindb.wire.codes import code_for
+
     try:
+        _check_utf8_arguments()
         yield
     except errors.AkinError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        print_error(str(exc), code_for(exc)[0], exit_code(exc))
         raise typer.Exit(exit_code(exc)) from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print_error(
+            f"{exc.strerror or exc}{where}; check the path and its permissions", OS_ERROR, 5
+        )
+        raise typer.Exit(5) from None
     except KeyboardInterrupt:
-        err.print(
+        print_error(
             "interrupted: everything acknowledged so far is saved and the database is "
-            "consistent; run the same command again to resume"
+            "consistent; run the same command again to resume",
+            INTERRUPTED, 130,
         )
         raise typer.Exit(130) from None
 

@@ -86,7 +86,7 @@ def space_map(
         str | None, typer.Option("--query", "-q", help="Overlay this query and its neighbours.")
     ] = None,
     neighbours: Annotated[int, typer.Option(help="How many neighbours of the query.")] = 10,
-    method: Annotated[str, typer.Option(help="pca (default) or umap (extra [viz]).")] = "pca",
+    method: Annotated[str, typer.Option(help="pca (default) or umap (extra \\[viz]).")] = "pca",
     clusters: Annotated[int, typer.Option(help="k-means clusters to colour.")] = 8,
     labels: Annotated[int, typer.Option(help="How many points to label.")] = 30,
     limit: Annotated[int, typer.Option(help="At most this many documents / words.")] = 5000,

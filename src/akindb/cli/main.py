@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from akindb.cli import (
@@ -36,7 +38,27 @@ retrieval_commands.register(app)
 
 
 def main() -> None:
-    app()
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    sys.exit(run_json(sys.argv[1:]))
+
+
+def run_json(args: list[str]) -> int:
+    """Run with ``--json``: a mistake on the command line (missing argument, unknown option)
+    is a JSON error line too, like every error the commands themselves report."""
+    from akindb.cli.common import USAGE_ERROR, print_json
+
+    try:
+        rv = app(args, standalone_mode=False)
+    except Exception as exc:  # click's UsageError / ClickException (typer may vendor click)
+        if not hasattr(exc, "format_message") or not hasattr(exc, "exit_code"):
+            raise
+        code = int(exc.exit_code)
+        print_json({"error": {"code": USAGE_ERROR, "message": exc.format_message(),
+                              "exit": code}})
+        return code
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

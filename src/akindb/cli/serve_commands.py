@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
+import socket
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
-from akindb.cli.common import DbOpt, JsonOpt, db_path, err, fail, handled, out, print_json
-from akindb.errors import MissingExtraError
+from akindb.cli.common import (
+    PORT_IN_USE,
+    DbOpt,
+    JsonOpt,
+    db_path,
+    err,
+    fail,
+    handled,
+    out,
+    print_json,
+)
+from akindb.errors import DatabaseNotFoundError, MissingExtraError
+
+if TYPE_CHECKING:
+    from akindb.server.auth import KeyStore
+
+PORT_EXIT = 6
+"""Exit code when the server cannot listen (the port is busy or the address is not ours)."""
 
 keys_app = typer.Typer(
     help="API keys for `akindb serve`: roles read < write < admin, scoped to collections. "
@@ -27,6 +47,38 @@ KeyFileOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _key_store(db: Path | None, api_key_file: Path | None) -> KeyStore:
+    """The key store of ``--db`` (or ``--api-key-file``), refusing a ``--db`` that is a file."""
+    from akindb.server.auth import KeyStore
+
+    path = db_path(db).expanduser().resolve()
+    if api_key_file is None and path.exists() and not path.is_dir():
+        fail(f"--db {path} is not a directory: give the database directory (the one holding "
+             "akindb.sqlite and keys.toml)")
+    return KeyStore.for_db(path, api_key_file)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail early, before the model loads, when ``host:port`` cannot be listened on."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        fail(f"cannot resolve --host {host!r} ({exc.strerror}); use an address like 127.0.0.1")
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is already in use (another akindb serve?); stop "
+                    "that process or choose another port with --port",
+                    PORT_EXIT, error_code=PORT_IN_USE,
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another "
+                 "--host or --port", PORT_EXIT, error_code=PORT_IN_USE)
 
 
 def _is_loopback(host: str) -> bool:
@@ -52,25 +104,39 @@ def serve(
     max_body_mb: Annotated[
         float, typer.Option(help="Largest request body accepted, in MiB.")
     ] = 32.0,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create", help="Create the database if --db holds none (to fill it over the API)."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Serve the database over HTTP: the JSON API under /v1, a search page at /, the schema at
-    /openapi.json. Every API route needs a key (`akindb keys create`)."""
+    /openapi.json. Every API route needs a key (`akindb keys create`). Exit code 6: the port
+    is busy or the address cannot be bound."""
     with handled():
         try:
             import uvicorn
 
-            from akindb.server.auth import KeyStore
             from akindb.server.state import SETTINGS_ENV, ServerSettings
         except ImportError:
             raise MissingExtraError("server", "akindb serve") from None
         path = db_path(db).expanduser().resolve()
+        from akindb.db import DB_FILE
+
+        if not create and not (path / DB_FILE).is_file():
+            raise DatabaseNotFoundError(
+                f"no akindb database at {path}; check --db, create one with `akindb index "
+                f"FOLDER --db {path}`, or pass --create to serve a new empty database"
+            )
         if no_auth and not _is_loopback(host):
             fail(
                 f"--no-auth is refused on {host}: without keys anyone who can reach the port "
                 "can read and write everything. Bind to 127.0.0.1, or create keys with "
                 "`akindb keys create`."
             )
-        store = KeyStore.for_db(path, api_key_file)
+        store = _key_store(path, api_key_file)
         if not no_auth and not any(not k.revoked and not k.expired() for k in store.entries()):
             fail(
                 f"no usable API key in {store.path}; create one with `akindb keys create "
@@ -79,9 +145,10 @@ def serve(
         if no_auth:
             err.print(
                 "[bold yellow]WARNING: --no-auth: API KEYS ARE OFF. Anyone on this machine can "
-                f"read, write and drop every collection in {path}.[/]",
+                f"read, write and drop every collection in {escape(str(path))}.[/]",
                 markup=True,
             )
+        _check_port(host, port)
         settings = ServerSettings(
             db=path, auth=not no_auth,
             key_file=api_key_file.expanduser().resolve() if api_key_file else None,
@@ -100,12 +167,23 @@ def serve(
             share = str(max(1, (os.cpu_count() or 1) // workers))
             for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
                 os.environ.setdefault(var, share)
-        err.print(f"akindb serving {path} at http://{host}:{port}/ ({workers} worker(s))")
-        uvicorn.run(
-            "akindb.server.app:app_from_env", factory=True, host=host, port=port,
-            workers=workers, ws="none", lifespan="on", log_level="info",
-            timeout_keep_alive=5, timeout_graceful_shutdown=10,
-        )
+        url = f"http://{host}:{port}/"
+        if json_out:
+            print_json({"serving": url, "db": str(path), "workers": workers, "auth": not no_auth})
+            sys.stdout.flush()
+        else:
+            err.print(f"akindb serving {path} at {url} ({workers} worker(s))")
+        try:
+            uvicorn.run(
+                "akindb.server.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, ws="none", lifespan="on", log_level="info",
+                timeout_keep_alive=5, timeout_graceful_shutdown=10,
+            )
+        except SystemExit as exc:  # uvicorn's own exit 3 means "did not start", not "not found"
+            if exc.code in (None, 0):
+                raise
+            fail(f"the server did not start (uvicorn exit {exc.code}; see its messages above)",
+                 1, error_code="server_start_failed")
 
 
 @keys_app.command("create")
@@ -123,9 +201,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once: only its hash is stored, it cannot be shown again."""
     with handled():
-        from akindb.server.auth import KeyStore
-
-        store = KeyStore.for_db(db_path(db).expanduser().resolve(), api_key_file)
+        store = _key_store(db, api_key_file)
         plain, entry = store.create(
             role, collections.split(","),
             expires_in_s=expires_days * 86400 if expires_days else None,
@@ -146,9 +222,7 @@ def keys_create(
 def keys_list(db: DbOpt = None, api_key_file: KeyFileOpt = None, json_out: JsonOpt = False) -> None:
     """List keys (ids, roles, collections, state); never the keys themselves."""
     with handled():
-        from akindb.server.auth import KeyStore
-
-        store = KeyStore.for_db(db_path(db).expanduser().resolve(), api_key_file)
+        store = _key_store(db, api_key_file)
         rows = [
             {"id": k.id, "role": k.role, "collections": list(k.collections),
              "state": "revoked" if k.revoked else "expired" if k.expired() else "active",
@@ -168,14 +242,16 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `akindb keys list`).")],
     db: DbOpt = None,
     api_key_file: KeyFileOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Revoke a key; a running server refuses it from its next request."""
     with handled():
-        from akindb.server.auth import KeyStore
-
-        store = KeyStore.for_db(db_path(db).expanduser().resolve(), api_key_file)
+        store = _key_store(db, api_key_file)
         entry = store.revoke(key_id)
-        err.print(f"revoked key {entry.id}")
+        if json_out:
+            print_json({"revoked": entry.id})
+        else:
+            err.print(f"revoked key {entry.id}")
 
 
 def register(app: typer.Typer) -> None:

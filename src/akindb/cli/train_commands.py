@@ -211,9 +211,9 @@ def sentence(
     force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Fine-tune the sentence model on (query, relevant passage) pairs, in-batch negatives.
+    r"""Fine-tune the sentence model on (query, relevant passage) pairs, in-batch negatives.
 
-    Needs the train extra (pip install 'akindb[train]', PyTorch). The result is a
+    Needs the train extra (pip install 'akindb\[train]', PyTorch). The result is a
     sentence-transformers folder that search runs on ONNX Runtime, without PyTorch.
     """
     from akindb.eval.pairs import load_pairs

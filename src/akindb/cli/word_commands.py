@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from akindb.cli.common import JsonOpt, err, fail, handled, out, print_json, progress_enabled
 
@@ -55,30 +56,53 @@ def _show_neighbours(query: str, hits: list[Any], json_out: bool) -> None:
             {"query": query, "neighbours": [{"word": h.word, "score": h.score} for h in hits]}
         )
         return
-    out.print(f"[bold]{query}[/]", markup=True)
+    out.print(f"[bold]{escape(query)}[/]", markup=True)
     for h in hits:
         out.print(f"  {h.score:6.3f}  {h.word}")
 
 
 def _data_dir(data: Path | None) -> Path:
+    """The evaluation data folder: DATA or --data, else $AKINDB_EVAL_DATA, else the project's
+    ``shared/data`` found from the working directory upwards (as in a checkout beside it).
+    A folder is accepted when it holds ``word_analogy/questions-words.txt``; when none does,
+    the error lists every place tried and says how to point at one."""
+    from akindb.eval.words import ANALOGY_FILE
+
     if data is not None:
-        return data
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env)
+        tried = [data]
+    elif os.environ.get(DATA_ENV):
+        tried = [Path(os.environ[DATA_ENV])]
+    else:
+        here = Path.cwd().resolve()
+        tried = [d / sub for d in (here, *here.parents) for sub in ("shared/data", "data")]
+        tried = [here, *tried]
+    for folder in tried:
+        if (folder / ANALOGY_FILE).is_file():
+            return folder
+    where = (
+        f"{tried[0]}" if len(tried) == 1
+        else f"{tried[0]} and the shared/data or data folders above it"
+    )
     fail(
-        f"give --data DIR (a folder with word_analogy/ and word_similarity/, e.g. shared/data) "
-        f"or set {DATA_ENV}"
+        f"no word evaluation data ({ANALOGY_FILE}) in {where}; give the folder that holds "
+        f"word_analogy/ and word_similarity/ (the project's shared/data) as DATA, or set "
+        f"{DATA_ENV}"
     )
 
 
 def words(
     model: ModelDirOpt,
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Evaluation data folder (word_analogy/, word_similarity/), like eval beir's "
+            f"FOLDER; default: --data, ${DATA_ENV}, or shared/data found from here upwards.",
+            show_default=False,
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(
-            help=f"Evaluation data folder (word_analogy/, word_similarity/); env {DATA_ENV}."
-        ),
+        typer.Option(help=f"Same as DATA (kept for scripts); env {DATA_ENV}."),
     ] = None,
     restrict_vocab: Annotated[
         int, typer.Option(help="Analogies search the N most frequent words (word2vec: 30000).")
@@ -92,7 +116,7 @@ def words(
 
     with handled():
         wv = WordVectors.load(model)
-        res = evaluate_words(wv, _data_dir(data), restrict_vocab=restrict_vocab)
+        res = evaluate_words(wv, _data_dir(folder or data), restrict_vocab=restrict_vocab)
     if json_out:
         print_json({"model": str(model), **res})
         return

@@ -21,7 +21,9 @@ from akindb.text.loaders import LoadedText, iter_files, load_file
 
 BATCH_CHUNKS = 64
 IngestProgress = Callable[[int, int, int], None]
-"""Called as ``(files_done, files_total, chunks_written)``."""
+"""Called as ``(files_done, files_total, chunks_written)``; ``files_done`` counts files whose
+outcome is settled (saved, unchanged or skipped), never one still waiting in a batch, so an
+interrupted run has saved what the last call said."""
 
 
 @dataclass
@@ -124,8 +126,8 @@ def ingest_named(
                 ))
                 if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
                     flush()
-        if progress is not None:
-            progress(done, len(items), report.chunks)
+        if progress is not None:  # files settled: saved, unchanged or skipped, not pending
+            progress(done - len(pending), len(items), report.chunks)
     flush()
     if progress is not None:
         progress(done, len(items), report.chunks)

@@ -157,6 +157,8 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         index = parts.live.get()
     if isinstance(index, QuantizedIndex):  # RAM held by codes vs floats left in the file
         out["memory"] = index.memory_report()
+    if isinstance(index, ApproxIndex) and index.search_stats():  # e.g. lsh's exact scans
+        out["search"] = index.search_stats()
     out["tuned"] = None
     try:
         rec = json.loads(_tune_path(parts).read_text(encoding="utf-8"))

@@ -117,6 +117,11 @@ class ApproxIndex(VectorIndex):
     @abc.abstractmethod
     def knob_value(self) -> int: ...
 
+    def search_stats(self) -> dict[str, Any]:
+        """How this index answers queries (shape in use, fallbacks taken), for
+        ``index_stats()``; empty when a kind has nothing to report."""
+        return {}
+
     @abc.abstractmethod
     def set_knob(self, value: int) -> None:
         """Change the search-time knob (validated)."""

@@ -9,22 +9,34 @@ collection's metric (good when norms vary little, as with sentence embeddings; l
 with very different norms is better served by ``hnsw``).
 
 A query looks up its own bucket in each table plus ``probes`` neighbouring buckets, the ones
-reached by flipping the one or two bits whose projections were closest to zero (multi-probe,
-Lv et al. 2007), and re-ranks the union of those buckets exactly.
+reached by flipping the bits whose projections were closest to zero, cheapest sets first
+(query-directed multi-probe, Lv et al. 2007; see ``lsh_probe``), and re-ranks the union of
+those buckets exactly. More probes visit a superset of buckets, so recall never falls as
+``probes`` rises.
+
+Tables and bits are sized from the collection unless set (``auto_shape``: about 8 vectors per
+bucket, more tables as bits grow), and re-sized whenever the index has doubled or been
+compacted. A query whose buckets hold fewer than ``k`` live vectors probes wider (doubling
+its probes) before anything else; only when even every probe falls short (a collection of a
+few vectors, or ``k`` near its size) is it answered by an exact scan, and such scans are
+counted (``search_stats``, shown by ``index_stats()``) and logged, never silent.
 
 Where LSH still earns its place beside HNSW: inserts are cheap (hash + append, no graph
 search), builds are fast, deletes are immediate, and the structure is simple to reason about.
 
-Body format (little-endian), after the envelope::
+Body format 2 (little-endian), after the envelope::
 
-    n_at_center u64, center f32[dim], planes f32[n_tables * n_bits, dim],
-    labels i64[count], vectors f32[count, dim]
+    n_at_center u64, n_tables u32, n_bits u32 (the shape in use), center f32[dim],
+    planes f32[n_tables * n_bits, dim], labels i64[count], vectors f32[count, dim]
+
+Format 1 (still read) lacks the two u32: its shape is the header's ``params``.
 
 Bucket tables are recomputed on load (a matmul and a sort per table).
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO, ClassVar
@@ -37,53 +49,56 @@ from akindb.core.vectors import normalize_rows
 from akindb.errors import InvalidArgumentError
 from akindb.index.approx import ApproxIndex, DictParams, check_range, exact_search
 from akindb.index.base import F32, I64, IndexFileError, IndexHeader, read_labels
+from akindb.index.lsh_probe import auto_shape, max_probes, probe_codes
 from akindb.types import Metric
+
+log = logging.getLogger(__name__)
 
 U32 = npt.NDArray[np.uint32]
 _HASH_BLOCK = 65536
+_PROBE_BLOCK = 64  # queries probed at once (bounds the (queries, tables, 1023) cost array)
+LARGE_FOR_A_SCAN = 2048
+"""An exact scan of an index at least this big is logged as a warning (smaller: info)."""
 
 
 @dataclass(frozen=True, slots=True)
 class LshParams(DictParams):
     """LSH knobs, each a trade-off.
 
-    * ``n_tables`` (1-64, default 16): more tables find more true neighbours (recall up);
-      costs memory (4 + 8 bytes per vector per table), hashing time on insert and query, and a
-      longer candidate list to re-rank. Fixed at build: changing it rebuilds.
-    * ``n_bits`` (1-30, default 12): bits per signature; fewer bits mean bigger buckets (recall
-      up, more candidates to re-rank, slower queries). Aim for ``2**n_bits`` around
-      ``size / 20``. Fixed at build: changing it rebuilds.
-    * ``probes`` (0-512, default 16): extra buckets visited per table. The search-time knob:
-      recall up, QPS down, no memory cost; changeable any time (``Collection.tune`` sets it).
+    * ``n_tables`` (1-64, default ``None`` = sized from the collection, see ``auto_shape``):
+      more tables find more true neighbours (recall up); costs memory (16 bytes per vector per
+      table), hashing time on insert and query, and a longer candidate list to re-rank.
+    * ``n_bits`` (1-30, default ``None`` = sized from the collection, about 8 vectors per
+      bucket): fewer bits mean bigger buckets (recall up, more candidates to re-rank, slower
+      queries). Automatic sizes follow the collection as it grows; fixed ones never change.
+      Changing either rebuilds the index.
+    * ``probes`` (0-1023, default 16): extra buckets visited per table, likeliest first. The
+      search-time knob: recall up (never down), QPS down, no memory cost; changeable any time
+      (``Collection.tune`` sets it).
     * ``seed`` (default 0): the random hyperplanes; results are reproducible for a given seed.
     """
 
     kind_name: ClassVar[str] = "lsh"
 
-    n_tables: int = 16
-    n_bits: int = 12
+    n_tables: int | None = None
+    n_bits: int | None = None
     probes: int = 16
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_range("n_tables", self.n_tables, 1, 64)
-        check_range("n_bits", self.n_bits, 1, 30)
-        check_range("probes", self.probes, 0, 512)
+        if self.n_tables is not None:
+            check_range("n_tables", self.n_tables, 1, 64)
+        if self.n_bits is not None:
+            check_range("n_bits", self.n_bits, 1, 30)
+        check_range("probes", self.probes, 0, 1023)
         check_range("seed", self.seed, 0, 2**63 - 1)
-
-
-def _flip_masks(n_bits: int) -> tuple[U32, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Masks of every one- and two-bit flip, and the bit pairs behind the two-bit ones."""
-    ii, jj = np.triu_indices(n_bits, k=1)
-    singles = np.left_shift(np.uint32(1), np.arange(n_bits, dtype=np.uint32))
-    pairs = singles[ii] | singles[jj]
-    return np.concatenate([singles, pairs]).astype(np.uint32), ii, jj
 
 
 class LshIndex(ApproxIndex):
     """Multi-table, multi-probe SimHash over an in-memory float32 matrix (exact re-rank)."""
 
     kind = "lsh"
+    format_version = 2
     knob = "probes"
     exact_factor = 4.0  # filters allowing < 20 % of the index are answered exactly
     params_cls = LshParams
@@ -92,25 +107,49 @@ class LshIndex(ApproxIndex):
     def __init__(self, dim: int, metric: Metric, **params: Any) -> None:
         super().__init__(dim, metric)
         self.p = LshParams.from_dict(params)
-        rng = np.random.default_rng(self.p.seed)
-        nb = self.p.n_tables * self.p.n_bits
-        self._planes: F32 = rng.standard_normal((nb, dim)).astype(np.float32)
         self._center: F32 = np.zeros(dim, dtype=np.float32)
         self._n_at_center = 0
-        self._masks, self._ii, self._jj = _flip_masks(self.p.n_bits)
-        self._weights = np.left_shift(
-            np.uint32(1), np.arange(self.p.n_bits, dtype=np.uint32)
-        ).astype(np.uint32)
         self._vecs: F32 = np.zeros((0, dim), dtype=np.float32)
         self._labels: I64 = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
-        self._codes: U32 = np.zeros((0, self.p.n_tables), dtype=np.uint32)
         self._n = 0
         self._live = 0
-        self._sorted_n = 0
-        self._sorted_codes: U32 = np.zeros((self.p.n_tables, 0), dtype=np.uint32)
-        self._sorted_rows: I64 = np.zeros((self.p.n_tables, 0), dtype=np.int64)
         self._sq: F32 | None = None
+        self._set_shape(*self._wanted_shape(0))
+        self._codes: U32 = np.zeros((0, self._nt), dtype=np.uint32)
+        self._sorted_n = 0
+        self._sorted_codes: U32 = np.zeros((self._nt, 0), dtype=np.uint32)
+        self._sorted_rows: I64 = np.zeros((self._nt, 0), dtype=np.int64)
+        self._counts = {"queries": 0, "widened": 0, "exact_scans": 0, "filtered_exact": 0}
+
+    # ---- shape -----------------------------------------------------------------------------
+    def _wanted_shape(self, n: int) -> tuple[int, int]:
+        tables, bits = auto_shape(n)
+        return self.p.n_tables or tables, self.p.n_bits or bits
+
+    def _set_shape(self, n_tables: int, n_bits: int, planes: F32 | None = None) -> None:
+        """Use ``n_tables`` x ``n_bits`` hyperplanes (drawn from the seed unless given)."""
+        self._nt, self._nb = n_tables, n_bits
+        if planes is None:
+            rng = np.random.default_rng(self.p.seed)
+            planes = rng.standard_normal((n_tables * n_bits, self.dim)).astype(np.float32)
+        self._planes: F32 = planes
+        self._weights = np.left_shift(np.uint32(1), np.arange(n_bits, dtype=np.uint32))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(tables, bits) in use now."""
+        return self._nt, self._nb
+
+    def search_stats(self) -> dict[str, Any]:
+        """Shape in use and how queries were answered since load: ``widened`` probed past the
+        ``probes`` knob to find ``k`` candidates, ``exact_scans`` fell back to scanning every
+        vector (tiny collections, or ``k`` near the size), ``filtered_exact`` were filters
+        answered exactly over the rows they allow."""
+        return {"n_tables": self._nt, "n_bits": self._nb, "probes": self.p.probes,
+                "auto_shape": self.p.n_tables is None or self.p.n_bits is None,
+                "vectors_per_bucket": round(self._live / (1 << self._nb), 2),
+                **self._counts}
 
     # ---- knob ------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -123,8 +162,8 @@ class LshIndex(ApproxIndex):
         self.p = LshParams(**{**asdict(self.p), "probes": value})
 
     def knob_sweep(self, k: int) -> list[int]:
-        cap = len(self._masks)
-        return sorted({min(v, cap) for v in (0, 2, 4, 8, 16, 32, 64, 128, 256, 512)})
+        cap = max_probes(self._nb)
+        return sorted({min(v, cap) for v in (0, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1023)})
 
     # ---- hashing ---------------------------------------------------------------------------
     def _project(self, x: F32) -> F32:
@@ -133,20 +172,25 @@ class LshIndex(ApproxIndex):
         return out
 
     def _hash(self, x: F32) -> U32:
-        out = np.empty((len(x), self.p.n_tables), dtype=np.uint32)
+        out = np.empty((len(x), self._nt), dtype=np.uint32)
         for lo in range(0, len(x), _HASH_BLOCK):
             proj = self._project(x[lo : lo + _HASH_BLOCK])
-            bits = (proj > 0).reshape(len(proj), self.p.n_tables, self.p.n_bits)
+            bits = (proj > 0).reshape(len(proj), self._nt, self._nb)
             out[lo : lo + len(proj)] = (bits.astype(np.uint32) * self._weights).sum(
                 axis=2, dtype=np.uint32
             )
         return out
 
     def _recenter(self) -> None:
-        """Hash around the current mean direction, so sign bits split the data evenly."""
+        """Hash around the current mean direction, so sign bits split the data evenly, with
+        tables and bits sized for the current collection (unless fixed by the parameters)."""
         alive = self._vecs[: self._n][self._alive[: self._n]]
         if len(alive):
             self._center = normalize_rows(alive).mean(axis=0).astype(np.float32)
+        shape = self._wanted_shape(self._live)
+        if shape != self.shape:
+            self._set_shape(*shape)
+            self._codes = np.empty((len(self._labels), self._nt), dtype=np.uint32)
         self._n_at_center = self._n
         self._codes[: self._n] = self._hash(self._vecs[: self._n])
         self._sorted_n = 0
@@ -172,7 +216,7 @@ class LshIndex(ApproxIndex):
         cap = self._grow_slots(need)
         if cap:
             vecs = np.empty((cap, self.dim), dtype=np.float32)
-            codes = np.empty((cap, self.p.n_tables), dtype=np.uint32)
+            codes = np.empty((cap, self._nt), dtype=np.uint32)
             vecs[: self._n] = self._vecs[: self._n]
             codes[: self._n] = self._codes[: self._n]
             self._vecs, self._codes = vecs, codes
@@ -202,7 +246,7 @@ class LshIndex(ApproxIndex):
         self._vecs = np.ascontiguousarray(self._vecs[keep])
         self._labels = self._labels[keep].copy()
         self._alive = np.ones(len(keep), dtype=bool)
-        self._codes = np.empty((len(keep), self.p.n_tables), dtype=np.uint32)
+        self._codes = np.empty((len(keep), self._nt), dtype=np.uint32)
         self._n = self._live = len(keep)
         self._sq = None
         self._recenter()
@@ -224,21 +268,34 @@ class LshIndex(ApproxIndex):
 
     def _probe_codes(self, queries: F32, probes: int) -> U32:
         """(nq, n_tables, 1 + probes) bucket codes: own bucket first, then the likeliest others."""
-        nq, nt, nb = len(queries), self.p.n_tables, self.p.n_bits
-        proj = self._project(queries).reshape(nq, nt, nb)
-        base: U32 = ((proj > 0).astype(np.uint32) * self._weights).sum(axis=2, dtype=np.uint32)
-        probes = min(probes, len(self._masks))
-        if probes == 0:
-            own: U32 = base[:, :, None]
-            return own
-        m2 = proj * proj
-        cost = np.concatenate([m2, m2[:, :, self._ii] + m2[:, :, self._jj]], axis=2)
-        if probes < cost.shape[2]:
-            pick = np.argpartition(cost, probes - 1, axis=2)[:, :, :probes]
-        else:
-            pick = np.broadcast_to(np.arange(cost.shape[2]), cost.shape)
-        flips = base[:, :, None] ^ self._masks[pick]
-        return np.concatenate([base[:, :, None], flips], axis=2)
+        out = []
+        for lo in range(0, len(queries), _PROBE_BLOCK):
+            proj = self._project(queries[lo : lo + _PROBE_BLOCK])
+            out.append(probe_codes(proj.reshape(len(proj), self._nt, self._nb), self._weights,
+                                   probes))
+        return np.concatenate(out) if out else np.zeros((0, self._nt, 1), dtype=np.uint32)
+
+    def _bucket_rows(self, codes: U32) -> npt.NDArray[np.intp]:
+        """Rows (sorted, unique, tombstones included) in the buckets ``codes[t, :]`` of each
+        table ``t``, plus matching rows of the not-yet-sorted tail."""
+        m = self._sorted_n
+        parts = []
+        for t in range(self._nt):
+            col = self._sorted_codes[t]
+            lo = np.searchsorted(col, codes[t], "left")
+            hi = np.searchsorted(col, codes[t], "right")
+            lens = hi - lo
+            total = int(lens.sum())
+            if total:
+                pos = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(total)
+                parts.append(self._sorted_rows[t][pos])
+        tail = self._codes[m : self._n]
+        if len(tail):
+            match = (tail[:, :, None] == codes[None]).any(axis=(1, 2))
+            parts.append(m + np.flatnonzero(match))
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
+        return np.unique(np.concatenate(parts))
 
     def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
         nq = len(queries)
@@ -248,53 +305,38 @@ class LshIndex(ApproxIndex):
         if self._live == 0 or k == 0 or nq == 0:
             return out_l, out_s
         q = np.ascontiguousarray(queries, dtype=np.float32)
+        self._counts["queries"] += nq
         allowed_rows: npt.NDArray[np.intp] | None = None
         if allowed is not None:
             allowed_rows = np.flatnonzero(
                 np.isin(self._labels[: self._n], allowed) & self._alive[: self._n]
             )
             if self.use_exact(len(allowed_rows), self._live):
+                self._counts["filtered_exact"] += nq
                 return self._exact_rows(allowed_rows, q, k)
         self._ensure_sorted()
-        probes = self.p.probes
+        cap = max_probes(self._nb)
+        probes = min(self.p.probes, cap)
         if allowed_rows is not None:
             # A filter hides most bucket mates: look into more buckets the rarer it is.
             share = max(len(allowed_rows) / self._live, 1e-6)
-            probes = min(len(self._masks), max(2 * probes, int(np.ceil(probes / share))))
+            probes = min(cap, max(2 * probes, int(np.ceil(probes / share))))
         codes = self._probe_codes(q, probes)
-        nt, width = self.p.n_tables, codes.shape[2]
-        m = self._sorted_n
-        lo = np.empty((nq, nt, width), dtype=np.int64)
-        hi = np.empty((nq, nt, width), dtype=np.int64)
-        for t in range(nt):
-            col = self._sorted_codes[t]
-            flat = codes[:, t, :].ravel()
-            lo[:, t, :] = (np.searchsorted(col, flat, "left") + t * m).reshape(nq, width)
-            hi[:, t, :] = (np.searchsorted(col, flat, "right") + t * m).reshape(nq, width)
-        sorted_rows = self._sorted_rows.ravel()
-        tail_codes = self._codes[m : self._n]
-        allowed_mask = None
+        keep_mask = self._alive[: self._n]
         if allowed_rows is not None:
-            allowed_mask = np.zeros(self._n, dtype=bool)
-            allowed_mask[allowed_rows] = True
-        alive = self._alive[: self._n]
+            keep_mask = np.zeros(self._n, dtype=bool)
+            keep_mask[allowed_rows] = True
         sq = self._sq_norms() if self.metric is Metric.L2 else None
+        need = 4 * k if allowed_rows is not None else k
+        enough = min(need, int(keep_mask.sum()))
         for i in range(nq):
-            starts, lens = lo[i].ravel(), (hi[i] - lo[i]).ravel()
-            total = int(lens.sum())
-            ends = np.cumsum(lens)
-            pos = np.repeat(starts - ends + lens, lens) + np.arange(total)
-            cand = sorted_rows[pos]
-            if len(tail_codes):
-                match = (tail_codes[:, :, None] == codes[i][None]).any(axis=(1, 2))
-                cand = np.concatenate([cand, m + np.flatnonzero(match)])
-            cand = np.unique(cand)
-            keep = alive[cand] if allowed_mask is None else allowed_mask[cand]
-            cand = cand[keep]
-            if allowed_rows is not None and len(cand) < 4 * k:
-                cand = allowed_rows  # a starving filter: answer this query exactly
-            elif len(cand) < k:
-                cand = np.flatnonzero(alive)  # tiny index or k near its size: exact
+            cand = self._bucket_rows(codes[i])
+            cand = cand[keep_mask[cand]]
+            if len(cand) < need and probes < cap:  # too few: probe wider, never scan first
+                self._counts["widened"] += 1
+                cand = self._widen(q[i : i + 1], probes, cap, need, keep_mask)
+            if len(cand) < enough:
+                cand = self._scan(i, k, keep_mask, allowed_rows is not None)
             if len(cand) == 0:
                 continue
             sc = scores(self._vecs[cand], q[i : i + 1], self.metric,
@@ -305,10 +347,53 @@ class LshIndex(ApproxIndex):
             out_s[i, :kk] = best[0]
         return out_l, out_s
 
+    def _widen(
+        self, q: F32, probes: int, cap: int, need: int, keep_mask: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.intp]:
+        """Candidates at the smallest width (>= ``probes``) whose buckets hold ``need`` allowed
+        vectors, or at ``cap``. The smallest, not merely a sufficient one: then a query's
+        width, and so its candidates, only grow with ``probes`` (recall stays monotone)."""
+
+        def rows(width: int) -> npt.NDArray[np.intp]:
+            got = self._bucket_rows(self._probe_codes(q, width)[0])
+            return got[keep_mask[got]]
+
+        lo, hi = probes, probes  # rows(lo) falls short
+        while True:  # double until enough (or every probe)
+            hi = min(cap, max(1, 2 * hi))
+            cand = rows(hi)
+            if len(cand) >= need or hi == cap:
+                break
+            lo = hi
+        while len(cand) >= need and hi - lo > 1:  # then the smallest width that is enough
+            mid = (lo + hi) // 2
+            at_mid = rows(mid)
+            if len(at_mid) >= need:
+                hi, cand = mid, at_mid
+            else:
+                lo = mid
+        return cand
+
+    def _scan(
+        self, i: int, k: int, keep_mask: npt.NDArray[np.bool_], filtered: bool
+    ) -> npt.NDArray[np.intp]:
+        """Every allowed row: the exact answer when even every probe found too few. Counted
+        and logged: it is correct but costs a full scan."""
+        rows = np.flatnonzero(keep_mask)
+        if filtered:
+            self._counts["filtered_exact"] += 1
+            return rows
+        self._counts["exact_scans"] += 1
+        level = logging.WARNING if self._live >= LARGE_FOR_A_SCAN else logging.INFO
+        log.log(level, "lsh: all %d probes of %d tables found fewer than k=%d of %d vectors; "
+                "answered by an exact scan (use flat for collections this small, or more bits)",
+                max_probes(self._nb), self._nt, k, self._live)
+        return rows
+
     # ---- persistence -----------------------------------------------------------------------
     def write_body(self, fh: BinaryIO) -> None:
         keep = self._alive[: self._n]
-        fh.write(struct.pack("<Q", self._n_at_center))
+        fh.write(struct.pack("<QII", self._n_at_center, self._nt, self._nb))
         fh.write(np.ascontiguousarray(self._center, dtype="<f4").tobytes())
         fh.write(np.ascontiguousarray(self._planes, dtype="<f4").tobytes())
         fh.write(np.ascontiguousarray(self._labels[: self._n][keep], dtype="<i8").tobytes())
@@ -323,24 +408,36 @@ class LshIndex(ApproxIndex):
             idx = cls(dim, Metric.parse(header.metric), **header.params)
         except (InvalidArgumentError, TypeError) as exc:
             raise IndexFileError(f"bad lsh parameters: {exc}") from None
-        nb = idx.p.n_tables * idx.p.n_bits
-        sizes = (8, 4 * dim, 4 * nb * dim, 8 * n, 4 * n * dim)
+        if header.format >= 2:
+            raw = fh.read(16)
+            if len(raw) != 16:
+                raise IndexFileError("body length does not match the header (truncated)")
+            n_at_center, nt, nbits = struct.unpack("<QII", raw)
+        else:  # format 1: the shape is the parameters' (they were always explicit then)
+            raw = fh.read(8)
+            if len(raw) != 8:
+                raise IndexFileError("body length does not match the header (truncated)")
+            (n_at_center,) = struct.unpack("<Q", raw)
+            nt, nbits = idx.p.n_tables or 0, idx.p.n_bits or 0
+        if not (1 <= nt <= 64 and 1 <= nbits <= 30):
+            raise IndexFileError(f"bad lsh shape {nt} tables x {nbits} bits")
+        nb = nt * nbits
+        sizes = (4 * dim, 4 * nb * dim, 8 * n, 4 * n * dim)
         parts = [fh.read(size) for size in sizes]
         if any(len(p) != size for p, size in zip(parts, sizes, strict=True)) or fh.read(1):
             raise IndexFileError("body length does not match the header (truncated or padded)")
-        raw = parts[0]
-        center = np.frombuffer(parts[1], dtype="<f4")
-        planes = np.frombuffer(parts[2], dtype="<f4")
-        labels = read_labels(parts[3])
-        vecs = np.frombuffer(parts[4], dtype="<f4")
+        center = np.frombuffer(parts[0], dtype="<f4")
+        planes = np.frombuffer(parts[1], dtype="<f4")
+        labels = read_labels(parts[2])
+        vecs = np.frombuffer(parts[3], dtype="<f4")
         if not (np.isfinite(center).all() and np.isfinite(planes).all()):
             raise IndexFileError("non-finite hyperplanes")
-        idx._n_at_center = struct.unpack("<Q", raw)[0]
+        idx._n_at_center = n_at_center
         idx._center = center.astype(np.float32)
-        idx._planes = planes.reshape(nb, dim).astype(np.float32)
+        idx._set_shape(nt, nbits, planes.reshape(nb, dim).astype(np.float32))
         idx._vecs = vecs.reshape(n, dim).astype(np.float32)
         idx._labels = labels.astype(np.int64)
         idx._alive = np.ones(n, dtype=bool)
-        idx._codes = idx._hash(idx._vecs) if n else np.zeros((0, idx.p.n_tables), np.uint32)
+        idx._codes = idx._hash(idx._vecs) if n else np.zeros((0, nt), np.uint32)
         idx._n = idx._live = n
         return idx

@@ -50,8 +50,8 @@ def validate_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, An
     ``InvalidArgumentError`` naming the valid ones. ``hnsw`` also checks that faiss is
     installed (``MissingExtraError`` otherwise).
 
-    >>> validate_params("lsh", {"probes": 4})["n_tables"]
-    16
+    >>> validate_params("lsh", {"probes": 4})
+    {'n_tables': None, 'n_bits': None, 'probes': 4, 'seed': 0}
     """
     cls = index_class(kind)
     raw = dict(params or {})

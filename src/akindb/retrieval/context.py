@@ -9,8 +9,10 @@
    document's text between the first start and the last end offset, ranked as its best chunk;
 4. fill the budget: passages in rank order, each rendered as ``[n] source (chars a-b)`` then its
    text, kept while the whole text stays within ``max_tokens`` of the given token counter (a
-   passage that does not fit is skipped and smaller later ones may still fit). When not even the
-   best passage fits, it is cut at a word boundary to fit, ``truncated`` is set and ``note``
+   passage that does not fit is skipped and smaller later ones may still fit). The top hit
+   always goes in first: when its merged passage is too long, the longest run of adjacent
+   chunks around the top chunk that fits is used instead (``note`` says so); when not even the
+   top chunk alone fits, it is cut at a word boundary to fit, ``truncated`` is set and ``note``
    says so.
 
 Every passage carries its citation: document id, source and character offsets into the stored
@@ -151,6 +153,33 @@ def _groups(hits: Sequence[Hit], merge: bool) -> list[_Group]:
 _WORDS = re.compile(r"\S+")
 
 
+def _lead_groups(groups: Sequence[_Group], kept: Sequence[Hit]) -> list[_Group]:
+    """Ways to give the top hit, largest first: its whole merged run, then every shorter run of
+    adjacent chunks that still holds the top chunk, down to the top chunk alone.
+
+    A merged run's prefix may not even contain the top chunk (it can sit last in the run), so
+    when the run is too long a window around the top chunk is what gets placed (or trimmed).
+    """
+    if not groups:
+        return []
+    top, g0 = kept[0], groups[0]
+    spans = {h.chunk: h for h in kept if h.id == top.id and h.chunk in g0.chunks}
+    run = sorted(spans)
+    at = run.index(top.chunk)
+    out: list[_Group] = [g0]
+    for size in range(len(run) - 1, 0, -1):
+        for lo in range(max(0, at - size + 1), min(at, len(run) - size) + 1):
+            win = run[lo : lo + size]
+            out.append(_Group(top.id, top.source, win, min(spans[c].start for c in win),
+                              max(spans[c].end for c in win), 0, top.score))
+    return out
+
+
+def _cost(g: _Group, texts: dict[str, str], count: TokenCounter) -> int:
+    body = texts.get(g.doc_id, "")[g.start : g.end]
+    return count(f"[1] {g.source or g.doc_id} (chars {g.start}-{g.end})\n{body}")
+
+
 def cut_to_tokens(text: str, budget: int, count: TokenCounter) -> str:
     """The longest word-boundary prefix of ``text`` with at most ``budget`` tokens.
 
@@ -204,27 +233,37 @@ def build_context(
     chosen: list[Passage] = []
     parts: list[str] = []
     used = 0
-    for g in groups:
+    note: str | None = None
+    truncated = False
+    lead = _lead_groups(groups, kept)
+    for i, g in enumerate(groups):
+        if i == 0:  # the top hit always goes in first: merged, alone, or (below) trimmed
+            g = next((c for c in lead if _cost(c, texts, count_tokens) <= max_tokens), lead[-1])
+            if g is not groups[0]:
+                note = (f"the best passage with all its adjacent chunks ({len(groups[0].chunks)})"
+                        f" did not fit; {len(g.chunks)} around the top hit were kept")
         body = texts.get(g.doc_id, "")[g.start : g.end]
         p = Passage(len(chosen) + 1, g.doc_id, g.source, g.start, g.end, g.chunks, g.score,
                     body, 0)
         block = f"{p.header}\n{body}"
         cost = count_tokens(block) + (count_tokens("\n\n") if parts else 0)
         if used + cost > max_tokens:
+            if i == 0:
+                break  # even the top hit alone is too long: cut it below
             continue
         chosen.append(Passage(p.n, g.doc_id, g.source, g.start, g.end, g.chunks, g.score, body,
                               count_tokens(body)))
         parts.append(block)
         used += cost
     text = "\n\n".join(parts)
-    while chosen and count_tokens(text) > max_tokens:  # token counts need not add up exactly
+    while len(chosen) > 1 and count_tokens(text) > max_tokens:  # counts need not add up
         chosen.pop()
         parts.pop()
         text = "\n\n".join(parts)
-    note: str | None = None
-    truncated = False
+    if chosen and count_tokens(text) > max_tokens:
+        chosen, parts = [], []
     if not chosen and groups:
-        g = groups[0]
+        g = lead[-1]
         body = texts.get(g.doc_id, "")[g.start : g.end]
         header = f"[1] {g.source or g.doc_id} (chars {g.start}-"
         room = max_tokens - count_tokens(header + f"{g.end})\n")

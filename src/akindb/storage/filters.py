@@ -8,6 +8,19 @@ Syntax (Chroma/Mongo style)::
 
 ``$ne`` and ``$nin`` also match documents that lack the key (as in MongoDB). Keys and values
 never reach the SQL text: both go in as parameters, so no filter can inject SQL.
+
+Comparisons never cross types (SQLite alone would order every number before every string, so
+``{"x": {"$gt": 1000}}`` would match the string ``"1"``). The bound's type picks what can match:
+
+- a number (int or float) matches numbers only; ``true``/``false`` are not numbers;
+- a string matches strings only, compared by code point;
+- a boolean matches that boolean only, and only with ``$eq``/``$ne``/``$in``/``$nin``
+  (``$gt`` on a boolean is an error: booleans have no order).
+
+``$in``/``$nin`` may mix types: each listed value matches by its own type, so
+``{"x": {"$in": [1, "1"]}}`` matches the number 1 and the string "1", and ``{"x": {"$nin": [1]}}``
+keeps the string "1". ``$ne`` is the negation of ``$eq``: ``{"x": {"$ne": 1}}`` keeps
+``"1"``, ``true`` and documents without ``x``.
 """
 
 from __future__ import annotations
@@ -44,11 +57,13 @@ def parse_where(where: str | Mapping[str, Any] | None) -> Mapping[str, Any] | No
 def compile_where(where: Mapping[str, Any], column: str = "d.metadata") -> tuple[str, list[Any]]:
     """SQL boolean expression and parameters for ``where``.
 
-    >>> sql, params = compile_where({"ext": ".md", "n": {"$gt": 2}})
-    >>> sql
-    '(json_extract(d.metadata, ?) = ? AND json_extract(d.metadata, ?) > ?)'
+    Every comparison first checks the field's JSON type (see the module docstring):
+
+    >>> sql, params = compile_where({"n": {"$gt": 2}})
+    >>> sql.replace("d.metadata", "m")
+    "(IFNULL(json_type(m, ?), '') IN ('integer', 'real') AND json_extract(m, ?) > ?)"
     >>> params
-    ['$."ext"', '.md', '$."n"', 2]
+    ['$."n"', '$."n"', 2]
     """
     if not isinstance(where, Mapping) or not where:
         raise InvalidFilterError('a where filter must be a non-empty object like {"ext": ".md"}')
@@ -79,20 +94,31 @@ def compile_where(where: Mapping[str, Any], column: str = "d.metadata") -> tuple
         ((op, value),) = cond.items()
         if op in _CMP:
             _check_scalar(key, op, value)
-            parts.append(f"{expr} {_CMP[op]} ?")
-            params.extend([path, _sql_value(value)])
+            if op in ("$eq", "$ne"):
+                sql, ps = _typed_eq(column, path, value)
+                sql = sql if op == "$eq" else f"NOT {sql}"
+            else:
+                if isinstance(value, bool):
+                    raise InvalidFilterError(
+                        f"{op} on {key!r} compares with a boolean, which has no order; "
+                        "use a number or a string, or $eq/$ne for booleans"
+                    )
+                kinds = _TEXT if isinstance(value, str) else _NUMBER
+                sql = f"(IFNULL(json_type({column}, ?), '') IN ({kinds}) AND {expr} {_CMP[op]} ?)"
+                ps = [path, path, value]
+            parts.append(sql)
+            params.extend(ps)
         elif op in ("$in", "$nin"):
             if not isinstance(value, list) or not value:
                 raise InvalidFilterError(f"{op} on {key!r} takes a non-empty list of values")
+            alts: list[str] = []
             for v in value:
                 _check_scalar(key, op, v)
-            marks = ", ".join("?" * len(value))
-            if op == "$in":
-                parts.append(f"{expr} IN ({marks})")
-                params.extend([path, *map(_sql_value, value)])
-            else:
-                parts.append(f"({expr} IS NULL OR {expr} NOT IN ({marks}))")
-                params.extend([path, path, *map(_sql_value, value)])
+                sql, ps = _typed_eq(column, path, v)
+                alts.append(sql)
+                params.extend(ps)
+            any_sql = "(" + " OR ".join(alts) + ")"
+            parts.append(any_sql if op == "$in" else f"NOT {any_sql}")
         else:
             raise InvalidFilterError(
                 f"unknown operator {op!r} on {key!r}; use one of: {', '.join(_OPS)}"
@@ -108,6 +134,23 @@ def _check_scalar(key: str, op: str, value: Any) -> None:
         )
 
 
-def _sql_value(value: Scalar) -> Scalar:
-    # json_extract returns JSON true/false as 1/0.
-    return int(value) if isinstance(value, bool) else value
+_NUMBER = "'integer', 'real'"
+_TEXT = "'text'"
+
+
+def _typed_eq(column: str, path: str, value: Scalar) -> tuple[str, list[Any]]:
+    """SQL that is true when the field holds ``value`` with the same JSON type, false otherwise.
+
+    Never NULL (a missing key is ``''`` through IFNULL), so ``NOT`` of it keeps documents that
+    lack the key, as ``$ne``/``$nin`` promise.
+
+    >>> _typed_eq("m", '$."x"', True)
+    ("(IFNULL(json_type(m, ?), '') = ?)", ['$."x"', 'true'])
+    >>> _typed_eq("m", '$."x"', 2)[1]
+    ['$."x"', '$."x"', 2]
+    """
+    kind = "IFNULL(json_type(" + column + ", ?), '')"
+    if isinstance(value, bool):
+        return f"({kind} = ?)", [path, "true" if value else "false"]
+    kinds = _TEXT if isinstance(value, str) else _NUMBER
+    return f"({kind} IN ({kinds}) AND json_extract({column}, ?) = ?)", [path, path, value]

@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,32 @@ def _atomic_replace(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def save_png(m: SpaceMap, path: str | Path, *, dpi: int = 150) -> Path:
+PNG_LABEL_CHARS = 48
+"""Labels longer than this are cut (with an ellipsis) on the PNG; the HTML map shows them whole."""
+
+
+def _fit(label: str) -> str:
+    return label if len(label) <= PNG_LABEL_CHARS else label[: PNG_LABEL_CHARS - 1] + "…"
+
+
+def _keep_inside(fig: Any, ax: Any, texts: list[Any]) -> None:
+    """Move each label (its offset from the point) so that it lies within the axes frame:
+    labels near the right or top edge used to run out of the frame and off the image."""
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    to_points = 72.0 / fig.dpi
+    for t in texts:
+        bb = t.get_window_extent(renderer)
+        dx = min(0.0, frame.x1 - 2 - bb.x1) or max(0.0, frame.x0 + 2 - bb.x0)
+        dy = min(0.0, frame.y1 - 2 - bb.y1) or max(0.0, frame.y0 + 2 - bb.y0)
+        if dx or dy:
+            ox, oy = t.xyann
+            t.xyann = (ox + dx * to_points, oy + dy * to_points)
+
+
+def draw_png(m: SpaceMap) -> Any:
+    """The map as a matplotlib figure (Agg), every label inside the frame; ``save_png``
+    writes it. The caller closes it (``matplotlib.pyplot.close``)."""
     try:
         import matplotlib
 
@@ -46,36 +72,48 @@ def save_png(m: SpaceMap, path: str | Path, *, dpi: int = 150) -> Path:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise MissingExtraError("viz", "PNG maps") from exc
-    path = Path(path)
     fig, ax = plt.subplots(figsize=(11, 8))
+    texts: list[Any] = []
+    cols = [colour(int(c)) for c in m.clusters]
+    ax.scatter(m.xy[:, 0], m.xy[:, 1], c=cols, s=8, alpha=0.55, linewidths=0)
+    for i in m.shown_labels:
+        texts.append(ax.annotate(
+            _fit(m.labels[i]), m.xy[i], fontsize=7, alpha=0.85, xytext=(3, 3),
+            textcoords="offset points",
+        ))  # fmt: skip
+    if m.query_xy is not None:
+        qx, qy = float(m.query_xy[0]), float(m.query_xy[1])
+        for i, _score in m.neighbours:
+            ax.plot([qx, m.xy[i, 0]], [qy, m.xy[i, 1]], color="black", lw=0.6, alpha=0.5)
+            texts.append(ax.annotate(
+                _fit(m.labels[i]), m.xy[i], fontsize=7, color="black", fontweight="bold",
+                xytext=(4, -9), textcoords="offset points",
+            ))  # fmt: skip
+        nb = np.array([m.xy[i] for i, _ in m.neighbours]) if m.neighbours else None
+        if nb is not None:
+            ax.scatter(nb[:, 0], nb[:, 1], s=40, facecolors="none", edgecolors="black")
+        ax.scatter([qx], [qy], marker="*", s=260, color="black", zorder=5)
+        texts.append(ax.annotate(
+            _fit(f"query: {m.query}"), (qx, qy), fontsize=9, fontweight="bold",
+            xytext=(6, -12), textcoords="offset points",
+        ))  # fmt: skip
+    ax.set_title(f"{m.title}\n{_subtitle(m)}", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.margins(0.04)
+    for t in texts:  # labels are kept inside the frame below: the layout need not make room
+        t.set_in_layout(False)
+    fig.tight_layout()
+    _keep_inside(fig, ax, texts)
+    return fig
+
+
+def save_png(m: SpaceMap, path: str | Path, *, dpi: int = 150) -> Path:
+    fig = draw_png(m)
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
     try:
-        cols = [colour(int(c)) for c in m.clusters]
-        ax.scatter(m.xy[:, 0], m.xy[:, 1], c=cols, s=8, alpha=0.55, linewidths=0)
-        for i in m.shown_labels:
-            ax.annotate(
-                m.labels[i], m.xy[i], fontsize=7, alpha=0.85, xytext=(3, 3),
-                textcoords="offset points",
-            )  # fmt: skip
-        if m.query_xy is not None:
-            qx, qy = float(m.query_xy[0]), float(m.query_xy[1])
-            for i, _score in m.neighbours:
-                ax.plot([qx, m.xy[i, 0]], [qy, m.xy[i, 1]], color="black", lw=0.6, alpha=0.5)
-                ax.annotate(
-                    m.labels[i], m.xy[i], fontsize=7, color="black", fontweight="bold",
-                    xytext=(4, -9), textcoords="offset points",
-                )  # fmt: skip
-            nb = np.array([m.xy[i] for i, _ in m.neighbours]) if m.neighbours else None
-            if nb is not None:
-                ax.scatter(nb[:, 0], nb[:, 1], s=40, facecolors="none", edgecolors="black")
-            ax.scatter([qx], [qy], marker="*", s=260, color="black", zorder=5)
-            ax.annotate(
-                f"query: {m.query}", (qx, qy), fontsize=9, fontweight="bold",
-                xytext=(6, -12), textcoords="offset points",
-            )  # fmt: skip
-        ax.set_title(f"{m.title}\n{_subtitle(m)}", fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.tight_layout()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
         os.close(fd)
         try:

@@ -10,7 +10,10 @@ too, then drawn where the projection puts them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +22,8 @@ import numpy.typing as npt
 
 from akindb.core.pca import principal_axes
 from akindb.errors import InvalidArgumentError, MissingExtraError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
@@ -63,16 +68,31 @@ def pca_2d(vectors: F32) -> tuple[F32, Callable[[F32], F32], float]:
     return p.project(vectors), p.project, share
 
 
+@contextlib.contextmanager
+def _quiet_umap() -> Iterator[None]:
+    """UMAP and its imports warn about things the user cannot act on (TensorFlow missing for
+    ParametricUMAP, n_jobs overridden by the seed, numba notes): keep them out of the user's
+    output, logged at debug level instead (library code never prints)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        log.debug("umap: %s: %s", w.category.__name__, w.message)
+
+
 def umap_2d(vectors: F32, seed: int) -> tuple[F32, Callable[[F32], F32]]:
     try:
-        import umap  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        with _quiet_umap():
+            import umap  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as exc:
         raise MissingExtraError("viz", "UMAP projection (method='umap')") from exc
-    reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed)
-    xy = np.asarray(reducer.fit_transform(vectors), dtype=np.float32)
+    reducer = umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1)
+    with _quiet_umap():
+        xy = np.asarray(reducer.fit_transform(vectors), dtype=np.float32)
 
     def transform(v: F32) -> F32:
-        return np.asarray(reducer.transform(v), dtype=np.float32)
+        with _quiet_umap():
+            return np.asarray(reducer.transform(v), dtype=np.float32)
 
     return xy, transform
 

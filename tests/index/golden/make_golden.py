@@ -26,7 +26,8 @@ GOLDEN_FILES: dict[str, tuple[str, dict[str, str]]] = {
     "flat-v1.idx": ("flat", {}),
     "hnsw-v1.idx": ("hnsw", {}),  # hnswlib state, before the faiss engine; read by conversion
     "hnsw-v2.idx": ("hnsw", {}),
-    "lsh-v1.idx": ("lsh", {}),
+    "lsh-v1.idx": ("lsh", {}),  # 16 tables x 12 bits were the defaults then
+    "lsh-v2.idx": ("lsh", {}),  # shape sized from the collection, stored in the body
     "quantized-int8-v1.idx": ("quantized", {"codes": "int8"}),
     "quantized-binary-v1.idx": ("quantized", {"codes": "binary"}),
 }
