@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from akindb import snapshot, validate
 from akindb.core.vectors import as_matrix
 from akindb.errors import (
     EmptyTextError,
@@ -25,7 +26,8 @@ from akindb.errors import (
 from akindb.index.base import F32
 from akindb.live_index import LiveIndex
 from akindb.models.base import Embedder, ModelSpec, ProgressFn, TokenView
-from akindb.results import INCLUDE, Include, QueryResult, hits_from_rows, query_result
+from akindb.results import INCLUDE, Include, QueryResult
+from akindb.space import retry_on_full_disk
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
 from akindb.storage.store import CollectionStore
@@ -198,6 +200,8 @@ class Collection:
     ) -> list[str]:
         if isinstance(texts, str):
             raise InvalidArgumentError("texts must be a list of strings, not one string")
+        validate.sequences(texts=texts, ids=ids, metadatas=metadatas, sources=sources,
+                           vectors=vectors)
         n = len(texts) if texts is not None else (len(vectors) if vectors is not None else 0)
         if texts is None and vectors is None:
             raise InvalidArgumentError("give texts, vectors, or both")
@@ -214,6 +218,7 @@ class Collection:
             for i, t in enumerate(body):
                 if not isinstance(t, str):
                     raise InvalidArgumentError(f"text #{i} is {type(t).__name__}, not str")
+                validate.utf8(t, f"text #{i}")
                 if mats is None and not t.strip():
                     raise EmptyTextError(f"text #{i} is empty; give non-empty text")
                 if "\x00" in t:
@@ -222,17 +227,14 @@ class Collection:
             text_hash(t) if mats is None else text_hash(t + hashlib.sha256(mats[i]).hexdigest())
             for i, t in enumerate(body)
         ]
-        doc_ids = [str(x) for x in ids] if ids is not None else [h[:24] for h in hashes]
+        doc_ids = validate.doc_ids(ids) if ids is not None else [h[:24] for h in hashes]
         if len(set(doc_ids)) != n:
             raise InvalidArgumentError("ids must be unique within one call")
-        metas = [dict(m) for m in metadatas] if metadatas is not None else [{} for _ in range(n)]
-        for i, m in enumerate(metas):
-            try:
-                json.dumps(m)
-            except (TypeError, ValueError) as exc:
-                raise InvalidArgumentError(
-                    f"metadata #{i} is not JSON-serialisable: {exc}"
-                ) from None
+        metas = (
+            [validate.metadata(m, f"metadata #{i}") for i, m in enumerate(metadatas)]
+            if metadatas is not None else [{} for _ in range(n)]
+        )
+        src = [validate.source(s, f"source #{i}") for i, s in enumerate(sources or [None] * n)]
         with self.db.lock:
             existing = self._store.hashes(doc_ids)
         todo = [i for i in range(n) if existing.get(doc_ids[i]) != hashes[i]]
@@ -257,7 +259,6 @@ class Collection:
             for cs in chunks:
                 vecs.append(embedded[lo : lo + len(cs)])
                 lo += len(cs)
-        src = sources or [None] * n
         with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
             self._store.delete_documents([doc_ids[i] for i in todo if doc_ids[i] in existing])
             for j, i in enumerate(todo):
@@ -288,19 +289,25 @@ class Collection:
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""
-        if isinstance(ids, str):
-            ids = [ids]
+        if ids is not None:
+            ids = validate.doc_ids(ids)
         w = parse_where(where)
         if ids is None and w is None:
             raise InvalidArgumentError(
                 "delete needs ids or a where filter (refusing to delete everything)"
             )
-        with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
-            targets = list(ids) if ids is not None else []
-            if w is not None:
-                matched = self._store.doc_ids_where(w)
-                targets = [t for t in targets if t in set(matched)] if ids is not None else matched
-            n = self._store.delete_documents(targets)
+        def delete_now() -> int:
+            with self.db.lock, sq.write_txn(self.db.conn, self.db.file):
+                targets = list(ids) if ids is not None else []
+                if w is not None:
+                    matched = self._store.doc_ids_where(w)
+                    targets = (
+                        [t for t in targets if t in set(matched)] if ids is not None else matched
+                    )
+                return self._store.delete_documents(targets)
+
+        # Deleting is how space is freed: on a full disk, make room first (akindb.space).
+        n = retry_on_full_disk(self.db, delete_now, "deleting")
         if n:
             from akindb.index_ops import maybe_vacuum
 
@@ -317,8 +324,11 @@ class Collection:
         offset: int = 0,
     ) -> list[Record]:
         """Stored documents with their text, source, metadata and chunks (with offsets)."""
-        if isinstance(ids, str):
-            ids = [ids]
+        if ids is not None:
+            ids = validate.doc_ids(ids)
+        if limit is not None:
+            validate.count(limit, "limit")
+        validate.count(offset, "offset")
         with self.db.lock, sq.translated(self.db.file):
             return self._store.records(ids, parse_where(where), limit, offset)
 
@@ -463,23 +473,17 @@ class Collection:
             )
         q = as_matrix(vectors, self.dim, self.metric, what="query vectors")
         w = parse_where(where)
+        # Filter ids, index and rows from one version of the collection (akindb.snapshot);
+        # the index search itself runs under the index's shared lock, in parallel.
+        fetch = (
+            snapshot.fetch_hits(self._store, self.metric, min_score, max_distance)
+            if include is None else snapshot.fetch_columns(
+                self._store, self._doc_of, self.metric, include, min_score, max_distance)
+        )
         with sq.translated(self.db.file):
-            # The database lock is held for the SQL parts only: the index search runs under
-            # the index's shared lock, in parallel with other searches and with writes.
-            with self.db.lock:
-                allowed = self._store.filter_chunk_ids(w) if w is not None else None
-            if allowed is not None and len(allowed) == 0:
-                labels, scores = self._live.empty_result(len(q), k)
-            else:
-                labels, scores = self._live.search(q, k, allowed, exact=exact)
-            with self.db.lock:
-                if include is not None:
-                    return query_result(
-                        self._store, self._doc_of, self.metric, labels, scores, include,
-                        min_score, max_distance,
-                    )
-                rows = self._store.hit_rows(labels[labels >= 0].tolist())
-        return hits_from_rows(labels, scores, rows, self.metric, min_score, max_distance)
+            return snapshot.consistent_search(  # type: ignore[return-value]
+                self._store, self._live, self.db.lock, q, k, w, exact, fetch
+            )
 
     # ---- index maintenance (akindb.index_ops) ------------------------------------------------
     def tune(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from akindb.errors import (
     ReadOnlyError,
 )
 from akindb.models.base import Embedder
+from akindb.space import ensure_reserve
 from akindb.storage import sqlite as sq
 from akindb.text.chunking import ChunkingParams
 from akindb.types import Metric
@@ -30,7 +32,7 @@ DEFAULT_COLLECTION = "default"
 
 def validate_name(name: str) -> str:
     """Collection names are plain identifiers, so no name can reach a path outside the db."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise InvalidArgumentError(
             f"invalid collection name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -62,6 +64,8 @@ class Database:
                 ) from None
         self.lock = threading.RLock()
         self.conn = sq.connect(self.file)
+        if os.access(self.path, os.W_OK):
+            ensure_reserve(self.path)  # lets a delete run on a full disk (akindb.space)
         self.index_dir = self.path / "indexes"
         self._open: dict[str, Collection] = {}
 

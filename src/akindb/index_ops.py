@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import DiskFullError, InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
 from akindb.index.quantized import QuantizedIndex
+from akindb.space import vacuum_needs_space
 from akindb.storage import sqlite as sq
 from akindb.storage.atomic import atomic_writer
 
@@ -210,10 +211,13 @@ def compact(col: Collection) -> dict[str, Any]:
         before_db, before_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
         dropped = col._live.compact()
         through, trimmed = col._live.trimmable_seq(), 0
-        if through:
-            with sq.write_txn(col.db.conn, col.db.file):
-                trimmed = col._store.trim_log(through)
-        vacuum(col.db)
+        try:
+            if through:
+                with sq.write_txn(col.db.conn, col.db.file):
+                    trimmed = col._store.trim_log(through)
+            vacuum(col.db)
+        except DiskFullError as exc:  # say what compaction needs (akindb.space)
+            raise vacuum_needs_space(col.db, exc) from exc
         after_db, after_idx = _db_bytes(col.db), col._live.stats()["file_bytes"]
     return {
         "kind": col._live.kind, "tombstones_dropped": dropped, "log_entries_trimmed": trimmed,

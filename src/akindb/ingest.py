@@ -7,6 +7,7 @@ grouped until ~``BATCH_CHUNKS`` chunks are pending so the model sees full, lengt
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from akindb import validate
 from akindb.storage import sqlite as sq
 from akindb.text.loaders import LoadedText, iter_files, load_file
 from akindb.types import Chunk
@@ -24,6 +26,7 @@ from akindb.types import Chunk
 if TYPE_CHECKING:
     from akindb.collection import Collection
 
+log = logging.getLogger(__name__)
 BATCH_CHUNKS = 64
 IngestProgress = Callable[[int, int, int], None]
 """Called as ``(files_done, files_total, chunks_written)``."""
@@ -100,6 +103,11 @@ def ingest_named(
     t0 = time.perf_counter()
     report = IngestReport()
     report.files = len(items)
+    items, bad_names = validate.utf8_named(items)
+    if bad_names:  # issue 13: one such name aborted the whole run
+        report.skipped["name_not_utf8"] += len(bad_names)
+        log.warning("skipped %d file(s) whose name is not UTF-8: %s", len(bad_names),
+                    ", ".join(bad_names[:5]))
     with col.db.lock:
         known = col._store.hashes([doc_id for doc_id, _ in items])
     pending: list[_Pending] = []

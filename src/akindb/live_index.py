@@ -233,6 +233,20 @@ class LiveIndex:
         with self._rw.read():
             return index.search(q, k, allowed)
 
+    def search_at(
+        self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
+    ) -> tuple[I64, F32, int]:
+        """``search`` plus the log position the answer reflects (-1 when the index was replaced
+        meanwhile), with ``k`` capped at the index size: ``akindb.snapshot`` checks the position
+        against the filter's snapshot, and a huge ``k`` allocates nothing."""
+        with self._lock:
+            index = self.exact_index() if exact else self.get()
+        q = self._prep(queries)
+        with self._rw.read():
+            seq = self._seq if index is self._index or index is self._exact else -1
+            labels, scores = index.search(q, max(1, min(k, len(index))), allowed)
+            return labels, scores, seq
+
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).
 

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from akindb import validate
 from akindb.core.topk import to_distance
 from akindb.errors import EmptyTextError, InvalidArgumentError
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
+from akindb.snapshot import read_snapshot
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
 from akindb.types import Hit, Metric
@@ -121,6 +123,7 @@ def search(
     """See ``Collection.search``."""
     if not isinstance(query, str) or not query.strip():
         raise EmptyTextError("the query is empty; type some words to search for")
+    validate.utf8(query, "the query")
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     m = check_mode(mode)
@@ -152,19 +155,21 @@ def search(
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
-    if m != "keyword":
-        assert qvec is not None
-        with sq.translated(col.db.file):
-            with col.db.lock:
-                allowed = col._store.filter_chunk_ids(w) if w is not None else None
+    # Vector candidates, keyword candidates and their rows from one version of the collection
+    # (issue 13: an upsert between them made a document vanish). The database lock is held
+    # across the index search here: for a text query it is small next to the embedding.
+    with col.db.lock, sq.translated(col.db.file), read_snapshot(col.db.conn):
+        if m != "keyword":
+            assert qvec is not None
+            allowed = col._store.filter_chunk_ids(w) if w is not None else None
             if allowed is not None and len(allowed) == 0:
-                labels, scores = col._live.empty_result(1, n_cand)
-            else:  # outside the database lock: see LiveIndex.search
-                labels, scores = col._live.search(qvec[None, :], n_cand, allowed, exact=exact)
-        pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
-        lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
-    strength: float | None = None
-    with col.db.lock, sq.translated(col.db.file):
+                labels, scores = col._live.empty_result(1, 1)
+            else:
+                labels, scores, _ = col._live.search_at(qvec[None, :], n_cand, allowed,
+                                                        exact=exact)
+            pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
+            lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
+        strength: float | None = None
         if m != "vector":
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(col.db.conn, col.config.id, terms,
