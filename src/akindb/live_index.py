@@ -31,6 +31,7 @@ from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_class, make_index, validate_params
+from akindb.storage.checksum import checksum_problem, sidecar, write_checksum
 from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
 
@@ -100,6 +101,9 @@ class LiveIndex:
         cls = index_class(self.kind)
         if self.path.exists():
             try:
+                damaged = checksum_problem(self.path)  # a flipped bit is not trusted either
+                if damaged is not None:
+                    raise IndexFileError(damaged)
                 index, header = cls.load(self.path)
                 head = self.store.head_seq()
                 problems = []
@@ -212,6 +216,7 @@ class LiveIndex:
                 return
             try:
                 self._index.save(self.path, collection_uuid=self.uuid, built_seq=self._seq)
+                write_checksum(self.path)
             except OSError as exc:
                 # Derived data: failing to cache it loses nothing; the next open rebuilds.
                 log.warning("could not save index %s: %s", self.path, exc)
@@ -335,6 +340,7 @@ class LiveIndex:
             self._seq = 0
             self._saved_seq = -1
             self.path.unlink(missing_ok=True)
+            sidecar(self.path).unlink(missing_ok=True)
 
     @property
     def seq(self) -> int:
