@@ -47,3 +47,21 @@ def test_fuzz_bitflipped_index_file_is_rebuilt_not_trusted(tmp_path: Path, kind:
         got = np.sort(col._live.get().labels())
         assert np.array_equal(got, want)
         assert "checksum" in col._live.last_event
+
+
+def test_disk_faults_write_after_the_database_file_was_deleted_is_refused(
+    tmp_path: Path,
+) -> None:
+    """disk_faults.py: with the SQLite file deleted under a running server, an add was
+    acknowledged (200) into the deleted file, lost at the next start."""
+    from akindb import errors
+
+    db = akindb.open(tmp_path / "db")
+    col = db.create_collection("c", model=None, dim=2)
+    col.add(ids=["a"], vectors=[[1, 0]])
+    (tmp_path / "db" / "akindb.sqlite").unlink()
+    with pytest.raises(errors.StorageError, match="deleted or replaced"):
+        col.add(ids=["b"], vectors=[[0, 1]])
+    with pytest.raises(errors.StorageError, match="deleted or replaced"):
+        col.delete(["a"])
+    db.close()

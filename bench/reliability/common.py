@@ -39,7 +39,7 @@ class HashEmbedder(Embedder):
     def __init__(self, dim: int = 64, name: str = "reliability-hash") -> None:
         self.spec = ModelSpec(
             name=name, revision="1", weights_sha256=hashlib.sha256(name.encode()).hexdigest(),
-            dim=dim, pooling="sum", normalize=True, max_tokens=64,
+            dim=dim, pooling="sum", normalize=True, max_tokens=128,
         )
 
     def _words(self, text: str) -> list[str]:
@@ -58,14 +58,15 @@ class HashEmbedder(Embedder):
     def tokenize(self, text: str) -> TokenView:
         spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
         toks = [text[a:b].lower() for a, b in spans]
-        return TokenView(toks, list(range(len(toks))), spans, len(toks) > 64, 64)
+        return TokenView(toks, list(range(len(toks))), spans, len(toks) > 128, 128)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(self._words(t)) for t in texts]
 
 
-WORDS = ("river mountain library engine violin harbor pepper tunnel glacier orchard lantern "
-         "compass meadow falcon pottery canyon ember quartz saddle thicket").split()
+WORDS = ["river", "mountain", "library", "engine", "violin", "harbor", "pepper", "tunnel",
+         "glacier", "orchard", "lantern", "compass", "meadow", "falcon", "pottery", "canyon",
+         "ember", "quartz", "saddle", "thicket"]
 
 
 def doc_text(doc_id: str, version: int, words: int = 60) -> str:

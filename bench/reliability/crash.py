@@ -39,8 +39,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KINDS, ROOT, VDIM, Expected, HashEmbedder, check_database, doc_text, \
-    doc_vector, resync
+from common import (
+    KINDS,
+    ROOT,
+    VDIM,
+    Expected,
+    HashEmbedder,
+    check_database,
+    doc_text,
+    doc_vector,
+    resync,
+)
 
 import akindb
 from akindb.text.chunking import ChunkingParams
@@ -69,7 +78,7 @@ def _open_cols(path: Path, kind: str) -> tuple[Any, Any, Any]:
 
 def worker(path: Path, kind: str, seed: int) -> None:
     rng = random.Random(seed)
-    db, vcol, tcol = _open_cols(path, kind)
+    _db, vcol, tcol = _open_cols(path, kind)
     state = {c.name: {r.id: int(r.metadata["v"]) for r in c.get()} for c in (vcol, tcol)}
     counter = rng.randrange(10**9)
     print("READY", flush=True)

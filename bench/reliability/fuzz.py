@@ -392,9 +392,8 @@ def fuzz_http(n: int, seed: int, work: Path, t: Tally) -> None:
     from schemathesis.generation import GenerationMode
 
     sys.path.insert(0, str(ROOT))
-    from tests.server.conftest import LiveServer
-
     from akindb.server.app import ServerSettings
+    from tests.server.conftest import LiveServer
 
     emb = HashEmbedder(dim=64, name="test-hash")
     srv = LiveServer(ServerSettings(db=work / "http-db", auth=False, embedders=(emb,)))

@@ -153,7 +153,8 @@ def connect(path: Path) -> sqlite3.Connection:
             _tune_reads(conn)
             return conn
         conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+            factory=Connection,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -163,6 +164,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         _tune_reads(conn)
         _migrate(conn)
+        conn.file_id = _file_id(path)
         return conn
 
 
@@ -193,6 +195,37 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
             "directory is writable (or copy the directory somewhere writable) so the log is "
             "folded into the database, then it can be served read-only"
         ) from None
+
+
+class Connection(sqlite3.Connection):
+    """A connection that remembers which file it opened (device, inode), so a write can
+    notice that the path now names another file or none."""
+
+    file_id: tuple[int, int] | None = None
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _check_same_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse to write when the database file was deleted or replaced under this process:
+    SQLite would keep writing to the deleted file and every "acknowledged" write would vanish
+    (found by bench/reliability/disk_faults.py)."""
+    want = getattr(conn, "file_id", None)
+    if want is None:
+        return
+    try:
+        same = _file_id(path) == want
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise StorageError(
+            f"the database file {path} was deleted or replaced while this process had it "
+            "open; nothing was written. Restore it from a backup (or restart the process to "
+            "open the file now at that path)"
+        )
 
 
 CACHE_KIB = 64 * 1024
@@ -253,6 +286,7 @@ def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connecti
     with translated(path):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            _check_same_file(conn, path)
             yield conn
             conn.execute("COMMIT")
         except BaseException:
