@@ -181,8 +181,11 @@ class Worker:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         self._t.join(timeout=10)
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
+        assert self.proc.stderr is not None and self.proc.stdout is not None
+        err = self.proc.stderr.read()
+        self.proc.stderr.close()
+        self.proc.stdout.close()
+        return err
 
 
 def damage_index(copy: Path, rng: random.Random) -> str:

@@ -161,7 +161,7 @@ def run(work: Path, seconds: float, text_rate: float, vector_rate: float, n_file
     proc = subprocess.Popen(
         [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db_dir), "--port",
          str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     res: dict[str, Any] = {"files": n_files, "queries": len(queries), "workers": workers,
                            "build_s": round(build_s, 1), "cpus": os.cpu_count()}
     try:
