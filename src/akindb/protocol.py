@@ -8,8 +8,14 @@ so a method added to ``Collection`` and not to the others fails a test.
 
 Code written against ``CollectionAPI`` runs unchanged on any of them:
 
->>> def top_ids(col: CollectionAPI, query: str) -> list[str]:   # doctest: +SKIP
-...     return [h.id for h in col.search(query, k=3)]
+>>> import tempfile, akindb
+>>> def top_ids(col: CollectionAPI, vector: list[float]) -> list[str]:
+...     return [h.id for h in col.search_vector(vector, k=1)]
+>>> col = akindb.open(tempfile.mkdtemp()).create_collection("v", model=None, dim=2)
+>>> col.add(ids=["x", "y"], vectors=[[1.0, 0.0], [0.0, 1.0]])
+['x', 'y']
+>>> isinstance(col, CollectionAPI), top_ids(col, [0.9, 0.1])
+(True, ['x'])
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def serve(
         except ImportError:
             raise MissingExtraError("server", "akindb serve") from None
         path = db_path(db).expanduser().resolve()
-        from akindb.db import DB_FILE
+        from akindb.collection.database import DB_FILE
 
         if not create and not (path / DB_FILE).is_file():
             raise DatabaseNotFoundError(

@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from akindb import validate
 from akindb.collection import maintenance, write
 from akindb.collection.config import CollectionConfig, Where
 from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import Include, QueryResult
+from akindb.collection.space import retry_on_full_disk
 from akindb.collection.vector_search import search_vectors
 from akindb.core.vectors import as_matrix
 from akindb.errors import InvalidArgumentError
@@ -148,20 +150,27 @@ class Collection:
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""
-        if isinstance(ids, str):
-            ids = [ids]
+        if ids is not None:
+            ids = validate.doc_ids(ids)
         w = parse_where(where)
         if ids is None and w is None:
             raise InvalidArgumentError(
                 "delete needs ids or a where filter (refusing to delete everything)"
             )
         parts = self._parts
-        with parts.write_txn():
-            targets = list(ids) if ids is not None else []
-            if w is not None:
-                matched = parts.store.doc_ids_where(w)
-                targets = [t for t in targets if t in set(matched)] if ids is not None else matched
-            n = parts.store.delete_documents(targets)
+
+        def delete_now() -> int:
+            with parts.write_txn():
+                targets = list(ids) if ids is not None else []
+                if w is not None:
+                    matched = parts.store.doc_ids_where(w)
+                    targets = (
+                        [t for t in targets if t in set(matched)] if ids is not None else matched
+                    )
+                return parts.store.delete_documents(targets)
+
+        # Deleting is how space is freed: on a full disk, make room first (collection.space).
+        n = retry_on_full_disk(parts, delete_now, "deleting")
         if n:
             maintenance.maybe_vacuum(parts)
         return n
@@ -176,8 +185,11 @@ class Collection:
         offset: int = 0,
     ) -> list[Record]:
         """Stored documents with their text, source, metadata and chunks (with offsets)."""
-        if isinstance(ids, str):
-            ids = [ids]
+        if ids is not None:
+            ids = validate.doc_ids(ids)
+        if limit is not None:
+            validate.count(limit, "limit")
+        validate.count(offset, "offset")
         with self._parts.lock, self._parts.translated():
             return self._parts.store.records(ids, parse_where(where), limit, offset)
 
@@ -319,7 +331,7 @@ class Collection:
             where=where, exact=exact, include=include,
         )
 
-    # ---- index maintenance (akindb.index_ops) ------------------------------------------------
+    # ---- index maintenance (collection.maintenance) ------------------------------------------
     def tune(
         self,
         target_recall: float = 0.95,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
@@ -12,6 +13,7 @@ from akindb.collection.collection import Collection
 from akindb.collection.config import CollectionConfig
 from akindb.collection.live_index import LiveIndex
 from akindb.collection.parts import CollectionParts
+from akindb.collection.space import ensure_reserve
 from akindb.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
@@ -34,7 +36,7 @@ DEFAULT_COLLECTION = "default"
 
 def validate_name(name: str) -> str:
     """Collection names are plain identifiers, so no name can reach a path outside the db."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise InvalidArgumentError(
             f"invalid collection name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -64,6 +66,8 @@ class Database:
                 raise ReadOnlyError(
                     f"cannot create database directory {self.path}: {exc}"
                 ) from None
+        if os.access(self.path, os.W_OK):
+            ensure_reserve(self.path)  # lets a delete run on a full disk (collection.space)
         self.lock = threading.RLock()
         self.conn = sq.connect(self.file)
         self.index_dir = self.path / "indexes"

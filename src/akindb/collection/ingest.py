@@ -7,6 +7,7 @@ grouped until ~``BATCH_CHUNKS`` chunks are pending so the model sees full, lengt
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -15,10 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from akindb import validate
 from akindb.collection.parts import CollectionParts
 from akindb.collection.write import DocWrite, commit
 from akindb.text.loaders import LoadedText, iter_files, load_file
 
+log = logging.getLogger(__name__)
 BATCH_CHUNKS = 64
 IngestProgress = Callable[[int, int, int], None]
 """Called as ``(files_done, files_total, chunks_written)``; ``files_done`` counts files whose
@@ -89,6 +92,11 @@ def ingest_named(
     t0 = time.perf_counter()
     report = IngestReport()
     report.files = len(items)
+    items, bad_names = validate.utf8_named(items)
+    if bad_names:  # issue 13: one such name aborted the whole run
+        report.skipped["name_not_utf8"] += len(bad_names)
+        log.warning("skipped %d file(s) whose name is not UTF-8: %s", len(bad_names),
+                    ", ".join(bad_names[:5]))
     with parts.lock:
         known = parts.store.hashes([doc_id for doc_id, _ in items])
     pending: list[DocWrite] = []

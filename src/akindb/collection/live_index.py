@@ -31,6 +31,7 @@ from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_class, make_index, validate_params
+from akindb.storage.checksum import checksum_problem, sidecar, write_checksum
 from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
 
@@ -100,6 +101,9 @@ class LiveIndex:
         cls = index_class(self.kind)
         if self.path.exists():
             try:
+                damaged = checksum_problem(self.path)  # a flipped bit is not trusted either
+                if damaged is not None:
+                    raise IndexFileError(damaged)
                 index, header = cls.load(self.path)
                 head = self.store.head_seq()
                 problems = []
@@ -212,6 +216,7 @@ class LiveIndex:
                 return
             try:
                 self._index.save(self.path, collection_uuid=self.uuid, built_seq=self._seq)
+                write_checksum(self.path)
             except OSError as exc:
                 # Derived data: failing to cache it loses nothing; the next open rebuilds.
                 log.warning("could not save index %s: %s", self.path, exc)
@@ -232,6 +237,20 @@ class LiveIndex:
         q = self.prep(queries)
         with self._rw.read():
             return index.search(q, k, allowed)
+
+    def search_at(
+        self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
+    ) -> tuple[I64, F32, int]:
+        """``search`` plus the log position the answer reflects (-1 when the index was replaced
+        meanwhile), with ``k`` capped at the index size: ``collection.snapshot`` checks the
+        position against the filter's snapshot, and a huge ``k`` allocates nothing."""
+        with self._lock:
+            index = self.exact_index() if exact else self.get()
+        q = self.prep(queries)
+        with self._rw.read():
+            seq = self._seq if index is self._index or index is self._exact else -1
+            labels, scores = index.search(q, max(1, min(k, len(index))), allowed)
+            return labels, scores, seq
 
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).
@@ -321,6 +340,7 @@ class LiveIndex:
             self._seq = 0
             self._saved_seq = -1
             self.path.unlink(missing_ok=True)
+            sidecar(self.path).unlink(missing_ok=True)
 
     @property
     def seq(self) -> int:

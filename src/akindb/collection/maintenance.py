@@ -27,7 +27,8 @@ import numpy as np
 
 from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CompactReport, IndexStats, TuneReport
-from akindb.errors import InvalidArgumentError
+from akindb.collection.space import vacuum_needs_space
+from akindb.errors import DiskFullError, InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
 from akindb.index.quantized import QuantizedIndex
@@ -205,10 +206,13 @@ def compact(parts: CollectionParts) -> CompactReport:
         before_db, before_idx = _db_bytes(parts.db_file), live.stats()["file_bytes"]
         dropped = live.compact()
         through, trimmed = live.trimmable_seq(), 0
-        if through:
-            with parts.write_txn():
-                trimmed = parts.store.trim_log(through)
-        vacuum(parts)
+        try:
+            if through:
+                with parts.write_txn():
+                    trimmed = parts.store.trim_log(through)
+            vacuum(parts)
+        except DiskFullError as exc:  # say what compaction needs (collection.space)
+            raise vacuum_needs_space(parts, exc) from exc
         after_db, after_idx = _db_bytes(parts.db_file), live.stats()["file_bytes"]
     return CompactReport(
         kind=live.kind, tombstones_dropped=dropped, log_entries_trimmed=trimmed,

@@ -63,6 +63,19 @@ class CollectionParts:
     def db_path(self) -> Path:
         return self.db_file.parent
 
+    # ``collection.space.DbDir``: where the database lives (for full-disk recovery).
+    @property
+    def path(self) -> Path:
+        return self.db_file.parent
+
+    @property
+    def file(self) -> Path:
+        return self.db_file
+
+    @property
+    def index_dir(self) -> Path:
+        return self.live.path.parent
+
     # ---- the model --------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:

@@ -83,6 +83,7 @@ def query_result(
     include: Sequence[str],
     min_score: float | None,
     max_distance: float | None,
+    gone_out: set[int] | None = None,
 ) -> QueryResult:
     """Chroma-style columns for ``include``. Document ids come from ``doc_cache`` (chunk id ->
     document id, filled from SQLite as needed: always valid, since a chunk id is never reused
@@ -109,6 +110,8 @@ def query_result(
     # A chunk deleted by another writer between the index search and these reads is left out,
     # as the Hit path leaves out rows it no longer finds.
     gone = wanted.difference(rows if with_rows else docs)
+    if gone_out is not None:  # akindb.collection.snapshot retries an answer that lost rows
+        gone_out.update(gone)
     if gone:
         keep &= ~np.isin(labels, np.fromiter(gone, dtype=np.int64, count=len(gone)))
     lab_l = labels.tolist()

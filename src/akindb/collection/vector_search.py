@@ -10,15 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from akindb.collection import snapshot
 from akindb.collection.config import Where
 from akindb.collection.parts import CollectionParts
-from akindb.collection.results import (
-    INCLUDE,
-    Include,
-    QueryResult,
-    hits_from_rows,
-    query_result,
-)
+from akindb.collection.results import INCLUDE, Include, QueryResult
 from akindb.core.vectors import as_matrix
 from akindb.errors import InvalidArgumentError
 from akindb.retrieval.request import check_k, check_threshold
@@ -49,20 +44,14 @@ def search_vectors(
         )
     q = as_matrix(vectors, parts.dim, parts.metric, what="query vectors")
     w = parse_where(where)
+    # Filter ids, index and rows from one version of the collection (collection.snapshot);
+    # the index search itself runs under the index's shared lock, in parallel.
+    fetch = (
+        snapshot.fetch_hits(parts.store, parts.metric, min_score, max_distance)
+        if include is None else snapshot.fetch_columns(
+            parts.store, parts.doc_of, parts.metric, include, min_score, max_distance)
+    )
     with parts.translated():
-        # The database lock is held for the SQL parts only: the index search runs under
-        # the index's shared lock, in parallel with other searches and with writes.
-        with parts.lock:
-            allowed = parts.store.filter_chunk_ids(w) if w is not None else None
-        if allowed is not None and len(allowed) == 0:
-            labels, scores = parts.live.empty_result(len(q), k)
-        else:
-            labels, scores = parts.live.search(q, k, allowed, exact=exact)
-        with parts.lock:
-            if include is not None:
-                return query_result(
-                    parts.store, parts.doc_of, parts.metric, labels, scores, include,
-                    min_score, max_distance,
-                )
-            rows = parts.store.hit_rows(labels[labels >= 0].tolist())
-    return hits_from_rows(labels, scores, rows, parts.metric, min_score, max_distance)
+        return snapshot.consistent_search(  # type: ignore[return-value]
+            parts.store, parts.live, parts.lock, q, k, w, exact, fetch
+        )

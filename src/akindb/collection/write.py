@@ -9,13 +9,13 @@ acknowledged means durable. Unchanged content (same hash) is never re-embedded.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from akindb import validate
 from akindb.collection.config import text_hash
 from akindb.collection.parts import CollectionParts
 from akindb.core.vectors import as_matrix
@@ -81,6 +81,8 @@ def prepare(
     """
     if isinstance(texts, str):
         raise InvalidArgumentError("texts must be a list of strings, not one string")
+    validate.sequences(texts=texts, ids=ids, metadatas=metadatas, sources=sources,
+                       vectors=vectors)
     n = len(texts) if texts is not None else (len(vectors) if vectors is not None else 0)
     if texts is None and vectors is None:
         raise InvalidArgumentError("give texts, vectors, or both")
@@ -97,6 +99,7 @@ def prepare(
         for i, t in enumerate(body):
             if not isinstance(t, str):
                 raise InvalidArgumentError(f"text #{i} is {type(t).__name__}, not str")
+            validate.utf8(t, f"text #{i}")
             if mats is None and not t.strip():
                 raise EmptyTextError(f"text #{i} is empty; give non-empty text")
             if "\x00" in t:
@@ -105,15 +108,14 @@ def prepare(
         text_hash(t) if mats is None else text_hash(t + hashlib.sha256(mats[i]).hexdigest())
         for i, t in enumerate(body)
     ]
-    doc_ids = [str(x) for x in ids] if ids is not None else [h[:24] for h in hashes]
+    doc_ids = validate.doc_ids(ids) if ids is not None else [h[:24] for h in hashes]
     if len(set(doc_ids)) != n:
         raise InvalidArgumentError("ids must be unique within one call")
-    metas = [dict(m) for m in metadatas] if metadatas is not None else [{} for _ in range(n)]
-    for i, m in enumerate(metas):
-        try:
-            json.dumps(m)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"metadata #{i} is not JSON-serialisable: {exc}") from None
+    metas = (
+        [validate.metadata(m, f"metadata #{i}") for i, m in enumerate(metadatas)]
+        if metadatas is not None else [{} for _ in range(n)]
+    )
+    src = [validate.source(s, f"source #{i}") for i, s in enumerate(sources or [None] * n)]
     with parts.lock:
         existing = parts.store.hashes(doc_ids)
     todo = [i for i in range(n) if existing.get(doc_ids[i]) != hashes[i]]
@@ -124,7 +126,6 @@ def prepare(
                 f"ids already stored with different content: {clash[:5]}; use upsert() to "
                 "replace them"
             )
-    src = sources or [None] * n
     docs = [
         DocWrite(
             doc_ids[i], body[i], hashes[i], metas[i], src[i],

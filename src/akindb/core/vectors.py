@@ -25,7 +25,14 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
         try:
             # Values beyond float32's range become inf (refused below), not a RuntimeWarning.
             with np.errstate(over="ignore", invalid="ignore"):
-                arr = np.asarray(vectors, dtype=np.float32)
+                raw = np.asarray(vectors)
+                if raw.dtype.kind == "c":  # casting would drop the imaginary part silently
+                    raise InvalidVectorError(
+                        f"{what} are complex numbers; give real numbers (e.g. vectors.real)"
+                    )
+                arr = raw.astype(np.float32)
+        except InvalidVectorError:
+            raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidVectorError(
                 f"{what} must be numbers convertible to float32: {exc}"

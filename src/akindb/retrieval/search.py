@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from akindb import validate
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
+from akindb.collection.snapshot import read_snapshot
 from akindb.core.topk import to_distance
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
@@ -88,6 +90,7 @@ def occlusion_variants(query: str) -> tuple[list[str], list[str]]:
 def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
     """Answer one text search (see ``Collection.search``)."""
     req = request.checked()
+    validate.utf8(req.query, "the query")
     query, k, m, explain = req.query, req.k, req.mode, req.explain
     min_score, max_distance, exact = req.min_score, req.max_distance, req.exact
     rerank = req.rerank
@@ -123,20 +126,22 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
-    if m != "keyword":
-        assert qvec is not None
-        with parts.translated():
-            with parts.lock:
-                allowed = parts.store.filter_chunk_ids(w) if w is not None else None
-            if allowed is not None and len(allowed) == 0:
-                labels, scores = parts.live.empty_result(1, n_cand)
-            else:  # outside the database lock: see LiveIndex.search
-                labels, scores = parts.live.search(qvec[None, :], n_cand, allowed, exact=exact)
-        pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
-        lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
-    strength: float | None = None
+    # Vector candidates, keyword candidates and their rows from one version of the collection
+    # (issue 13: an upsert between them made a document vanish). The database lock is held
+    # across the index search here: for a text query it is small next to the embedding.
     conn = parts.store.conn
-    with parts.lock, parts.translated():
+    with parts.lock, parts.translated(), read_snapshot(conn):
+        if m != "keyword":
+            assert qvec is not None
+            allowed = parts.store.filter_chunk_ids(w) if w is not None else None
+            if allowed is not None and len(allowed) == 0:
+                labels, scores = parts.live.empty_result(1, 1)
+            else:
+                labels, scores, _ = parts.live.search_at(qvec[None, :], n_cand, allowed,
+                                                         exact=exact)
+            pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
+            lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
+        strength: float | None = None
         if m != "vector":
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,

@@ -65,6 +65,7 @@ from akindb.server import schemas as s
 from akindb.server.auth import ApiKey
 from akindb.server.fast import Answer, FastPath
 from akindb.server.handlers import install_error_handlers
+from akindb.server.hardening import SecurityHeaders, check_budget
 from akindb.server.limits import BodyLimit
 from akindb.server.respond import (
     ApiError,
@@ -275,6 +276,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         opts = _text_opts(body)
 
         def run() -> dict[str, Any]:
+            check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
             c = col(name)
             res = [c.search(q, body.k, **opts) for q in body.queries]
             return {"results": [[hit_json(h) for h in hs] for hs in res]}
@@ -293,6 +295,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
             return 1, single
         many = body
+        check_budget(len(many.vectors), many.k)
 
         def batch() -> dict[str, Any]:
             c, vecs = col(name), f32_range(many.vectors)
@@ -360,6 +363,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
     return app
 
 

@@ -17,6 +17,7 @@ from akindb.collection import Collection
 from akindb.collection.database import Database, validate_name
 from akindb.models.base import Embedder
 from akindb.server.auth import ApiKey, KeyStore
+from akindb.server.hardening import not_found
 from akindb.server.lane import FastLane
 from akindb.server.respond import ApiError
 from akindb.server.views import MapCache
@@ -105,7 +106,10 @@ class State:
         return model
 
     def collection(self, name: str) -> Collection:
-        col = self.db.get_collection(validate_name(name))
+        try:
+            col = self.db.get_collection(validate_name(name))
+        except errors.CollectionNotFoundError:
+            raise not_found(name) from None  # not the other names, not the path (issue 13)
         spec = col.config.model
         if spec is not None and col.parts.model is None and spec.name in self.embedders:
             col.use_model(self.embedders[spec.name])

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from akindb.errors import InvalidFilterError
+from akindb.validate import filter_shape
 
 Scalar = str | int | float | bool
 _CMP = {"$eq": "=", "$ne": "IS NOT", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -48,8 +49,11 @@ def parse_where(where: str | Mapping[str, Any] | None) -> Mapping[str, Any] | No
                 f"--where is not valid JSON ({exc.msg} at column {exc.colno}); "
                 'example: \'{"ext": ".md"}\''
             ) from None
+        except RecursionError:
+            raise InvalidFilterError("--where is nested too deeply; flatten the filter") from None
     if not isinstance(where, Mapping):
         raise InvalidFilterError('a where filter must be a JSON object like {"ext": ".md"}')
+    filter_shape(where)
     compile_where(where)
     return where
 

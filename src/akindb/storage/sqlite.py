@@ -118,6 +118,14 @@ def translate(exc: sqlite3.Error, path: Path) -> StorageError:
         return StorageError(
             f"cannot open {path} ({exc}); check that the directory exists and is writable"
         )
+    if "malformed json" in msg:
+        # One row's metadata that SQLite's JSON functions cannot parse (e.g. NaN written by an
+        # akindb that did not check it yet): bad data in a row, not a corrupt file.
+        return StorageError(
+            f"a stored metadata value in {path} is not valid JSON (NaN or Infinity written by "
+            "an older akindb), so a filter over it cannot run; find the record with get() and "
+            "upsert it with finite numbers"
+        )
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
         return CorruptDatabaseError(
             f"{path} is not a valid akindb database ({exc}); restore it from a backup"
@@ -140,18 +148,13 @@ def connect(path: Path) -> sqlite3.Connection:
     work and every write raises ``ReadOnlyError``."""
     with translated(path):
         if path.exists() and not os.access(path.parent, os.W_OK):
-            conn = sqlite3.connect(
-                f"file:{path}?immutable=1",
-                uri=True,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = _connect_read_only(path)
             conn.execute("PRAGMA query_only = ON")
             _tune_reads(conn)
             return conn
         conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+            factory=Connection,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -161,7 +164,68 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         _tune_reads(conn)
         _migrate(conn)
+        conn.file_id = _file_id(path)
         return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a database whose directory cannot be written.
+
+    ``immutable=1`` skips the write-ahead log, so it is used only when the WAL is empty or
+    absent (then the main file holds every acknowledged write). With a non-empty WAL (a writer
+    was killed, or is still running) the file is opened ``mode=ro`` so SQLite reads the log;
+    where SQLite cannot do that on this filesystem the open is refused, never served stale.
+    """
+    wal = path.with_name(path.name + "-wal")
+
+    def open_uri(uri: str) -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+
+    if not wal.exists() or wal.stat().st_size == 0:
+        return open_uri(f"file:{path}?immutable=1")
+    try:
+        conn = open_uri(f"file:{path}?mode=ro")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as exc:
+        raise ReadOnlyError(
+            f"database {path} has acknowledged writes in its write-ahead log ({wal.name}) that "
+            f"SQLite cannot read on this read-only filesystem ({exc}); open it once where its "
+            "directory is writable (or copy the directory somewhere writable) so the log is "
+            "folded into the database, then it can be served read-only"
+        ) from None
+
+
+class Connection(sqlite3.Connection):
+    """A connection that remembers which file it opened (device, inode), so a write can
+    notice that the path now names another file or none."""
+
+    file_id: tuple[int, int] | None = None
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _check_same_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse to write when the database file was deleted or replaced under this process:
+    SQLite would keep writing to the deleted file and every "acknowledged" write would vanish
+    (found by bench/reliability/disk_faults.py)."""
+    want = getattr(conn, "file_id", None)
+    if want is None:
+        return
+    try:
+        same = _file_id(path) == want
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise StorageError(
+            f"the database file {path} was deleted or replaced while this process had it "
+            "open; nothing was written. Restore it from a backup (or restart the process to "
+            "open the file now at that path)"
+        )
 
 
 CACHE_KIB = 64 * 1024
@@ -222,6 +286,7 @@ def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connecti
     with translated(path):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            _check_same_file(conn, path)
             yield conn
             conn.execute("COMMIT")
         except BaseException:

@@ -152,14 +152,17 @@ class CollectionStore:
 
     def all_vectors(self) -> tuple[int, I64, F32]:
         """(head seq, labels, vectors) from one consistent snapshot: what a rebuild starts from."""
-        self.conn.execute("BEGIN")
+        own = not self.conn.in_transaction  # inside a caller's snapshot: read within it
+        if own:
+            self.conn.execute("BEGIN")
         try:
             head = self.head_seq()
             rows = self.conn.execute(
                 "SELECT id, vector FROM chunks WHERE collection_id = ? ORDER BY id", (self.cid,)
             ).fetchall()
         finally:
-            self.conn.execute("COMMIT")
+            if own:
+                self.conn.execute("COMMIT")
         labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").astype(np.float32)
         return head, labels, vecs.reshape(len(rows), self.dim)
@@ -191,7 +194,9 @@ class CollectionStore:
         Raises ``LogTrimmedError`` when entries after ``seq`` were trimmed away: the caller
         must reload or rebuild its index instead.
         """
-        self.conn.execute("BEGIN")
+        own = not self.conn.in_transaction  # inside a caller's snapshot: read within it
+        if own:
+            self.conn.execute("BEGIN")
         try:
             if seq < self.log_floor():
                 raise LogTrimmedError(f"log trimmed past seq {seq}")
@@ -218,7 +223,8 @@ class CollectionStore:
                 ):
                     found[cid] = blob
         finally:
-            self.conn.execute("COMMIT")
+            if own:
+                self.conn.execute("COMMIT")
         labels = np.array([c for c in ids if c in found], dtype=np.int64)
         vecs = np.frombuffer(b"".join(found[c] for c in labels.tolist()), dtype="<f4")
         return LogDelta(

@@ -156,6 +156,8 @@ def load_bytes(path: str | Path, raw: bytes) -> LoadedText:
     kind = kind_of(path) or "text"
     digest = hashlib.sha256(raw).hexdigest()
     text, skipped = _decode(raw)
+    if text is not None and "\x00" in text:  # NUL past the sniffed prefix: binary after all
+        text, skipped = None, "binary"
     if text is not None:
         text = load_text(text, kind)
         if not text.strip():

@@ -1,0 +1,268 @@
+"""Soak: writer and reader processes on one database for minutes, checking every read.
+
+Each writer owns its ids (``w<N>-<counter>``, never reused) and loops: add a batch, upsert
+some of its documents (a new version: new text, vector and metadata), delete some; writer 0
+also compacts every ``--compact-every`` seconds. After each call returns it appends the
+operation to its acknowledgement log (one JSON line, flushed).
+
+Each reader loops over filtered and unfiltered vector searches, ``get`` by id and by filter.
+Before a query it re-reads the writers' logs; every returned document must be whole (its
+text, metadata and vector are one version) and must not be an id whose delete was
+acknowledged before the query started; filtered results must match the filter. Any
+``DatabaseLockedError`` reaching a caller is counted. Every process samples its RSS.
+
+At the end the database must hold exactly what the logs say (ids and versions), and the RSS
+of each process after warm-up must stay within 10 %.
+
+    python bench/reliability/soak.py --writers 4 --readers 8 --seconds 600   # the full soak
+    python bench/reliability/soak.py --writers 1 --readers 2 --seconds 6     # the short mode
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, VDIM, doc_text, doc_vector
+
+import akindb
+from akindb import errors
+
+
+def _col(path: Path) -> tuple[Any, Any]:
+    db = akindb.open(path)
+    col = db.get_or_create_collection("soak", model=None, dim=VDIM, index="hnsw")
+    return db, col
+
+
+def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float) -> dict[str, Any]:
+    rng = random.Random(wid)
+    db, col = _col(path)
+    mine: dict[str, int] = {}
+    counter = 0
+    locked = ops = 0
+    rss: list[tuple[float, int]] = []
+    proc = psutil.Process()
+    t0 = last_compact = last_rss = time.monotonic()
+    with open(log, "a", buffering=1) as out:
+        while time.monotonic() - t0 < seconds:
+            r = rng.random()
+            try:
+                if r < 0.5 or len(mine) < 10:
+                    ids = [f"w{wid}-{counter + j}" for j in range(rng.randint(1, 10))]
+                    counter += len(ids)
+                    col.add([doc_text(i, 1, 8) for i in ids], ids=ids,
+                            vectors=[doc_vector(i, 1) for i in ids],
+                            metadatas=[{"v": 1, "grp": rng.randrange(4)} for i in ids])
+                    op = {"set": {i: 1 for i in ids}}
+                elif r < 0.8:
+                    ids = rng.sample(sorted(mine), rng.randint(1, 5))
+                    col.upsert([doc_text(i, mine[i] + 1, 8) for i in ids], ids=ids,
+                               vectors=[doc_vector(i, mine[i] + 1) for i in ids],
+                               metadatas=[{"v": mine[i] + 1, "grp": rng.randrange(4)}
+                                          for i in ids])
+                    op = {"set": {i: mine[i] + 1 for i in ids}}
+                else:
+                    ids = rng.sample(sorted(mine), rng.randint(1, 4))
+                    col.delete(ids)
+                    op = {"del": ids}
+            except errors.DatabaseLockedError:
+                locked += 1
+                continue
+            for i, v in op.get("set", {}).items():
+                mine[i] = v
+            for i in op.get("del", []):
+                mine.pop(i, None)
+            out.write(json.dumps(op) + "\n")
+            ops += 1
+            now = time.monotonic()
+            if wid == 0 and now - last_compact > compact_every:
+                try:
+                    col.compact()
+                except errors.DatabaseLockedError:
+                    locked += 1
+                last_compact = now
+            if now - last_rss > 1.0:
+                rss.append((round(now - t0, 1), proc.memory_info().rss))
+                last_rss = now
+    db.close()
+    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "rss": rss}
+
+
+def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
+    live: dict[str, int] = {}
+    deleted: set[str] = set()
+    for f in logs:
+        if not f.exists():
+            continue
+        for line in f.read_text().splitlines():
+            try:
+                op = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            for i, v in op.get("set", {}).items():
+                live[i] = v
+            for i in op.get("del", []):
+                live.pop(i, None)
+                deleted.add(i)
+    return live, deleted
+
+
+def _whole(doc_id: str, text: str, meta: dict[str, Any]) -> bool:
+    return text == doc_text(doc_id, int(meta["v"]), 8)
+
+
+def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, Any]:
+    rng = random.Random(1000 + rid)
+    db, col = _col(path)
+    bad: list[str] = []
+    locked = reads = 0
+    rss: list[tuple[float, int]] = []
+    proc = psutil.Process()
+    t0 = last_rss = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        live, deleted = _acked(logs)
+        kind = rng.random()
+        g = rng.randrange(4)
+        try:
+            if kind < 0.6:
+                where = {"grp": g} if rng.random() < 0.5 else None
+                q = np.asarray(rng.choices(range(-3, 4), k=VDIM), np.float32) + 0.5
+                hits = col.search_vector(q, k=10, where=where)
+                for h in hits:
+                    # One call returns the score (from the indexed vector) with the row's text
+                    # and metadata: all three must be the same version.
+                    v = doc_vector(h.id, int(h.metadata["v"]))
+                    cos = float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v)))
+                    if abs(cos - h.score) > 1e-4:
+                        bad.append(f"score of {h.id} is not from version {h.metadata['v']}")
+                    if h.id in deleted:
+                        bad.append(f"search returned deleted {h.id}")
+                    if not _whole(h.id, h.text, h.metadata):
+                        bad.append(f"search returned partial {h.id}")
+                    if where is not None and h.metadata.get("grp") != g:
+                        bad.append(f"filter grp={g} returned {h.metadata}")
+            elif kind < 0.85 and live:
+                ids = rng.sample(sorted(live), min(5, len(live)))
+                for rec in col.get(ids):
+                    if rec.id in deleted:
+                        bad.append(f"get returned deleted {rec.id}")
+                    if not _whole(rec.id, rec.text, rec.metadata):
+                        bad.append(f"get returned partial {rec.id}")
+            else:
+                for rec in col.get(where={"grp": g}, limit=20):
+                    if rec.metadata.get("grp") != g or rec.id in deleted:
+                        bad.append(f"get(where) returned {rec.id} {rec.metadata}")
+        except errors.DatabaseLockedError:
+            locked += 1
+            continue
+        reads += 1
+        now = time.monotonic()
+        if now - last_rss > 1.0:
+            rss.append((round(now - t0, 1), proc.memory_info().rss))
+            last_rss = now
+    db.close()
+    return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
+            "n_bad": len(bad), "rss": rss}
+
+
+def _rss_drift(rss: list[list[float]]) -> float:
+    """Relative change of RSS from the end of warm-up (first quarter) to the end."""
+    if len(rss) < 4:
+        return 0.0
+    base = float(np.median([r[1] for r in rss[len(rss) // 4 : len(rss) // 4 + 3]]))
+    end = float(np.median([r[1] for r in rss[-3:]]))
+    return (end - base) / base
+
+
+def run(writers: int, readers: int, seconds: float, work: Path,
+        compact_every: float = 60.0) -> dict[str, Any]:
+    db_path = work / "db"
+    _col(db_path)[0].close()
+    logs = [work / f"w{i}.log" for i in range(writers)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    procs = []
+    for i in range(writers):
+        procs.append(subprocess.Popen(
+            [sys.executable, __file__, "--role", "writer", "--id", str(i), "--db", str(db_path),
+             "--seconds", str(seconds), "--log", str(logs[i]), "--compact-every",
+             str(compact_every)], stdout=subprocess.PIPE, text=True, env=env))
+    for i in range(readers):
+        procs.append(subprocess.Popen(
+            [sys.executable, __file__, "--role", "reader", "--id", str(i), "--db", str(db_path),
+             "--seconds", str(seconds), "--logs", ",".join(map(str, logs))],
+            stdout=subprocess.PIPE, text=True, env=env))
+    results = []
+    crashed = 0
+    for p in procs:
+        out, _ = p.communicate(timeout=seconds + 300)
+        if p.returncode != 0 or not out.strip():
+            crashed += 1
+            continue
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    live, _ = _acked(logs)
+    with akindb.open(db_path) as db:
+        col = db.get_collection("soak")
+        got = {r.id: int(r.metadata["v"]) for r in col.get()}
+        integrity = db.conn.execute("PRAGMA integrity_check").fetchone()[0]
+    drift = {f"{r['role']}{r['id']}": round(_rss_drift(r["rss"]), 3) for r in results}
+    return {
+        "writers": writers, "readers": readers, "seconds": seconds,
+        "write_ops": sum(r.get("ops", 0) for r in results),
+        "reads": sum(r.get("reads", 0) for r in results),
+        "inconsistent_reads": sum(r.get("n_bad", 0) for r in results),
+        "examples": [b for r in results for b in r.get("bad", [])][:10],
+        "locked_errors": sum(r["locked"] for r in results),
+        "crashed_processes": crashed,
+        "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
+        "integrity": integrity,
+        "rss_drift_max": max(drift.values(), default=0.0), "rss_drift": drift,
+        "rss_curve_mb": {f"{r['role']}{r['id']}": [(t, round(b / 2**20, 1)) for t, b in
+                                                   r["rss"][:: max(1, len(r["rss"]) // 10)]]
+                         for r in results[:2] + results[writers : writers + 1]},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--role", choices=["writer", "reader"])
+    ap.add_argument("--id", type=int, default=0)
+    ap.add_argument("--db", type=Path)
+    ap.add_argument("--log", type=Path)
+    ap.add_argument("--logs", default="")
+    ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--readers", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--compact-every", type=float, default=60)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    if a.role == "writer":
+        print(json.dumps(writer(a.db, a.id, a.seconds, a.log, a.compact_every)))
+        return
+    if a.role == "reader":
+        print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")])))
+        return
+    with tempfile.TemporaryDirectory(prefix="akindb-soak-") as tmp:
+        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every)
+    print(json.dumps(res, indent=1))
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1))
+    ok = (res["inconsistent_reads"] == 0 and res["counts_exact"] and not res["locked_errors"]
+          and not res["crashed_processes"])
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
