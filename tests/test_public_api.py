@@ -27,6 +27,8 @@ EXPECTED = {
     "StorageError",
     "TokenView",
     "__version__",
+    "aconnect",
+    "aopen",
     "connect",
     "open",
 }

@@ -7,6 +7,7 @@
 >>> col.search("configure the bot", k=5)             # doctest: +SKIP
 """
 
+from akindb.aio import aconnect, aopen
 from akindb.client import connect
 from akindb.collection import Collection
 from akindb.db import Database, open
@@ -50,6 +51,8 @@ __all__ = [
     "StorageError",
     "TokenView",
     "__version__",
+    "aconnect",
+    "aopen",
     "connect",
     "open",
 ]
