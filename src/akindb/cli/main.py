@@ -7,6 +7,7 @@ import logging
 import typer
 
 from akindb.cli import (
+    backup_commands,
     commands,
     compare_commands,
     evaluate,
@@ -14,6 +15,7 @@ from akindb.cli import (
     retrieval_commands,
     serve_commands,
     train_commands,
+    transfer_commands,
     word_commands,
 )
 
@@ -33,6 +35,8 @@ compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
 retrieval_commands.register(app)
+transfer_commands.register(app)
+backup_commands.register(app)
 
 
 def main() -> None:
