@@ -98,6 +98,9 @@ class Collection:
             params=config.index_params,
             lock=db.lock,
         )
+        from akindb.monitor import attach
+
+        attach(self)  # the recall monitor's sampling hook (approximate indexes only)
         # chunk id -> document id. Always valid: a chunk id is never reused and never moves to
         # another document, and the index only returns live chunks.
         self._doc_of: dict[int, str] = {}

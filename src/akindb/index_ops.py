@@ -172,6 +172,9 @@ def index_stats(col: Collection) -> dict[str, Any]:
         }
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    from akindb.monitor import recall_estimate
+
+    out["recall_monitor"] = recall_estimate(col)
     return out
 
 

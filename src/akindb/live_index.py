@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_class, make_index, validate_params
 from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
+
+if TYPE_CHECKING:
+    from akindb.monitor import RecallMonitor
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class LiveIndex:
         self._exact: FlatIndex | None = None
         self._ready = False  # whether index.ready() ran since the index last changed
         self.last_event = ""
+        self.monitor: RecallMonitor | None = None  # akindb.monitor: samples real queries
 
     def _prep(self, vectors: F32) -> F32:
         return normalize_rows(vectors) if self.metric is Metric.COSINE else vectors
@@ -231,7 +235,10 @@ class LiveIndex:
             index = self.exact_index() if exact else self.get()
         q = self._prep(queries)
         with self._rw.read():
-            return index.search(q, k, allowed)
+            labels, scores = index.search(q, k, allowed)
+        if self.monitor is not None and not exact:
+            self.monitor.offer(queries, k, allowed, labels)
+        return labels, scores
 
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).
