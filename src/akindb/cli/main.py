@@ -11,6 +11,7 @@ from akindb.cli import (
     commands,
     compare_commands,
     evaluate,
+    hygiene_commands,
     index_commands,
     retrieval_commands,
     serve_commands,
@@ -37,6 +38,7 @@ index_commands.register(app)
 retrieval_commands.register(app)
 transfer_commands.register(app)
 backup_commands.register(app)
+hygiene_commands.register(app)
 
 
 def main() -> None:

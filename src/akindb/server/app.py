@@ -329,6 +329,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     from akindb.server.rag_routes import add_rag_routes
 
     add_rag_routes(app, state, name_auth)
+    from akindb.server.lifecycle_routes import add_lifecycle_routes
+
+    add_lifecycle_routes(app, state, name_auth)
 
     # ---- the web page's views ------------------------------------------------------------------
     @app.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])
