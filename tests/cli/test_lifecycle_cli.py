@@ -83,3 +83,12 @@ def test_dupes_and_monitor(indexed: Path) -> None:
         "atexit.rst.txt", "copy.md"}
     flat = _json(["monitor", "--db", str(indexed), "-c", "docs"])
     assert flat is None  # a flat index is exact
+
+
+def test_migrate_same_model_is_a_noop(indexed: Path) -> None:
+    res = runner.invoke(app, ["migrate", "--db", str(indexed), "-c", "docs", "--model",
+                              "minilm"])
+    assert res.exit_code == 0 and _said(res, "nothing to migrate")
+    res = runner.invoke(app, ["migrate", "--db", str(indexed), "-c", "docs", "--model",
+                              "no-such-model"])
+    assert res.exit_code == 4

@@ -13,6 +13,7 @@ from akindb.cli import (
     evaluate,
     hygiene_commands,
     index_commands,
+    migrate_commands,
     retrieval_commands,
     serve_commands,
     train_commands,
@@ -39,6 +40,7 @@ retrieval_commands.register(app)
 transfer_commands.register(app)
 backup_commands.register(app)
 hygiene_commands.register(app)
+migrate_commands.register(app)
 
 
 def main() -> None:
