@@ -74,9 +74,31 @@ def _child(args: list[str]) -> dict[str, Any]:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
+def _anon_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return 0
+
+
 def child_main(argv: list[str]) -> None:
+    """One export, import or bare open in this process; prints rows, seconds, peak RSS (all of
+    it, memory-mapped SQLite pages included) and peak anonymous RSS (what the process itself
+    holds: the number that must stay flat as the collection grows)."""
+    import threading
+
     import akindb
     from akindb.transfer import export_collection, import_file
+
+    peak = [0]
+    halt = threading.Event()
+
+    def sample() -> None:
+        while not halt.is_set():
+            peak[0] = max(peak[0], _anon_kb())
+            halt.wait(0.02)
+
+    threading.Thread(target=sample, daemon=True).start()
 
     op, db_path, file = argv[:3]
     t0 = time.perf_counter()
@@ -92,8 +114,10 @@ def child_main(argv: list[str]) -> None:
         rows = import_file(db, file, "docs").added
     dt = time.perf_counter() - t0
     db.close()
+    halt.set()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"rows": rows, "seconds": dt, "peak_rss": rss}))
+    print(json.dumps({"rows": rows, "seconds": dt, "peak_rss": rss,
+                      "peak_anon": max(peak[0], _anon_kb()) * 1024}))
 
 
 def bench_transfer(sizes: list[int]) -> list[dict[str, Any]]:
@@ -111,7 +135,10 @@ def bench_transfer(sizes: list[int]) -> list[dict[str, Any]]:
                             "import_rows_s": i["rows"] / i["seconds"],
                             "export_rss_mb": e["peak_rss"] / 1e6,
                             "import_rss_mb": i["peak_rss"] / 1e6,
-                            "open_rss_mb": base["peak_rss"] / 1e6})
+                            "export_anon_mb": e["peak_anon"] / 1e6,
+                            "import_anon_mb": i["peak_anon"] / 1e6,
+                            "open_rss_mb": base["peak_rss"] / 1e6,
+                            "open_anon_mb": base["peak_anon"] / 1e6})
                 print(json.dumps(out[-1]), file=sys.stderr)
     return out
 
@@ -276,9 +303,10 @@ def main() -> None:
         return
     for r in res.get("transfer", []):
         print(f"{r['n']:>7} {r['format']:8} export {r['export_rows_s']:>8.0f} rows/s "
-              f"(peak RSS {r['export_rss_mb']:.0f} MB)  import {r['import_rows_s']:>8.0f} "
-              f"rows/s (peak RSS {r['import_rss_mb']:.0f} MB)  file {r['file_mb']:.0f} MB; "
-              f"open alone {r['open_rss_mb']:.0f} MB")
+              f"(peak RSS {r['export_rss_mb']:.0f} MB, anon {r['export_anon_mb']:.0f})  import "
+              f"{r['import_rows_s']:>8.0f} rows/s (peak RSS {r['import_rss_mb']:.0f} MB, anon "
+              f"{r['import_anon_mb']:.0f})  file {r['file_mb']:.0f} MB; open alone "
+              f"{r['open_rss_mb']:.0f} MB (anon {r['open_anon_mb']:.0f})")
     for k in ("backup", "monitor", "dupes"):
         if k in res:
             print(k, json.dumps(res[k]))

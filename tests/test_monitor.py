@@ -119,3 +119,32 @@ def test_text_searches_are_sampled_and_low_recall_warns(
     assert est["below_target"]
     assert any("below its target" in r.getMessage() for r in caplog.records)
     db.close()
+
+
+def test_cli_monitor_and_tune_on_recorded_queries(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from akindb.cli.main import app
+
+    runner = CliRunner()
+    col = _col(tmp_path, params=CHEAP)
+    path = str(col.db.path)
+    col.db.close()
+    res = runner.invoke(app, ["tune", "--db", path, "-c", "v", "--recorded"])
+    assert res.exit_code == 2 and "no recorded queries" in " ".join(res.output.split())
+    res = runner.invoke(app, ["monitor", "--db", path, "-c", "v", "--rate", "1", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["rate"] == 1.0
+    db = akindb.open(path, create=False)
+    c = db.get_collection("v")
+    for q in _vectors(15, seed=9):
+        c.search_vector(q, 10)
+    monitor.drain()
+    db.close()
+    res = runner.invoke(app, ["monitor", "--db", path, "-c", "v", "--json"])
+    assert json.loads(res.stdout)["samples"] == 15
+    res = runner.invoke(app, ["tune", "--db", path, "-c", "v", "--recorded", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["n_queries"] == 15
+    res = runner.invoke(app, ["monitor", "--db", path, "-c", "v", "--off", "--json"])
+    assert json.loads(res.stdout)["rate"] == 0.0

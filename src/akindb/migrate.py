@@ -148,7 +148,7 @@ def _fill(col: Collection, shadow: Collection, rep: MigrationReport,
         with db.lock, sq.translated(db.file):
             rows = db.conn.execute(
                 "SELECT id, doc_id, text, source, metadata, content_hash FROM documents"
-                " WHERE collection_id = ? AND id > ? ORDER BY id LIMIT ?",
+                " WHERE +collection_id = ? AND id > ? ORDER BY id LIMIT ?",
                 (col.config.id, last, BATCH),
             ).fetchall()
             have = shadow._store.hashes([r[1] for r in rows]) if rows else {}

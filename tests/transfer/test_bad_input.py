@@ -128,3 +128,17 @@ def test_vectors_without_text_cannot_be_reembedded(tmp_path: Path) -> None:
     # a vectors-only target of the same dimension takes them as they are
     assert import_file(db, out, "v2").added == 2
     db.close()
+
+
+def test_repeated_id_is_named(exported, tmp_path) -> None:
+    db, jl, _ = exported
+    lines = jl.read_text(encoding="utf-8").split("\n")
+    lines[12] = lines[3]  # row 12 repeats row 3
+    bad = tmp_path / "dup.jsonl"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    dst = _empty(db)
+    with pytest.raises(TransferFormatError, match=r"row 12: document id 'd2' repeats row 3"):
+        import_file(db, bad, "dst", batch_size=5)
+    assert dst.count() == 0
+    rep = import_file(db, bad, "dst", partial=True, batch_size=5)
+    assert rep.added == 29 and any("repeats" in b for b in rep.bad_rows)

@@ -18,7 +18,7 @@ import numpy as np
 from akindb.errors import InvalidArgumentError, MissingExtraError
 from akindb.storage import sqlite as sq
 from akindb.storage.atomic import atomic_writer
-from akindb.transfer.format import META_KEY, ExportHeader, json_floats
+from akindb.transfer.format import META_KEY, ExportHeader, dumps, json_floats
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
@@ -79,7 +79,7 @@ def iter_batches(
         while True:
             docs = conn.execute(
                 "SELECT id, doc_id, text, source, metadata, content_hash FROM documents"
-                " WHERE collection_id = ? AND id > ? ORDER BY id LIMIT ?",
+                " WHERE +collection_id = ? AND id > ? ORDER BY id LIMIT ?",
                 (collection_id, last, batch),
             ).fetchall()
             if not docs:
@@ -89,7 +89,7 @@ def iter_batches(
             by_doc: dict[int, list[tuple[int, int, int, str, bytes]]] = {}
             for row in conn.execute(
                 'SELECT document_id, idx, start, "end", text, vector FROM chunks'
-                " WHERE collection_id = ? AND document_id BETWEEN ? AND ?"
+                " WHERE +collection_id = ? AND document_id BETWEEN ? AND ?"
                 " ORDER BY document_id, idx",
                 (collection_id, lo, hi),
             ):
@@ -158,12 +158,9 @@ def _write_jsonl(path: Path, header: ExportHeader,
     with atomic_writer(path) as fh:
         fh.write(header.to_json().encode("utf-8") + b"\n")
         for total, rows in batches:
-            lines = []
-            for r in rows:
-                r = {**r, "metadata": json.loads(r["metadata"]),
-                     "vectors": json_floats(r["vectors"])}
-                lines.append(json.dumps(r, ensure_ascii=False))
-            fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+            lines = [dumps({**r, "metadata": json.loads(r["metadata"]),
+                            "vectors": json_floats(r["vectors"])}) for r in rows]
+            fh.write(b"\n".join(lines) + b"\n")
             rows_written += len(rows)
             _count(rep, rows, total, progress)
         # The end marker: a file cut at a line boundary is still caught as truncated.

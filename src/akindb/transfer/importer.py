@@ -164,10 +164,19 @@ def _check(col: Collection, reader: Reader, size: int, report: ImportReport,
            progress: ImportProgress | None, total: int, spool: Path) -> set[int]:
     """Pass 1: validate everything, find what to write, re-embed into the spool if needed."""
     todo_rows: set[int] = set()
+    first_row: dict[str, int] = {}
     done = 0
     with spool.open("wb") as fh:
         for batch in reader.batches(size):
             rows = _rows(batch, False, report)
+            for n, r in batch:
+                if isinstance(r, DocRow):
+                    seen = first_row.setdefault(r.id, n)
+                    if seen != n:
+                        raise TransferFormatError(
+                            f"row {n}: document id {r.id!r} repeats row {seen}; ids must be "
+                            "unique in an import file (drop one of the two rows)"
+                        )
             todo, _ = _todo(col, rows)
             nums = {r.id: n for n, r in batch if isinstance(r, DocRow)}
             todo_rows.update(nums[r.id] for r in todo)
@@ -229,8 +238,15 @@ def _single_pass(col: Collection, reader: Reader, size: int, report: ImportRepor
                  progress: ImportProgress | None, total: int) -> None:
     """``partial=True``: skip bad rows, commit batch by batch."""
     done = 0
+    seen_ids: set[str] = set()
     for batch in _guarded(reader.batches(size), report):
-        rows = _rows(batch, True, report)
+        rows = []
+        for r in _rows(batch, True, report):
+            if r.id in seen_ids:
+                report.bad_rows.append(f"document id {r.id!r} repeats an earlier row: skipped")
+                continue
+            seen_ids.add(r.id)
+            rows.append(r)
         report.documents += len(rows)
         todo, have = _todo(col, rows)
         good: list[DocRow] = []

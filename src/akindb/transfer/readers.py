@@ -7,7 +7,6 @@ row (1-based, counting documents, not the header) and says what to do.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from akindb.transfer.format import (
     DocRow,
     ExportHeader,
     TransferFormatError,
+    loads,
     validate_row,
     vectors_from_json,
 )
@@ -61,7 +61,7 @@ class JsonlReader(Reader):
                 if not line.strip():
                     continue
                 try:
-                    raw = json.loads(line)
+                    raw = loads(line)
                 except ValueError:
                     what = "is cut short" if not line.endswith(b"\n") else "is not valid JSON"
                     batch.append((row + 1, TransferFormatError(
