@@ -17,7 +17,6 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -74,11 +73,15 @@ def _child(args: list[str]) -> dict[str, Any]:
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 
-def _anon_kb() -> int:
+def _status_kb(field: str = "RssAnon") -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def _anon_kb() -> int:
+    return _status_kb("RssAnon")
 
 
 def child_main(argv: list[str]) -> None:
@@ -115,7 +118,8 @@ def child_main(argv: list[str]) -> None:
     dt = time.perf_counter() - t0
     db.close()
     halt.set()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak
+    rss = _status_kb("VmHWM") * 1024
     print(json.dumps({"rows": rows, "seconds": dt, "peak_rss": rss,
                       "peak_anon": max(peak[0], _anon_kb()) * 1024}))
 

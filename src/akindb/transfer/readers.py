@@ -7,7 +7,7 @@ row (1-based, counting documents, not the header) and says what to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,35 +131,40 @@ class ParquetReader(Reader):
 
         dim = self.header.dim
         row = 0
-        it = self._file.iter_batches(batch_size=size)
-        while True:
+        for group in range(self._file.num_row_groups):
+            # Row group by row group: ``iter_batches`` reads ahead and kept the whole file in
+            # Arrow's memory pool (215 MB live for a 214 MB file); this holds one group.
             try:
-                rb = next(it)
-            except StopIteration:
-                break
+                table = self._file.read_row_group(group)
             except (pa.ArrowException, OSError) as exc:
                 yield [(row + 1, TransferFormatError(
                     f"rows from {row + 1} of {self.path} cannot be read ({exc}); the file is "
                     "damaged: re-export it, or import with --partial to keep the rows before"
                 ))]
                 return
-            cols = {name: rb.column(name) for name in rb.schema.names}
-            vec_rows = self._vectors(cols.get("vectors"), rb.num_rows, dim)
-            plain = {n: c.to_pylist() for n, c in cols.items() if n != "vectors"}
-            batch: Batch = []
-            for i in range(rb.num_rows):
-                row += 1
-                raw = {n: v[i] for n, v in plain.items()}
-                try:
-                    batch.append((row, validate_row(raw, row, dim, vec_rows[i])))
-                except TransferFormatError as exc:
-                    batch.append((row, exc))
-            yield batch
+            for rb in table.to_batches(max_chunksize=size):
+                row = yield from self._rows(rb, row, dim)
         if self.header.rows is not None and row != self.header.rows:
             yield [(row + 1, TransferFormatError(
                 f"{self.path} holds {row} rows but its header says {self.header.rows}; "
                 "re-export it"
             ))]
+
+    def _rows(self, rb: Any, row: int, dim: int) -> Generator[Batch, None, int]:
+        """Yield one batch of validated rows; return the last row number."""
+        cols = {name: rb.column(name) for name in rb.schema.names}
+        vec_rows = self._vectors(cols.get("vectors"), rb.num_rows, dim)
+        plain = {n: c.to_pylist() for n, c in cols.items() if n != "vectors"}
+        batch: Batch = []
+        for i in range(rb.num_rows):
+            row += 1
+            raw = {n: v[i] for n, v in plain.items()}
+            try:
+                batch.append((row, validate_row(raw, row, dim, vec_rows[i])))
+            except TransferFormatError as exc:
+                batch.append((row, exc))
+        yield batch
+        return row
 
     @staticmethod
     def _vectors(col: Any, n: int, dim: int) -> list[Any]:
