@@ -77,10 +77,9 @@ class RecallMonitor:
 
     def measure(self, s: _Sample) -> None:
         """In the worker: exact top-k of the same queries, recall of what was found."""
-        live = self.col._live
-        exact = live.exact_index()
-        q = live._prep(s.queries)
-        truth, _ = exact.search(q, s.k, s.allowed)
+        # exact=True: the exact index beside the approximate one, under the index's read lock
+        # (a writer may be applying the log to it), and not offered to the monitor again
+        truth, _ = self.col._live.search(s.queries, s.k, s.allowed, exact=True)
         for found_row, true_row, vec in zip(s.found, truth, s.queries, strict=True):
             t = {int(x) for x in true_row if x >= 0}
             if not t:
