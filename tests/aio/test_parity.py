@@ -89,6 +89,9 @@ def test_add_search_get_count(abackend: ABackend) -> None:
         assert (await col.get(where={"topic": "food"}))[0].id == "bread"
         info = await col.info()
         assert info["documents"] == 5 and info["dim"] == EMBEDDER.dim
+        stats = await col.index_stats()
+        assert stats["kind"] == "flat" and stats["size"] == 5
+        assert stats["recall_monitor"] is None  # flat: exact, nothing to estimate
         tv = await col.tokenize("The cat")
         assert tv.tokens == ["the", "cat"]
         assert await db.list_collections() == ["docs"]

@@ -254,6 +254,11 @@ class AsyncRemoteCollection:
         self._info = info
         return info
 
+    async def index_stats(self) -> dict[str, Any]:
+        """As ``Collection.index_stats``: the index's state and the live recall estimate."""
+        stats: dict[str, Any] = await self._call("GET", "/index_stats")
+        return stats
+
     async def tokenize(self, text: str) -> TokenView:
         d = await self._call("POST", "/tokenize", {"text": text})
         return TokenView(d["tokens"], d["ids"], [(a, b) for a, b in d["offsets"]],

@@ -4,7 +4,7 @@ Both async collections satisfy it: ``AsyncCollection`` (embedded, thread offload
 ``AsyncRemoteCollection`` (HTTP). Each coroutine takes exactly the parameters of the
 ``akindb.Collection`` method of the same name (names, kinds and defaults; checked by
 ``tests/aio/test_protocol.py``), so code moves between sync and async by adding ``await``.
-Maintenance calls that exist only embedded (``tune``, ``compact``, ``index_stats``) are left
+Maintenance calls that exist only embedded (``tune``, ``compact``, ``vectors_of``) are left
 out: the embedded ``AsyncCollection`` has them too, with the same parameters.
 """
 
@@ -70,6 +70,8 @@ class AsyncCollectionAPI(Protocol):
 
     async def info(self) -> dict[str, Any]: ...
 
+    async def index_stats(self) -> dict[str, Any]: ...
+
     async def tokenize(self, text: str) -> TokenView: ...
 
     async def search(
@@ -104,6 +106,6 @@ class AsyncCollectionAPI(Protocol):
 
 PROTOCOL_METHODS: tuple[str, ...] = (
     "add", "upsert", "add_files", "delete", "flush", "get", "count", "count_chunks", "info",
-    "tokenize", "search", "context", "more_like", "search_vector", "search_vectors",
+    "index_stats", "tokenize", "search", "context", "more_like", "search_vector", "search_vectors",
 )
 """The coroutine names of ``AsyncCollectionAPI`` (for conformance tests and docs)."""
