@@ -142,3 +142,31 @@ def test_repeated_id_is_named(exported, tmp_path) -> None:
     assert dst.count() == 0
     rep = import_file(db, bad, "dst", partial=True, batch_size=5)
     assert rep.added == 29 and any("repeats" in b for b in rep.bad_rows)
+
+
+@pytest.mark.parametrize("phase", ["check", "write"])
+def test_interrupted_import_leaves_nothing(exported, phase: str) -> None:
+    """Ctrl-C in either pass: the write transaction never commits, so nothing is imported."""
+    db, _, pq = exported
+    dst = _empty(db)
+
+    def stop(p: str, done: int, total: int) -> None:
+        if p == phase and done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_file(db, pq, "dst", batch_size=10, progress=stop)
+    assert dst.count() == 0 and dst.count_chunks() == 0
+    assert import_file(db, pq, "dst").added == 30  # and a re-run imports everything
+
+
+def test_interrupted_export_leaves_no_file(exported, tmp_path) -> None:
+    db, _, _ = exported
+    out = tmp_path / "half.parquet"
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_collection(db.get_collection("docs"), out, batch_size=10, progress=stop)
+    assert not out.exists() and not list(tmp_path.glob(".half.parquet.*"))
