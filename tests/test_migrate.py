@@ -11,6 +11,7 @@ import pytest
 
 import akindb
 from akindb import migrate as mig
+from akindb.eval.qrels_gate import qrels_evaluator
 from tests.conftest import HashEmbedder
 
 POOR = HashEmbedder(dim=4, name="poor-hash")  # 4 buckets: words collide, neighbours blur
@@ -56,7 +57,7 @@ def test_same_model_is_a_noop(tmp_path: Path) -> None:
 def test_better_model_passes_the_gate_and_switches(tmp_path: Path) -> None:
     db = _db(tmp_path, POOR)
     before = {r.id: r for r in db.get_collection("docs").get()}
-    rep = mig.migrate(db, "docs", GOOD, qrels=_qrels(tmp_path), gate=0.0)
+    rep = mig.migrate(db, "docs", GOOD, evaluate=qrels_evaluator(_qrels(tmp_path)), gate=0.0)
     assert rep.new_metrics["ndcg@10"] > rep.old_metrics["ndcg@10"]
     assert rep.passed and rep.switched and rep.embedded == 60
     col = db.get_collection("docs")
@@ -74,7 +75,7 @@ def test_better_model_passes_the_gate_and_switches(tmp_path: Path) -> None:
 
 def test_worse_model_fails_the_gate_and_nothing_switches(tmp_path: Path) -> None:
     db = _db(tmp_path, GOOD)
-    rep = mig.migrate(db, "docs", POOR, qrels=_qrels(tmp_path), gate=0.0)
+    rep = mig.migrate(db, "docs", POOR, evaluate=qrels_evaluator(_qrels(tmp_path)), gate=0.0)
     assert not rep.passed and not rep.switched and "NOT passed" in rep.note
     assert db.get_collection("docs").dim == 256
     assert rep.shadow in db.list_collections()  # kept for inspection; re-running resumes
@@ -115,3 +116,14 @@ def test_resumes_after_an_interruption(tmp_path: Path, monkeypatch: pytest.Monke
     col = db.get_collection("docs")
     assert col.count() == 59 and col.get("d0")[0].text == "w1 w2 w3 edited"
     db.close()
+
+
+def test_qrels_folder_errors(tmp_path: Path) -> None:
+    from akindb.eval.qrels_gate import load_qrels
+
+    with pytest.raises(akindb.errors.NotFoundError, match=r"queries\.jsonl and qrels/test\.tsv"):
+        load_qrels(tmp_path)
+    root = _qrels(tmp_path)
+    (root / "queries.jsonl").write_text('{"_id": "other", "text": "x"}\n')
+    with pytest.raises(akindb.InvalidArgumentError, match="judges queries missing"):
+        load_qrels(root)

@@ -4,8 +4,9 @@
    collection (``NAME.migrate-<model hash>``), in batches, each one committed: an interrupted
    migration resumes where it stopped (documents already there with the same content hash are
    skipped), and documents changed or deleted in the source meanwhile are caught up at the end.
-2. **Evaluate** old against new: with qrels (a BEIR-layout folder: ``queries.jsonl`` and
-   ``qrels/<split>.tsv``, document ids as stored) by nDCG@10 through ``akindb.eval.metrics``;
+2. **Evaluate** old against new: with an ``evaluate`` function returning metrics with
+   ``ndcg@10`` (``akindb.eval.qrels_gate.qrels_evaluator(DIR)`` scores the user's qrels with the
+   eval code; the CLI's ``--qrels`` wires it in, keeping ``eval`` out of the library's imports);
    without, by neighbour agreement (each sampled document's text as a query: how many of the
    top-k documents the two models share), which says how much answers change, not which is
    better.
@@ -21,10 +22,9 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from akindb.errors import CollectionNotFoundError, InvalidArgumentError, NotFoundError
+from akindb.errors import CollectionNotFoundError, InvalidArgumentError
 from akindb.storage import sqlite as sq
 
 if TYPE_CHECKING:
@@ -70,8 +70,7 @@ def migrate(
     name: str,
     model: str | Embedder,
     *,
-    qrels: str | Path | None = None,
-    split: str = "test",
+    evaluate: Callable[[Collection], dict[str, float]] | None = None,
     gate: float = 0.0,
     accept: bool = False,
     switch: bool = True,
@@ -92,13 +91,17 @@ def migrate(
         rep.note = (f"collection {name!r} already uses {emb.spec.describe()}: nothing to "
                     "migrate")
         return rep
-    judged = _load_qrels(Path(qrels), split) if qrels is not None else None
     shadow = _shadow(db, col, emb, rep.shadow)
     _fill(col, shadow, rep, progress)
-    if judged is not None:
-        queries, qrel = judged
-        rep.old_metrics = _evaluate(col, queries, qrel, progress, "evaluate old")
-        rep.new_metrics = _evaluate(shadow, queries, qrel, progress, "evaluate new")
+    if evaluate is not None:
+        if progress is not None:
+            progress("evaluate", 0, 2)
+        rep.old_metrics = evaluate(col)
+        if progress is not None:
+            progress("evaluate", 1, 2)
+        rep.new_metrics = evaluate(shadow)
+        if progress is not None:
+            progress("evaluate", 2, 2)
         delta = rep.new_metrics["ndcg@10"] - rep.old_metrics["ndcg@10"]
         rep.passed = delta >= gate
         rep.note = (f"nDCG@10 {rep.old_metrics['ndcg@10']:.4f} -> "
@@ -200,40 +203,6 @@ def _copy(shadow: Collection, rows: list[Any]) -> None:
                 chunks=cs, vectors=vecs[lo : lo + len(cs)],
             )
             lo += len(cs)
-
-
-def _load_qrels(root: Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    from akindb.eval.beir import _read_qrels, _read_queries
-
-    qfile, rfile = root / "queries.jsonl", root / "qrels" / f"{split}.tsv"
-    if not qfile.is_file() or not rfile.is_file():
-        raise NotFoundError(
-            f"--qrels {root} needs queries.jsonl and qrels/{split}.tsv (the BEIR layout; "
-            "document ids as stored in the collection)"
-        )
-    qrels = _read_qrels(rfile)
-    queries = _read_queries(qfile)
-    missing = [q for q in qrels if q not in queries]
-    if missing:
-        raise InvalidArgumentError(
-            f"{rfile} judges queries missing from {qfile}: {missing[:5]}; use matching files"
-        )
-    return {q: queries[q] for q in qrels}, qrels
-
-
-def _evaluate(col: Collection, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-              progress: MigrateProgress | None, phase: str) -> dict[str, float]:
-    from akindb.eval.metrics import evaluate_run
-
-    run: dict[str, dict[str, float]] = {}
-    for i, (qid, text) in enumerate(queries.items(), 1):
-        scores: dict[str, float] = {}
-        for h in col.search(text, k=100, mode="vector"):
-            scores[h.id] = max(scores.get(h.id, -1e9), h.score)  # a document: its best chunk
-        run[qid] = scores
-        if progress is not None:
-            progress(phase, i, len(queries))
-    return evaluate_run(run, qrels, ks=(10, 100))
 
 
 def _agreement(old: Collection, new: Collection, progress: MigrateProgress | None,

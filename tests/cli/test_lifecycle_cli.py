@@ -92,3 +92,9 @@ def test_migrate_same_model_is_a_noop(indexed: Path) -> None:
     res = runner.invoke(app, ["migrate", "--db", str(indexed), "-c", "docs", "--model",
                               "no-such-model"])
     assert res.exit_code == 4
+
+
+def test_migrate_qrels_folder_is_checked_first(indexed: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["migrate", "--db", str(indexed), "-c", "docs", "--model",
+                              "minilm", "--qrels", str(tmp_path / "none")])
+    assert res.exit_code == 3 and _said(res, "needs queries.jsonl")

@@ -46,10 +46,15 @@ def migrate(
     from akindb.migrate import migrate as run
 
     with handled():
+        evaluate = None
+        if qrels is not None:
+            from akindb.eval.qrels_gate import qrels_evaluator
+
+            evaluate = qrels_evaluator(qrels, split)
         database = akindb.open(db_path(db), create=False)
         try:
             with phase_bar(not json_out) as bar:
-                rep = run(database, collection, model, qrels=qrels, split=split, gate=gate,
+                rep = run(database, collection, model, evaluate=evaluate, gate=gate,
                           accept=accept, progress=bar)
         finally:
             database.close()
