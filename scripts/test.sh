@@ -4,7 +4,7 @@
 # the NFCorpus anchor) run after it when CI=true or AKINDB_SLOW=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh dev server ann train viz
+bash scripts/install.sh dev server ann train viz chroma
 . .venv/bin/activate
 # Browser test (tests/server/test_browser.py): Debian chromium + Playwright for Python, driving the
 # system browser (no `playwright install` download). Installed only when missing.

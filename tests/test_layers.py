@@ -49,6 +49,11 @@ LAYER_OF: dict[str, str] = {
     "akindb.protocol": "protocol",
     # what the HTTP server and the HTTP clients share: error codes, JSON decoders
     "akindb.wire": "wire",
+    # keeping data for years: export/import, backup/restore, doctor/dupes, model migration
+    "akindb.transfer": "ops",
+    "akindb.backup": "ops",
+    "akindb.hygiene": "ops",
+    "akindb.migrate": "ops",
     # surfaces
     "akindb.client": "client",
     "akindb.upload": "client",
@@ -67,6 +72,8 @@ _FLOOR = {"floor"}
 _CORE = _FLOOR | {"core"}
 _LIBRARY = _CORE | {"text", "models", "index", "storage", "collection", "retrieval"}
 
+_TOOLS = {"ops", "protocol", "eval", "viz", "facade"}
+
 # Which layers a module of each layer may import (its own layer included where listed).
 MAY_IMPORT: dict[str, set[str]] = {
     "floor": _FLOOR,
@@ -79,6 +86,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "retrieval": _LIBRARY,
     "protocol": _LIBRARY,
     "wire": _LIBRARY | {"wire"},
+    "ops": _LIBRARY | {"ops"},
     # the client never imports the server: both use the shared wire module below them
     "client": _LIBRARY | {"client", "wire", "protocol"},
     "aio": _LIBRARY | {"aio", "client", "wire", "protocol", "facade"},
@@ -86,9 +94,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "eval": _LIBRARY | {"eval", "facade"},
     "viz": _LIBRARY | {"viz", "facade"},
     # nothing imports cli/ or server/; cli/ starts the server (``akindb serve``)
-    "server": _LIBRARY | {"server", "wire", "protocol", "client", "eval", "viz", "facade"},
-    "cli": _LIBRARY | {"cli", "server", "client", "wire", "protocol", "eval", "viz", "facade"},
-    "facade": _LIBRARY | {"client", "protocol", "aio", "distributed", "eval", "viz", "facade"},
+    "server": _LIBRARY | _TOOLS | {"server", "wire", "client"},
+    "cli": _LIBRARY | _TOOLS | {"cli", "server", "client", "wire"},
+    "facade": _LIBRARY | _TOOLS | {"client", "aio", "distributed"},
 }
 
 # What is still wrong, each with the reason it stays for now. Delete an entry when it is fixed

@@ -39,6 +39,8 @@ EXPECTED = {
     "TokenView",
     "TuneReport",
     "__version__",
+    "aconnect",
+    "aopen",
     "connect",
     "open",
 }

@@ -7,6 +7,7 @@
 >>> col.search("configure the bot", k=5)             # doctest: +SKIP
 """
 
+from akindb.aio import aconnect, aopen
 from akindb.client import connect
 from akindb.collection import Collection
 from akindb.collection.database import Database, open
@@ -70,6 +71,8 @@ __all__ = [
     "TokenView",
     "TuneReport",
     "__version__",
+    "aconnect",
+    "aopen",
     "connect",
     "open",
 ]

@@ -48,6 +48,7 @@ def test_search_explain_and_map(browser: object, servers: Servers, tmp_path: Pat
         page.get_by_label("API key").fill(key)
         page.get_by_role("button", name="Connect").click()
         page.wait_for_selector("#stats dd")
+        assert "exact (flat index)" in page.locator("#stats").inner_text()  # live recall row
         page.get_by_label("Search by meaning").fill(
             "make an unguessable token for a password reset link")
         page.get_by_role("button", name="Search", exact=True).click()

@@ -13,6 +13,7 @@ from akindb.cli.common import (
     DbOpt,
     JsonOpt,
     db_path,
+    fail,
     handled,
     out,
     print_json,
@@ -29,6 +30,10 @@ def tune(
     queries: Annotated[
         int, typer.Option(help="Stored vectors sampled as queries (own match left out).", min=1)
     ] = 200,
+    recorded: Annotated[
+        bool, typer.Option("--recorded", help="Use the real queries the recall monitor "
+                           "recorded (`akindb monitor`) instead of stored vectors.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Pick the cheapest HNSW ef_search / LSH probes that reaches a recall target; save it."""
@@ -36,7 +41,13 @@ def tune(
         database = akindb.open(db_path(db), create=False)
         try:
             col = database.get_collection(collection)
-            report = col.tune(target_recall=target_recall, k=k, n_queries=queries)
+            from akindb.collection.monitor import recorded_queries
+
+            real = recorded_queries(col) if recorded else None
+            if real is not None and len(real) == 0:
+                fail("no recorded queries yet: the recall monitor samples real searches "
+                     "(`akindb monitor --rate 0.05`); tune without --recorded meanwhile")
+            report = col.tune(target_recall=target_recall, k=k, n_queries=queries, queries=real)
         finally:
             database.close()
         if json_out:

@@ -7,13 +7,17 @@ import sys
 import typer
 
 from akindb.cli import (
+    backup_commands,
     commands,
     compare_commands,
     evaluate,
+    hygiene_commands,
     index_commands,
+    migrate_commands,
     retrieval_commands,
     serve_commands,
     train_commands,
+    transfer_commands,
     word_commands,
 )
 from akindb.cli.common import install_notes
@@ -35,6 +39,10 @@ compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
 retrieval_commands.register(app)
+transfer_commands.register(app)
+backup_commands.register(app)
+hygiene_commands.register(app)
+migrate_commands.register(app)
 
 
 def main() -> None:

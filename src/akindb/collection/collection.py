@@ -45,6 +45,9 @@ class Collection:
 
     def __init__(self, parts: CollectionParts) -> None:
         self._parts = parts
+        from akindb.collection.monitor import attach
+
+        attach(parts)  # the recall monitor's sampling hook (approximate indexes only)
 
     # ---- properties ----------------------------------------------------------------------------
     @property

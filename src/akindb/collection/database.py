@@ -176,6 +176,18 @@ class Database:
         col.drop_index()
         self._open.pop(name, None)
 
+    def rename_collections(self, renames: list[tuple[str, str]]) -> None:
+        """Rename collections, in order, in one transaction (``migrate`` swaps a shadow in)."""
+        for old, new in renames:
+            validate_name(old)
+            validate_name(new)
+        with self.lock, sq.write_txn(self.conn, self.file):
+            for old, new in renames:
+                catalog.rename_collection(self.conn, old, new)
+        for old, new in renames:
+            self._open.pop(old, None)
+            self._open.pop(new, None)
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,12 @@ from akindb.index.registry import index_class, make_index, validate_params
 from akindb.storage.checksum import checksum_problem, sidecar, write_checksum
 from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
+
+
+class QueryObserver(Protocol):
+    """Sees each approximate search (``collection.monitor.RecallMonitor`` samples them)."""
+
+    def offer(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,7 @@ class LiveIndex:
         self._exact: FlatIndex | None = None
         self._ready = False  # whether index.ready() ran since the index last changed
         self.last_event = ""
+        self.monitor: QueryObserver | None = None  # collection.monitor: samples real queries
 
     def prep(self, vectors: F32) -> F32:
         return normalize_rows(vectors) if self.metric is Metric.COSINE else vectors
@@ -236,7 +243,10 @@ class LiveIndex:
             index = self.exact_index() if exact else self.get()
         q = self.prep(queries)
         with self._rw.read():
-            return index.search(q, k, allowed)
+            labels, scores = index.search(q, k, allowed)
+        if self.monitor is not None and not exact:
+            self.monitor.offer(queries, k, allowed, labels)
+        return labels, scores
 
     def search_at(
         self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
@@ -250,7 +260,9 @@ class LiveIndex:
         with self._rw.read():
             seq = self._seq if index is self._index or index is self._exact else -1
             labels, scores = index.search(q, max(1, min(k, len(index))), allowed)
-            return labels, scores, seq
+        if self.monitor is not None and not exact:
+            self.monitor.offer(queries, k, allowed, labels)
+        return labels, scores, seq
 
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).

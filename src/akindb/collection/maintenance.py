@@ -43,9 +43,8 @@ AUTO_VACUUM_MIN_BYTES = 4 * 1024 * 1024
 this big (disk space returns to the system; the index compacts itself, see live_index)."""
 
 
-def _tune_path(parts: CollectionParts) -> Path:
-    live = parts.live
-    return live.path.with_name(live.path.name + ".tune.json")
+def tune_path(parts: CollectionParts) -> Path:
+    return parts.tune_path
 
 
 def _recall(found: I64, truth: list[set[int]], own: I64, k: int) -> float:
@@ -144,7 +143,7 @@ def tune(
             at=datetime.now(UTC).isoformat(timespec="seconds"), built_seq=live.seq,
         )
         try:
-            with atomic_writer(_tune_path(parts)) as fh:
+            with atomic_writer(tune_path(parts)) as fh:
                 fh.write(json.dumps(report, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             log.warning("could not save the tuning record: %s", exc)
@@ -162,7 +161,7 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         out["search"] = index.search_stats()
     out["tuned"] = None
     try:
-        rec = json.loads(_tune_path(parts).read_text(encoding="utf-8"))
+        rec = json.loads(tune_path(parts).read_text(encoding="utf-8"))
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
             "recall": rec["after"]["recall"], "target_recall": rec.get("target_recall"),
@@ -170,6 +169,9 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         }
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    from akindb.collection.monitor import recall_estimate
+
+    out["recall_monitor"] = recall_estimate(parts)
     return IndexStats.from_dict(out)
 
 

@@ -76,6 +76,11 @@ class CollectionParts:
     def index_dir(self) -> Path:
         return self.live.path.parent
 
+    @property
+    def tune_path(self) -> Path:
+        """Where the last ``tune`` report is kept, beside the index file."""
+        return self.live.path.with_name(self.live.path.name + ".tune.json")
+
     # ---- the model --------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:

@@ -120,8 +120,8 @@ class SearchOptions:
                 spec = getattr(value, "spec", None)
                 if not isinstance(spec, str):
                     raise InvalidArgumentError(
-                        "over HTTP a reranker is sent as its spec string (e.g. 'mmr'); "
-                        f"{type(value).__name__} has none"
+                        f"a {type(value).__name__} reranker cannot be sent over HTTP: pass its "
+                        "spec string instead (e.g. rerank='mmr')"
                     )
                 value = spec
             if f.name == "fusion" and isinstance(value, FusionParams):

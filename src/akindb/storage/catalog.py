@@ -78,3 +78,8 @@ def vacuum(conn: sqlite3.Connection) -> None:
     """Rewrite the file without its free pages and truncate the WAL."""
     conn.execute("VACUUM")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def rename_collection(conn: sqlite3.Connection, old: str, new: str) -> None:
+    """Rename one catalog row (inside the caller's transaction)."""
+    conn.execute("UPDATE collections SET name = ? WHERE name = ?", (new, old))

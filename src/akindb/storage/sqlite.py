@@ -88,6 +88,28 @@ MIGRATIONS: list[str] = [
         seq INTEGER NOT NULL
     );
     """,
+    # 3: the recall monitor (akindb.monitor): a moving recall@k estimate per collection and the
+    # last sampled real queries (tune can use them).
+    """
+    CREATE TABLE recall_monitor (
+        collection_uuid TEXT PRIMARY KEY,
+        rate REAL NOT NULL,
+        k INTEGER NOT NULL,
+        target REAL NOT NULL,
+        samples INTEGER NOT NULL DEFAULT 0,
+        recall REAL,
+        updated_at REAL
+    );
+    CREATE TABLE recall_queries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_uuid TEXT NOT NULL,
+        k INTEGER NOT NULL,
+        recall REAL NOT NULL,
+        vector BLOB NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX recall_queries_collection ON recall_queries(collection_uuid, id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -48,8 +48,12 @@ async function connect() {
 
 async function stats() {
   const info = await api(colPath(""));
+  const rm = (await api(colPath("/index_stats"))).recall_monitor;
+  const recall = !rm ? "exact (flat index)" : !rm.samples ? "no sampled queries yet"
+    : `${rm.recall.toFixed(3)} @${rm.k} (${rm.samples} samples${rm.below_target ? ", below target" : ""})`;
   const rows = [["documents", info.documents], ["chunks", info.chunks], ["model", info.model],
-    ["metric", info.metric], ["dimensions", info.dim], ["index", info.index]];
+    ["metric", info.metric], ["dimensions", info.dim], ["index", info.index],
+    ["live recall", recall]];
   $("stats").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v === null ? "—" : String(v);

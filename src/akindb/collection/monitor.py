@@ -1,0 +1,264 @@
+"""Recall monitor: how well does the approximate index find what exact search finds, on the
+queries people really send?
+
+A sampled fraction of real searches (default 1 %) is re-run exactly in one background thread,
+against the exact index kept beside the approximate one (the one ``tune`` uses: it costs
+4 * dim bytes per vector in a process that samples). Each sample's recall@k updates a moving
+average (the plain mean for the first ``WINDOW`` samples, then an exponential average with
+that window) kept in SQLite with its sample count, so every process and ``akindb doctor`` see
+it; ``index_stats()`` shows it, and a warning is logged when it falls below the collection's
+target (the last ``tune`` target, else 0.95). The sampled query vectors are kept (the last
+``KEEP_QUERIES``) so ``tune`` can use real queries: ``col.tune(queries=recorded_queries(col))``.
+
+The search path pays one attribute check and one ``random()`` per query; sampling is off for
+flat indexes (exact by construction), with ``configure(col, rate=0)``, and for ``exact=True``.
+A full queue drops samples rather than slow searches down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from akindb.errors import InvalidArgumentError
+from akindb.index.base import F32, I64
+from akindb.storage import sqlite as sq
+
+if TYPE_CHECKING:
+    from akindb.collection.parts import CollectionParts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 0.01
+DEFAULT_TARGET = 0.95
+WINDOW = 500
+"""Samples the moving average spans: older samples fade with weight (1 - 1/WINDOW) each."""
+MIN_SAMPLES = 20
+"""No below-target warning before this many samples (a few unlucky queries are noise)."""
+KEEP_QUERIES = 1000
+QUEUE_SIZE = 256
+
+
+@dataclass
+class _Sample:
+    monitor: RecallMonitor
+    queries: F32
+    k: int
+    allowed: I64 | None
+    found: I64
+
+
+class RecallMonitor:
+    """The sampling hook of one collection (``LiveIndex.monitor``)."""
+
+    def __init__(self, col: CollectionParts, rate: float, k: int) -> None:
+        self.col = col
+        self.rate = rate
+        self.k = k
+        self._warned = False
+
+    def offer(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None:
+        """Called after each approximate search; queues a copy at ``rate``. Cheap when not."""
+        if random.random() >= self.rate:
+            return
+        sample = _Sample(self, queries.copy(), min(k, self.k),
+                         None if allowed is None else allowed.copy(), found.copy())
+        with contextlib.suppress(queue.Full):
+            _queue().put_nowait(sample)
+
+    def measure(self, s: _Sample) -> None:
+        """In the worker: exact top-k of the same queries, recall of what was found."""
+        # exact=True: the exact index beside the approximate one, under the index's read lock
+        # (a writer may be applying the log to it), and not offered to the monitor again
+        truth, _ = self.col.live.search(s.queries, s.k, s.allowed, exact=True)
+        for found_row, true_row, vec in zip(s.found, truth, s.queries, strict=True):
+            t = {int(x) for x in true_row if x >= 0}
+            if not t:
+                continue
+            got = {int(x) for x in found_row[: s.k] if x >= 0}
+            self.record(len(t & got) / len(t), s.k, vec)
+
+    def record(self, recall: float, k: int, vector: F32) -> None:
+        col = self.col
+        uuid = col.config.uuid
+        with col.lock, sq.write_txn(col.store.conn, col.db_file):
+            row = col.store.conn.execute(
+                "SELECT samples, recall FROM recall_monitor WHERE collection_uuid = ?", (uuid,)
+            ).fetchone()
+            n, avg = (int(row[0]), float(row[1] or 0.0)) if row else (0, 0.0)
+            n += 1
+            avg += (recall - avg) / min(n, WINDOW)
+            col.store.conn.execute(
+                "INSERT INTO recall_monitor(collection_uuid, rate, k, target, samples, recall,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(collection_uuid) DO"
+                " UPDATE SET samples = excluded.samples, recall = excluded.recall,"
+                " updated_at = excluded.updated_at",
+                (uuid, self.rate, self.k, _target(col), n, avg, time.time()),
+            )
+            cur = col.store.conn.execute(
+                "INSERT INTO recall_queries(collection_uuid, k, recall, vector, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (uuid, k, recall, np.ascontiguousarray(vector, dtype="<f4").tobytes(),
+                 time.time()),
+            )
+            col.store.conn.execute(
+                "DELETE FROM recall_queries WHERE collection_uuid = ? AND id <= ?",
+                (uuid, int(cur.lastrowid or 0) - KEEP_QUERIES),
+            )
+        target = _target(col)
+        if n >= MIN_SAMPLES and avg < target and not self._warned:
+            self._warned = True
+            log.warning(
+                "collection %r: live recall@%d estimate %.3f over %d sampled queries is below "
+                "its target %.2f; run `akindb tune -c %s` (it can use the recorded queries)",
+                col.name, self.k, avg, n, target, col.name,
+            )
+        elif avg >= target:
+            self._warned = False
+
+
+# ---- the one background worker ----------------------------------------------------------------
+_LOCK = threading.Lock()
+_Q: queue.Queue[_Sample] | None = None
+
+
+def _queue() -> queue.Queue[_Sample]:
+    global _Q
+    with _LOCK:
+        if _Q is None:
+            _Q = queue.Queue(maxsize=QUEUE_SIZE)
+            threading.Thread(target=_work, args=(_Q,), name="akindb-recall-monitor",
+                             daemon=True).start()
+        return _Q
+
+
+def _work(q: queue.Queue[_Sample]) -> None:
+    while True:
+        s = q.get()
+        try:
+            s.monitor.measure(s)
+        except Exception as exc:  # a closed database, a dropped collection: the sample is lost
+            log.debug("recall monitor sample dropped: %s", exc)
+        finally:
+            q.task_done()
+
+
+def drain() -> None:
+    """Wait until every queued sample is measured (tests, benchmarks, shutdown)."""
+    with _LOCK:
+        q = _Q
+    if q is not None:
+        q.join()
+
+
+# ---- configuration and reading -----------------------------------------------------------------
+Monitored = Any
+"""A ``Collection`` (its ``parts`` are used) or its ``CollectionParts``."""
+
+
+def _parts(col: Any) -> CollectionParts:
+    parts = getattr(col, "parts", col)
+    return parts  # type: ignore[no-any-return]
+
+def _row(col: CollectionParts, columns: str) -> Any:
+    """This collection's ``recall_monitor`` row (None when absent, or when the table is: a
+    read-only database of an older schema)."""
+    try:
+        return col.store.conn.execute(
+            f"SELECT {columns} FROM recall_monitor WHERE collection_uuid = ?",
+            (col.config.uuid,),
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+
+
+def _target(col: CollectionParts) -> float:
+    row = _row(col, "target")
+    if row is not None:
+        return float(row[0])
+    try:
+        import json
+
+        return float(json.loads(col.tune_path.read_text("utf-8"))["target_recall"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_TARGET
+
+
+def attach(col: CollectionParts) -> None:
+    """Give ``col``'s live index its sampling hook (none for a flat index, or rate 0)."""
+    if col.config.index_kind == "flat":
+        return
+    with col.lock, sq.translated(col.db_file):
+        row = _row(col, "rate, k")
+    rate, k = (float(row[0]), int(row[1])) if row else (DEFAULT_RATE, 10)
+    col.live.monitor = RecallMonitor(col, rate, k) if rate > 0 else None
+
+
+def configure(col: Monitored, *, rate: float | None = None, k: int | None = None,
+              target: float | None = None) -> dict[str, Any]:
+    """Set the sampled fraction (0 switches the monitor off), the k of recall@k and the target;
+    saved in the database (every process opening the collection afterwards uses them)."""
+    col = _parts(col)
+    if rate is not None and not 0.0 <= rate <= 1.0:
+        raise InvalidArgumentError(f"rate must be in [0, 1] (0 switches it off), got {rate}")
+    if k is not None and k < 1:
+        raise InvalidArgumentError(f"k must be >= 1, got {k}")
+    if target is not None and not 0.0 < target <= 1.0:
+        raise InvalidArgumentError(f"target must be in (0, 1], got {target}")
+    cur = recall_estimate(col) or {}
+    new_rate = cur.get("rate", DEFAULT_RATE) if rate is None else rate
+    new_k = cur.get("k", 10) if k is None else k
+    with col.lock:
+        new_target = _target(col) if target is None else target
+        changed_k = new_k != cur.get("k", new_k)
+        with sq.write_txn(col.store.conn, col.db_file):
+            col.store.conn.execute(
+                "INSERT INTO recall_monitor(collection_uuid, rate, k, target, samples, recall,"
+                " updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON CONFLICT(collection_uuid) DO"
+                " UPDATE SET rate = excluded.rate, k = excluded.k, target = excluded.target"
+                + (", samples = 0, recall = NULL" if changed_k else ""),
+                (col.config.uuid, new_rate, new_k, new_target, time.time()),
+            )
+    attach(col)
+    out = recall_estimate(col)
+    assert out is not None
+    return out
+
+
+def recall_estimate(col: Monitored) -> dict[str, Any] | None:
+    """The stored estimate: recall, samples, k, target, rate, below_target, updated_at (None
+    for a flat index: exact, nothing to estimate)."""
+    col = _parts(col)
+    if col.config.index_kind == "flat":
+        return None
+    with col.lock, sq.translated(col.db_file):
+        row = _row(col, "rate, k, target, samples, recall, updated_at")
+        target = _target(col)
+    if row is None:
+        return {"rate": DEFAULT_RATE, "k": 10, "target": target, "samples": 0,
+                "recall": None, "below_target": False, "updated_at": None}
+    rate, k, target, n, recall, at = row
+    return {"rate": float(rate), "k": int(k), "target": float(target), "samples": int(n),
+            "recall": recall, "updated_at": at,
+            "below_target": bool(n >= MIN_SAMPLES and recall is not None and recall < target)}
+
+
+def recorded_queries(col: Monitored, limit: int = KEEP_QUERIES) -> F32:
+    """The last sampled real query vectors (for ``col.tune(queries=...)``)."""
+    col = _parts(col)
+    with col.lock, sq.translated(col.db_file):
+        rows = col.store.conn.execute(
+            "SELECT vector FROM recall_queries WHERE collection_uuid = ? ORDER BY id DESC"
+            " LIMIT ?", (col.config.uuid, limit),
+        ).fetchall()
+    vecs = np.frombuffer(b"".join(r[0] for r in rows), dtype="<f4").astype(np.float32)
+    return vecs.reshape(len(rows), col.dim)
