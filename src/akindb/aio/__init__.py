@@ -3,10 +3,16 @@ pool off the event loop) and ``akindb.aconnect(url)`` (an ``akindb serve`` serve
 ``httpx.AsyncClient``). Both hand out collections whose coroutine methods take the same
 parameters as ``akindb.Collection`` (``akindb.aio.protocol.AsyncCollectionAPI``).
 
->>> import akindb                                                   # doctest: +SKIP
->>> db = await akindb.aopen("./mydb")                               # doctest: +SKIP
->>> col = await db.get_or_create_collection("docs")                 # doctest: +SKIP
->>> hits = await col.search("configure the bot", k=5)               # doctest: +SKIP
+>>> import asyncio, tempfile, akindb
+>>> async def main() -> list[str]:
+...     db = await akindb.aopen(tempfile.mkdtemp())
+...     col = await db.create_collection("v", model=None, dim=2)
+...     await col.add(ids=["x", "y"], vectors=[[1.0, 0.0], [0.0, 1.0]])
+...     hits = await col.search_vector([0.9, 0.1], k=1)
+...     await db.close()
+...     return [h.id for h in hits]
+>>> asyncio.run(main())
+['x']
 
 Nothing heavy is imported here: the embedded and HTTP halves load on first call, so
 ``import akindb`` stays light (no httpx).
