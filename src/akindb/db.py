@@ -19,6 +19,7 @@ from akindb.errors import (
     ReadOnlyError,
 )
 from akindb.models.base import Embedder
+from akindb.retrieval.settings import record_defaults
 from akindb.storage import sqlite as sq
 from akindb.text.chunking import ChunkingParams
 from akindb.types import Metric
@@ -134,6 +135,7 @@ class Database:
                     time.time(),
                 ),
             )
+            record_defaults(self.conn, int(cur.lastrowid or 0))
         cfg = CollectionConfig(**{**cfg.__dict__, "id": int(cur.lastrowid or 0)})
         col = Collection(self, cfg, embedder)
         self._open[name] = col

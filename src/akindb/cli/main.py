@@ -11,6 +11,7 @@ from akindb.cli import (
     compare_commands,
     evaluate,
     index_commands,
+    quality_commands,
     retrieval_commands,
     serve_commands,
     train_commands,
@@ -33,6 +34,7 @@ compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
 retrieval_commands.register(app)
+quality_commands.register(app)
 
 
 def main() -> None:

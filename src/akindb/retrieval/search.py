@@ -7,12 +7,13 @@
 |---------|----------------------------------------------------|--------------------------------|
 | vector  | the metric's similarity (cosine, dot, -l2)         | the metric's distance          |
 | keyword | BM25 (``-bm25()`` of FTS5; >= 0, unbounded)        | ``-score``                     |
-| hybrid  | fused (RRF: <= Σw/(k+1); weighted: in [0, Σw])     | the chunk's *vector* distance  |
+| hybrid  | relevance in [0, 1] (``akindb.retrieval.hybrid``)  | the chunk's *vector* distance  |
 
-So in hybrid mode ``max_distance`` is still a cosine-distance cut, while ``min_score`` is a cut
-on the fused score, which is not a cosine. Thresholds are applied before re-ranking. With the
-keyword gate (``akindb.retrieval.fusion``) a query whose BM25 match is weak fuses with a smaller
-keyword weight, so its fused scores are smaller too (down to ``1/(k+1)`` for RRF).
+Hybrid's default (``convex``) score is the cosine moved towards the chunk's BM25 fraction by the
+keyword weight, so ``min_score`` keeps in hybrid mode about what it keeps in vector mode; RRF
+and weighted scores are divided by their maximum. The raw fused score is in
+``Hit.explain().fusion["raw_score"]``. ``max_distance`` in keyword mode is an error (BM25 hits
+have no distance; use ``min_score``). Thresholds are applied before re-ranking.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from akindb.errors import EmptyTextError, InvalidArgumentError
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
+from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
+from akindb.retrieval.hybrid import fuse_candidates, gather
+from akindb.retrieval.settings import load_settings
 from akindb.storage import sqlite as sq
 from akindb.storage.filters import parse_where
 from akindb.types import Hit, Metric
@@ -46,7 +49,6 @@ DEFAULT_MODE: SearchMode = "hybrid"
 """Chosen on the NFCorpus dev split (nDCG@10 vector 0.3024, keyword 0.2909, hybrid 0.3320 with
 the keyword gate, 0.3301 without; docs/benchmarks.md, "Hybrid retrieval"); pass
 ``mode="vector"`` for cosine scores."""
-DEFAULT_FUSION = FusionParams()
 RERANK_POOL = 50
 """How many candidates a reranker without a ``pool`` attribute sees (at least ``k``)."""
 MAX_OCCLUDED_WORDS = 31
@@ -124,7 +126,14 @@ def search(
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
     m = check_mode(mode)
-    params = fusion or DEFAULT_FUSION
+    if m == "keyword" and max_distance is not None:
+        raise InvalidArgumentError(
+            "max_distance cuts vector distances and keyword (BM25) hits have none; in keyword "
+            "mode use min_score (the BM25 score), or search in vector or hybrid mode"
+        )
+    with col.db.lock, sq.translated(col.db.file):
+        settings = load_settings(col.db.conn, col.config.id)
+    params = fusion or settings.fusion
     w = parse_where(where)
     pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
@@ -148,7 +157,7 @@ def search(
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], col.dim)
-    terms = kw.query_terms(query) if m != "vector" else []
+    terms = settings.analyzer.query_terms(query) if m != "vector" else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
@@ -171,22 +180,26 @@ def search(
                                                             n_cand, w)
             }
         if m == "hybrid":
-            if params.gated and lists["keyword"]:
-                strength = kw.match_strength(
-                    max(lists["keyword"].values()), kw.doc_freqs(col.db.conn, terms),
-                    kw.fts_row_count(col.db.conn),
-                )
-            fused = fuse(lists, params, strength)
+            assert qvec is not None
+            q_ = qvec
+            cands = gather(
+                col.db.conn, lists, terms, params, bounded=col.metric is Metric.COSINE,
+                dense_of=lambda ids: _dense_of(col, q_, ids),
+            )
+            strength = cands.strength
+            fused, shown = fuse_candidates(cands, params)
         else:
             only = lists[m]
             fused = [
                 FusedItem(c, s, {m: r}, {m: s}, {m: s})
                 for r, (c, s) in enumerate(sorted(only.items(), key=lambda x: (-x[1], x[0])), 1)
             ]
+            shown = [f.score for f in fused]
+        shown_of = {f.item: s for f, s in zip(fused[:pool], shown, strict=False)}
         top = fused[:pool]
         ids = [f.item for f in top]
         rows = col._store.hit_rows(ids)
-        dense_known = lists.get("vector", {})
+        dense_known = {**lists.get("vector", {}), **(cands.dense if m == "hybrid" else {})}
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
         vec_of = stored_vectors(col, vec_ids) if qvec is not None else {}
@@ -207,25 +220,27 @@ def search(
             dist = float(to_distance(np.array([dense], np.float32), metric)[0])
         else:  # pragma: no cover - every vector candidate has a stored vector
             dist = float("nan")
-        if min_score is not None and f.score < min_score:
+        score = shown_of[f.item]
+        if min_score is not None and score < min_score:
             continue
         if max_distance is not None and not dist <= max_distance:
             continue
         expl = Explanation(
             mode=m,
-            score=f.score,
+            score=score,
             dense_score=dense,
             dense_rank=f.ranks.get("vector"),
             bm25_score=f.raw.get("keyword"),
             keyword_rank=f.ranks.get("keyword"),
             matched_terms=bm25_parts.get(f.item, {}),
+            terms_recorded=explain or not terms,
             query_terms=terms,
             fusion=_fusion_dict(f, params, strength) if m == "hybrid" else {},
             filter=dict(w) if w is not None else None,
         )
         hits.append(
             Hit(
-                id=row.doc_id, score=f.score, distance=dist, text=row.text, source=row.source,
+                id=row.doc_id, score=score, distance=dist, text=row.text, source=row.source,
                 start=row.start, end=row.end, chunk=row.idx, metadata=row.metadata,
                 explanation=expl, chunk_id=f.item,
             )
@@ -255,10 +270,21 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
     return out
 
 
+def _dense_of(col: Collection, qvec: F32, ids: list[int]) -> dict[int, float]:
+    """Exact metric scores of stored chunks (keyword-only hybrid candidates)."""
+    vecs = stored_vectors(col, ids)
+    got = [i for i in ids if i in vecs]
+    if not got:
+        return {}
+    s = dense_scores(col.metric, qvec, np.stack([vecs[i] for i in got]))
+    return {i: float(v) for i, v in zip(got, s.tolist(), strict=True)}
+
+
 def _fusion_dict(f: FusedItem, params: FusionParams, strength: float | None) -> dict[str, Any]:
     weights = effective_weights(params, strength)
     return {
         "method": params.method.value,
+        "raw_score": f.score,
         "rrf_k": params.rrf_k if params.method.value == "rrf" else None,
         "ranks": dict(f.ranks),
         "raw": dict(f.raw),

@@ -88,6 +88,14 @@ MIGRATIONS: list[str] = [
         seq INTEGER NOT NULL
     );
     """,
+    # 3: per-collection retrieval settings (keyword analyzer, hybrid fusion) as one JSON row;
+    # a collection without a row uses the defaults (akindb.retrieval.settings).
+    """
+    CREATE TABLE collection_settings (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,88 @@
+"""Finding the right passage: fusion and analyzer chosen on two dev tasks, reported on test.
+
+Tasks (each an akindb collection plus judgements; built once, reused):
+
+* NFCorpus (``akindb eval beir ../shared/data/ir/nfcorpus --db bench/.cache/nf --split dev``
+  builds ``beir-nfcorpus``: 3,633 abstracts, one chunk each), dev / test qrels;
+* Python docs "see also" (``python bench/pydocs_task.py`` then ``akindb index
+  bench/.cache/pydocs/library --db bench/.cache/pydocs/db -c pydocs``: 317 library pages,
+  chunked as ``akindb index`` chunks them), dev / test judgements.
+
+    python bench/quality.py --split dev      # grid, choice (tune on this only)
+    python bench/quality.py --split test     # the chosen default vs single modes on test
+
+Query vectors are cached under bench/.cache (one model pass per task and split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import akindb
+from akindb.eval.judgements import load_judgements
+from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
+from akindb.retrieval.tuning import Task, choose, collect, default_grid, label
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "bench" / ".cache"
+TASKS = {
+    "nfcorpus": (CACHE / "nf", "beir-nfcorpus", REPO.parent / "shared/data/ir/nfcorpus"),
+    "pydocs": (CACHE / "pydocs" / "db", "pydocs", CACHE / "pydocs" / "task"),
+}
+
+
+def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int) -> Task:
+    db_path, col_name, qdir = TASKS[name]
+    queries, qrels = load_judgements(qdir, split)
+    db = akindb.open(db_path, create=False)
+    col = db.get_collection(col_name)
+    qids = [q for q in queries if queries[q].strip()]
+    cache = CACHE / f"qvec-{name}-{split}.npy"
+    if cache.exists():
+        vecs = np.load(cache)
+    else:
+        vecs = col.embedder.embed([queries[q] for q in qids])
+        np.save(cache, vecs)
+    task = collect(col, {q: queries[q] for q in qids}, qrels, name=name, candidates=n_cand,
+                   qvecs=vecs, analyzer=analyzer)
+    if name == "pydocs":  # documents are paths; judgements name the page file
+        task.doc_of = {c: Path(d).name for c, d in task.doc_of.items()}
+    db.close()
+    return task
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", default="dev")
+    ap.add_argument("--stop-words", default="english")
+    ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--tasks", default="nfcorpus,pydocs")
+    ap.add_argument("--top", type=int, default=15)
+    args = ap.parse_args()
+    an = KeywordAnalyzer(stop_words=args.stop_words)
+    tasks = [load_task(n, args.split, an, args.candidates) for n in args.tasks.split(",")]
+    res = choose(tasks, default_grid(args.candidates))
+    out: dict[str, Any] = {"split": args.split, "analyzer": an.to_dict(),
+                           "queries": {t.name: len(t.qrels) for t in tasks},
+                           "single": {t: {m: round(v, 4) for m, v in s.items()}
+                                      for t, s in res.single.items()}}
+    out["best"] = {"setting": label(res.params), **{t: round(v, 4) for t, v in
+                                                    res.scores.items()}}
+    out["default"] = {"setting": label(DEFAULT_FUSION),
+                      **{t.name: round(t.ndcg(DEFAULT_FUSION), 4) for t in tasks}}
+    out["grid"] = [{"setting": r["setting"], "mean": round(r["mean"], 4),
+                    **{t: round(v, 4) for t, v in r["scores"].items()},
+                    "never_below_vector": r["never_below_vector"]} for r in res.table[: args.top]]
+    out["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
