@@ -231,6 +231,8 @@ def _fusion_params(
     if method is None and rrf_k is None and keyword_weight is None and gate is None:
         return None
     methods = [m.value for m in FusionMethod]
+    if method is None and rrf_k is not None:
+        method = "rrf"  # a rank constant only means something to RRF
     if method is not None and method not in methods:
         raise InvalidArgumentError(f"unknown fusion {method!r}; use one of: {', '.join(methods)}")
     with col.db.lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -45,35 +45,14 @@ def tune_hybrid(
     each query runs once through both retrievers, every setting is scored by nDCG@10 offline,
     and the best one that is not below vector-only is stored with the collection."""
     from akindb.eval.judgements import load_judgements
-    from akindb.retrieval.settings import load_settings, save_settings, updated
-    from akindb.retrieval.tuning import choose, collect, default_grid, label
+    from akindb.retrieval.tuning import tune_collection
 
     with handled():
-        col = akindb.open(db_path(db), create=False).get_collection(collection)
         queries, judged = load_judgements(qrels, split)
-        with col.db.lock:
-            current = load_settings(col.db.conn, col.config.id)
+        col = akindb.open(db_path(db), create=False).get_collection(collection)
         err.print(f"running {len(judged)} judged queries through vector and keyword search…")
-        task = collect(col, queries, judged, candidates=candidates, analyzer=current.analyzer)
-        grid = default_grid(candidates)
-        res = choose([task], [current.fusion, *grid])
-        name = task.name
-        result: dict[str, Any] = {
-            "queries": len(task.qrels),
-            "vector": round(res.single[name]["vector"], 4),
-            "keyword": round(res.single[name]["keyword"], 4),
-            "current": {"setting": label(current.fusion),
-                        "ndcg@10": round(task.ndcg(current.fusion), 4)},
-            "chosen": {"setting": label(res.params), "ndcg@10": round(res.scores[name], 4),
-                       "fusion": res.params.to_dict()},
-            "saved": False,
-        }
-        if save:
-            tuned = {"qrels": str(qrels), "split": split, "queries": len(task.qrels),
-                     "ndcg@10": round(res.scores[name], 4)}
-            new = updated(current, fusion=res.params, tuned=tuned)
-            save_settings(col.db.conn, col.db.file, col.config.id, new)
-            result["saved"] = True
+        result = tune_collection(col, queries, judged, candidates=candidates, save=save,
+                                 source={"qrels": str(qrels), "split": split})
         if json_out:
             print_json(result)
             return

@@ -165,3 +165,43 @@ def choose(tasks: Sequence[Task], grid: Iterable[FusionParams]) -> Choice:
 
 def with_candidates(p: FusionParams, n: int) -> FusionParams:
     return replace(p, candidates=n)
+
+
+def tune_collection(
+    col: Collection,
+    queries: Mapping[str, str],
+    qrels: dict[str, dict[str, int]],
+    *,
+    candidates: int = 100,
+    save: bool = True,
+    source: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """``akindb tune-hybrid``: choose the fusion on ``qrels`` (the collection's current setting
+    competes too) and, with ``save``, store it with the collection (``source``: provenance
+    recorded beside it, e.g. the judgements' folder and split). Returns a JSON-able report."""
+    from akindb.retrieval.settings import load_settings, save_settings, updated
+
+    with col.db.lock:
+        current = load_settings(col.db.conn, col.config.id)
+    task = collect(col, queries, qrels, candidates=candidates, analyzer=current.analyzer,
+                   progress=progress)
+    res = choose([task], [current.fusion, *default_grid(candidates)])
+    name = task.name
+    report: dict[str, Any] = {
+        "queries": len(task.qrels),
+        "vector": round(res.single[name]["vector"], 4),
+        "keyword": round(res.single[name]["keyword"], 4),
+        "current": {"setting": label(current.fusion),
+                    "ndcg@10": round(task.ndcg(current.fusion), 4)},
+        "chosen": {"setting": label(res.params), "ndcg@10": round(res.scores[name], 4),
+                   "fusion": res.params.to_dict()},
+        "saved": False,
+    }
+    if save:
+        tuned = {**dict(source or {}), "queries": len(task.qrels),
+                 "ndcg@10": round(res.scores[name], 4)}
+        new = updated(current, fusion=res.params, tuned=tuned)
+        save_settings(col.db.conn, col.db.file, col.config.id, new)
+        report["saved"] = True
+    return report
