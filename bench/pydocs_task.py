@@ -14,7 +14,8 @@ description, roles reduced to their text, the module
 name left out) whose right answer is the named module's page (``library/<module>.rst.txt``).
 The corpus is the ``library/`` folder with every ``seealso`` block and ``:synopsis:`` line
 removed (so no page answers a question with its very words), indexed as a user
-would (``akindb index``: chunked, a page is a document). Questions are split by their target
+would (``akindb index``: chunked, a page is a document), each page cut to its first 5,000
+characters (``PAGE_CHARS``). Questions are split by their target
 page's name hash into dev (tuning) and test (reporting), so no page answers questions in both.
 
 The FAQ is deliberately not used: the quickstart indexes it and its demo questions must stay
@@ -40,7 +41,7 @@ OUT = REPO / "bench" / ".cache" / "pydocs"
 _SEEALSO = re.compile(r"^(\s*)\.\. seealso::(.*)$")
 _SYNOPSIS = re.compile(r"^\s*:synopsis:\s*(.+)$")
 _MODULE = re.compile(r"^\s*Module:?\s+:mod:`~?([\w.]+)`\s*$")
-_ROLE = re.compile(r":[\w:]+:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_ROLE = re.compile(r":[\w:]+:`(~?)([^`<]*?)(?:\s*<[^>]*>)?`")
 _LINK = re.compile(r"`([^`<]+?)\s*<[^>]*>`_+")
 
 
@@ -51,8 +52,7 @@ def clean(text: str) -> str:
     'Provides the time and SAX types.'
     """
     text = _LINK.sub(r"\1", text)
-    text = _ROLE.sub(lambda m: m.group(1).split(".")[-1] if m.group(1).startswith("~")
-                     else m.group(1), text)
+    text = _ROLE.sub(lambda m: m.group(2).split(".")[-1] if m.group(1) else m.group(2), text)
     text = text.replace("``", "").replace("*", "")
     return " ".join(text.split())
 
@@ -101,6 +101,24 @@ def split_page(text: str) -> tuple[str, list[tuple[str, str]]]:
     return "\n".join(kept), entries
 
 
+PAGE_CHARS = 5000
+"""Each page is cut after its first paragraphs up to this many characters (its title, what the
+module is for, its first sections), so the task embeds in minutes on 2 shared cores rather than
+in an hour (the full folder is 6.3 MB)."""
+
+
+def head(text: str, limit: int = PAGE_CHARS) -> str:
+    """``text`` up to the last paragraph break before ``limit`` characters.
+
+    >>> head("one\\n\\ntwo\\n\\nthree", 10)
+    'one\\n\\ntwo'
+    """
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n\n", 0, limit)
+    return text[: cut if cut > 0 else limit]
+
+
 def build(out: Path) -> dict[str, int]:
     lib = out / "library"
     lib.mkdir(parents=True, exist_ok=True)
@@ -118,7 +136,7 @@ def build(out: Path) -> dict[str, int]:
     seen: set[str] = set()
     for name in sorted(pages):
         body, entries = split_page(pages[name])
-        (lib / name).write_text(body, encoding="utf-8")
+        (lib / name).write_text(head(body), encoding="utf-8")
         for module, desc in entries:
             target = f"{module}.rst.txt" if module else name
             if target not in pages or (module and target == name) or len(desc.split()) < 4:

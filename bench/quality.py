@@ -27,6 +27,8 @@ import numpy as np
 
 import akindb
 from akindb.eval.judgements import load_judgements
+from akindb.retrieval.feedback import rocchio
+from akindb.retrieval.search import stored_vectors
 from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
 from akindb.retrieval.tuning import Task, choose, collect, default_grid, label
 
@@ -38,7 +40,20 @@ TASKS = {
 }
 
 
-def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int) -> Task:
+def prf_vectors(col: akindb.Collection, vecs: np.ndarray, beta: float, m: int) -> np.ndarray:
+    """Dense Rocchio (akindb.retrieval.feedback): each query moved towards its top m chunks."""
+    labels, _ = col._live.search(np.asarray(vecs, np.float32), m)
+    out = []
+    for i, row in enumerate(labels):
+        ids = [int(x) for x in row if x >= 0]
+        with col.db.lock:
+            stored = stored_vectors(col, ids)
+        out.append(rocchio(vecs[i], [stored[c] for c in ids if c in stored], beta))
+    return np.stack(out)
+
+
+def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int,
+              prf: tuple[float, int] | None = None) -> Task:
     db_path, col_name, qdir = TASKS[name]
     queries, qrels = load_judgements(qdir, split)
     db = akindb.open(db_path, create=False)
@@ -48,8 +63,10 @@ def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int) -> 
     if cache.exists():
         vecs = np.load(cache)
     else:
-        vecs = col.embedder.embed([queries[q] for q in qids])
+        vecs = col.embedder.embed([queries[q] for q in qids], role="query")
         np.save(cache, vecs)
+    if prf is not None:
+        vecs = prf_vectors(col, vecs, *prf)
     task = collect(col, {q: queries[q] for q in qids}, qrels, name=name, candidates=n_cand,
                    qvecs=vecs, analyzer=analyzer)
     if name == "pydocs":  # documents are paths; judgements name the page file
@@ -65,11 +82,16 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--tasks", default="nfcorpus,pydocs")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--prf", default=None, help="dense Rocchio BETA,M (e.g. 0.3,3)")
     args = ap.parse_args()
     an = KeywordAnalyzer(stop_words=args.stop_words)
-    tasks = [load_task(n, args.split, an, args.candidates) for n in args.tasks.split(",")]
+    prf = None
+    if args.prf:
+        b, m = args.prf.split(",")
+        prf = (float(b), int(m))
+    tasks = [load_task(n, args.split, an, args.candidates, prf) for n in args.tasks.split(",")]
     res = choose(tasks, default_grid(args.candidates))
-    out: dict[str, Any] = {"split": args.split, "analyzer": an.to_dict(),
+    out: dict[str, Any] = {"split": args.split, "analyzer": an.to_dict(), "prf": args.prf,
                            "queries": {t.name: len(t.qrels) for t in tasks},
                            "single": {t: {m: round(v, 4) for m, v in s.items()}
                                       for t, s in res.single.items()}}

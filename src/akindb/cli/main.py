@@ -11,6 +11,7 @@ from akindb.cli import (
     compare_commands,
     evaluate,
     index_commands,
+    model_commands,
     quality_commands,
     retrieval_commands,
     serve_commands,
@@ -35,6 +36,7 @@ serve_commands.register(app)
 index_commands.register(app)
 retrieval_commands.register(app)
 quality_commands.register(app)
+model_commands.register(app)
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ def search(
         if explain:
             words, var_texts = occlusion_variants(query)
             texts += [t for t in var_texts if t.strip()]
-        mat = emb.embed(texts)
+        mat = emb.embed(texts, role="query")
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], col.dim)

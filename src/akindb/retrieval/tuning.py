@@ -80,7 +80,8 @@ def collect(
     from akindb.retrieval.search import dense_scores, stored_vectors
 
     qids = [q for q in queries if q in qrels and queries[q].strip()]
-    vecs = qvecs if qvecs is not None else col.embedder.embed([queries[q] for q in qids])
+    vecs = qvecs if qvecs is not None else col.embedder.embed(
+        [queries[q] for q in qids], role="query")
     metric = col.metric
     an = analyzer or KeywordAnalyzer()
     cands: dict[str, Candidates] = {}
