@@ -78,7 +78,7 @@ def test_the_pin_is_checked_when_loading(cache_dir: Path, tmp_path: Path) -> Non
     data = weights.read_bytes()
     weights.unlink()  # break the hard link before changing a byte
     weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    with pytest.raises(ModelIntegrityError, match="model.safetensors"):
+    with pytest.raises(ModelIntegrityError, match=r"model\.safetensors"):
         load_embedder("tampered", cache_dir=cache_dir)
 
 
