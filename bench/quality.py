@@ -28,6 +28,8 @@ import numpy as np
 import akindb
 from akindb.eval.judgements import load_judgements
 from akindb.retrieval.feedback import rocchio
+from akindb.retrieval.fusion import FusionParams
+from akindb.retrieval.hybrid import fuse_candidates
 from akindb.retrieval.search import stored_vectors
 from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
 from akindb.retrieval.tuning import Task, choose, collect, default_grid, label
@@ -75,6 +77,35 @@ def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int,
     return task
 
 
+def score_scale(task: Task, params: FusionParams) -> dict[str, object]:
+    """Scores of relevant top-10 documents, vector mode vs hybrid (is min_score comparable?)."""
+    vec: list[float] = []
+    hyb: list[float] = []
+    for q, c in task.cands.items():
+        judged = task.qrels.get(q, {})
+        for source, scores in (("v", sorted(c.vector.items(), key=lambda x: -x[1])),
+                               ("h", [(f.item, s) for f, s in zip(*fuse_candidates(c, params),
+                                                                  strict=True)])):
+            seen: set[str] = set()
+            for chunk, sc in scores:
+                d = task.doc_of[chunk]
+                if d in seen:
+                    continue
+                seen.add(d)
+                if judged.get(d, 0) > 0:
+                    (vec if source == "v" else hyb).append(sc)
+                if len(seen) == 10:
+                    break
+
+    def summary(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs)
+        return {"n": len(xs), "median": round(xs[len(xs) // 2], 3),
+                "q1": round(xs[len(xs) // 4], 3), "share>=0.3": round(
+                    sum(x >= 0.3 for x in xs) / len(xs), 3)} if xs else {}
+
+    return {"vector": summary(vec), "hybrid": summary(hyb)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="dev")
@@ -90,7 +121,10 @@ def main() -> None:
         b, m = args.prf.split(",")
         prf = (float(b), int(m))
     tasks = [load_task(n, args.split, an, args.candidates, prf) for n in args.tasks.split(",")]
-    res = choose(tasks, default_grid(args.candidates))
+    # Only dev chooses; on other splits just the shipped default and the old RRF default run.
+    grid = default_grid(args.candidates) if args.split == "dev" else [DEFAULT_FUSION,
+                                                                      FusionParams()]
+    res = choose(tasks, grid)
     out: dict[str, Any] = {"split": args.split, "analyzer": an.to_dict(), "prf": args.prf,
                            "queries": {t.name: len(t.qrels) for t in tasks},
                            "single": {t: {m: round(v, 4) for m, v in s.items()}
@@ -102,6 +136,7 @@ def main() -> None:
     out["grid"] = [{"setting": r["setting"], "mean": round(r["mean"], 4),
                     **{t: round(v, 4) for t, v in r["scores"].items()},
                     "never_below_vector": r["never_below_vector"]} for r in res.table[: args.top]]
+    out["score_scale"] = {t.name: score_scale(t, res.params) for t in tasks}
     out["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(json.dumps(out, indent=1))
 

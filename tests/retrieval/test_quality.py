@@ -184,3 +184,12 @@ def test_analyzer_command(tmp_db: akindb.Database, col: akindb.Collection) -> No
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
+
+
+def test_no_keyword_match_leaves_the_cosine(col: akindb.Collection) -> None:
+    p = FusionParams(FusionMethod.CONVEX, vector_weight=0.5, keyword_weight=0.5,
+                     keyword_gate_low=0, keyword_gate_high=0)
+    q = "zanzibar quixotic"  # no chunk has either word
+    hyb = col.search(q, k=3, mode="hybrid", fusion=p)
+    vec = col.search(q, k=3, mode="vector")
+    assert [h.score for h in hyb] == pytest.approx([h.score for h in vec])

@@ -12,7 +12,8 @@ threshold. This module adds the method the default pipeline uses, ``convex``::
   the same for every query: 0.5 is half of a perfect match of every term (the "theoretical
   min-max" normalisation of Bruch et al., 2023, "An Analysis of Fusion Functions for Hybrid
   Retrieval", who found it beats RRF once the weight is tuned);
-* ``g`` is the keyword gate (``fusion.keyword_gate``; 1 when off).
+* ``g`` is the keyword gate (``fusion.keyword_gate``; 1 when off), and 0 when BM25 matched
+  nothing at all (a query of stop words or of words no chunk has).
 
 The score is a weighted mean of two numbers in [0, 1], so it is in [0, 1]; when the gate closes
 (``g = 0``) it *is* the cosine, and otherwise it moves the cosine towards the BM25 fraction by
@@ -75,6 +76,8 @@ def convex(c: Candidates, params: FusionParams) -> list[FusedItem]:
     """
     w = effective_weights(params, c.strength)
     wv, wk = w["vector"], w["keyword"]
+    if not c.keyword and wv > 0:
+        wk = 0.0  # no BM25 evidence at all (no terms, no match): the score is the cosine
     total = wv + wk
     items = set(c.vector) | set(c.keyword)
     dense = {i: c.dense.get(i, c.vector.get(i, 0.0)) for i in items}
