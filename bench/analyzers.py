@@ -10,6 +10,8 @@ words (Lucene's 33, NLTK's 179 English words, applied to the query only or to bo
 
     python bench/analyzers.py --db bench/.cache/nf -c beir-nfcorpus \
         --qrels ../shared/data/ir/nfcorpus --split dev
+    python bench/analyzers.py --db bench/.cache/pydocs/db -c pydocs \
+        --qrels bench/.cache/pydocs/task --split dev --basename
 """
 
 from __future__ import annotations
@@ -57,13 +59,15 @@ def main() -> None:
     ap.add_argument("--qrels", type=Path, required=True)
     ap.add_argument("--split", default="dev")
     ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--basename", action="store_true",
+                    help="judgements name a document by its file name (akindb index ids are paths)")
     args = ap.parse_args()
     src = sqlite3.connect(f"file:{args.db / 'akindb.sqlite'}?mode=ro", uri=True)
     rows = src.execute(
         "SELECT c.id, d.doc_id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
         " JOIN collections k ON k.id = c.collection_id WHERE k.name = ?", (args.collection,)
     ).fetchall()
-    doc_of = {int(r[0]): str(r[1]) for r in rows}
+    doc_of = {int(r[0]): Path(r[1]).name if args.basename else str(r[1]) for r in rows}
     queries, qrels = load_judgements(args.qrels, args.split)
     out: dict[str, object] = {"chunks": len(rows), "queries": len(qrels), "split": args.split}
     for name, (tok, prep, qstops) in VARIANTS.items():
