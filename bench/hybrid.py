@@ -139,10 +139,10 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> 
         if m == "hybrid-rrf":
             return col.search(q, 10, mode="hybrid", fusion=rrf)
         if m == "vector+prf":  # dense Rocchio: a second index search from the moved query
-            qv = col.embedder.embed([q])[0]
-            first = col.search_vector(qv, PRF_M)
+            qv = col.embedder.embed([q], role="query")[0]
+            labels, _ = col._live.search(qv[None, :], PRF_M)
             with col.db.lock:
-                stored = stored_vectors(col, [h.chunk_id for h in first if h.chunk_id])
+                stored = stored_vectors(col, [int(c) for c in labels[0] if c >= 0])
             return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), 10)
         return col.search(q, 10, mode=m)  # type: ignore[arg-type]
 

