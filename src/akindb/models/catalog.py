@@ -153,7 +153,7 @@ def inspect_folder(
             "add it under a name of your own"
         )
     known = declared or _known_by_hash(sha)
-    prompts = {}
+    prompts: dict[str, Any] = {}
     st = folder / "config_sentence_transformers.json"
     if st.is_file():
         prompts = _json(st).get("prompts") or {}
