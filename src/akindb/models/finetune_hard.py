@@ -152,7 +152,7 @@ def finetune_hard(
         p_all.requires_grad_(True)
         scores = params.scale * q_all @ p_all.T
         loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(qs)))
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         assert q_all.grad is not None and p_all.grad is not None
         for texts, grads in ((qs, q_all.grad), (ps, p_all.grad)):
             for i in range(0, len(texts), mb):
