@@ -32,7 +32,7 @@ from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import fuse_candidates
 from akindb.retrieval.search import stored_vectors
 from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
-from akindb.retrieval.tuning import Task, choose, collect, default_grid, label
+from akindb.eval.tuning import Task, choose, collect, default_grid, label
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "bench" / ".cache"

@@ -27,7 +27,7 @@ from akindb.retrieval.settings import (
     save_settings,
     updated,
 )
-from akindb.retrieval.tuning import tune_collection
+from akindb.eval.tuning import tune_collection
 from tests.conftest import HashEmbedder
 
 runner = CliRunner()

@@ -45,7 +45,7 @@ def tune_hybrid(
     each query runs once through both retrievers, every setting is scored by nDCG@10 offline,
     and the best one that is not below vector-only is stored with the collection."""
     from akindb.eval.judgements import load_judgements
-    from akindb.retrieval.tuning import tune_collection
+    from akindb.eval.tuning import tune_collection
 
     with handled():
         queries, judged = load_judgements(qrels, split)

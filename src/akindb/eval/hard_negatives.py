@@ -1,6 +1,6 @@
 """Training triples with hard negatives, and a cheap dev nDCG for early stopping.
 
-``mine`` runs judged queries through BM25 and the collection's model (``retrieval.tuning.
+``mine`` runs judged queries through BM25 and the collection's model (``eval.tuning.
 collect``: the same candidate lists hybrid search fuses) and pairs every (query, relevant
 passage) with a passage both rank high but the judgements do not mark relevant, skipping the
 first ``skip`` ranks (the very top unjudged hits are often relevant but unjudged: false
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from akindb.eval.metrics import ndcg_at_k
-from akindb.retrieval.tuning import collect
+from akindb.eval.tuning import collect
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
