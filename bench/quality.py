@@ -27,12 +27,12 @@ import numpy as np
 
 import akindb
 from akindb.eval.judgements import load_judgements
+from akindb.eval.tuning import Task, choose, collect, default_grid, label
 from akindb.retrieval.feedback import rocchio
 from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import fuse_candidates
 from akindb.retrieval.search import stored_vectors
 from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
-from akindb.eval.tuning import Task, choose, collect, default_grid, label
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "bench" / ".cache"

@@ -15,6 +15,7 @@ import akindb
 from akindb import errors
 from akindb.cli.main import app
 from akindb.eval.judgements import load_judgements
+from akindb.eval.tuning import tune_collection
 from akindb.retrieval import analyzer as analyzer_mod
 from akindb.retrieval import hybrid as hybrid_mod
 from akindb.retrieval import settings as settings_mod
@@ -27,7 +28,6 @@ from akindb.retrieval.settings import (
     save_settings,
     updated,
 )
-from akindb.eval.tuning import tune_collection
 from tests.conftest import HashEmbedder
 
 runner = CliRunner()
