@@ -12,9 +12,8 @@ proxy. On a CPU, keep it short:
 On a GPU (the whole train split, then the real full-corpus number):
 
     python bench/finetune_hard.py --steps 400 --eval-every 25 --batch 128 --dev-queries 324 \
-        --test-queries 323 --out /tmp/ft-hard
+        --test-queries 323 --out /tmp/ft-hard --device cuda
     akindb eval beir ../shared/data/ir/nfcorpus --model /tmp/ft-hard --db /tmp/ft-db
-(``finetune_hard`` trains on ``device="cpu"``; change it to ``"cuda"`` there.)
 """
 
 from __future__ import annotations
@@ -51,6 +50,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda")
     args = ap.parse_args()
     col = akindb.open(args.db, create=False).get_collection("beir-nfcorpus")
     t0 = time.perf_counter()
@@ -59,7 +59,8 @@ def main() -> None:
     mined_s = time.perf_counter() - t0
     dq, dr = subset(*load_judgements(DATA, "dev"), args.dev_queries)
     dev_eval = pool_evaluator(col, dq, dr, depth=args.depth)
-    params = HardParams(batch_size=args.batch, max_steps=args.steps, eval_every=args.eval_every)
+    params = HardParams(batch_size=args.batch, max_steps=args.steps, eval_every=args.eval_every,
+                        device=args.device)
     report, curve = finetune_hard("default", triples, args.out, dev_eval, params,
                                   on_note=lambda m: print(m, flush=True))
     sq, sr = subset(*load_judgements(DATA, "test"), args.test_queries)

@@ -58,6 +58,8 @@ class HardParams:
     scale: float = 20.0
     max_seq_length: int = 128
     seed: int = 1
+    device: str = "cpu"
+    """Where PyTorch trains: "cpu", or "cuda" on a machine with a GPU."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 2 or self.mini_batch < 1:
@@ -124,7 +126,7 @@ def finetune_hard(
         raise InvalidArgumentError(f"{outp} exists; choose another folder")
     rng = random.Random(params.seed)
     torch.manual_seed(params.seed)
-    model = SentenceTransformer(str(_base_folder(base)), device="cpu")
+    model = SentenceTransformer(str(_base_folder(base)), device=params.device)
     base_len = int(model.max_seq_length or 256)
     model.max_seq_length = params.max_seq_length
     prep = getattr(model, "preprocess", None) or model.tokenize
@@ -136,7 +138,7 @@ def finetune_hard(
     def embed_eval(texts: list[str]) -> np.ndarray[Any, Any]:
         model.eval()
         with torch.no_grad():
-            parts = [forward(texts[i : i + 64]).numpy() for i in range(0, len(texts), 64)]
+            parts = [forward(texts[i : i + 64]).cpu().numpy() for i in range(0, len(texts), 64)]
         model.train()
         return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
@@ -151,7 +153,8 @@ def finetune_hard(
         q_all.requires_grad_(True)
         p_all.requires_grad_(True)
         scores = params.scale * q_all @ p_all.T
-        loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(qs)))
+        labels = torch.arange(len(qs), device=scores.device)
+        loss = torch.nn.functional.cross_entropy(scores, labels)
         loss.backward()  # type: ignore[no-untyped-call]
         assert q_all.grad is not None and p_all.grad is not None
         for texts, grads in ((qs, q_all.grad), (ps, p_all.grad)):
