@@ -16,8 +16,9 @@ defaults in ``akindb.retrieval.fusion.FusionParams`` are chosen on dev only. It 
 nDCG@10 per fifth of the dev queries by match strength (what motivated the gate). ``--split test``
 goes through the public API, ``Collection.search(q, k=10, mode=...)``, one query at a time,
 interleaving the modes query by query so machine noise hits them alike; latency is per call
-(embedding included) and reported as p50/p95. ``hybrid-nogate`` is hybrid with the keyword gate
-off (``keyword_gate_low = keyword_gate_high = 0``), for comparison.
+(embedding included) and reported as p50/p95. ``hybrid`` is the collection's own fusion (the
+default: convex); ``hybrid-rrf`` the RRF k=60 + gate that was the default before;
+``vector+prf`` dense pseudo-relevance feedback (``akindb.retrieval.feedback``), for its cost.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ import akindb
 from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
 from akindb.retrieval import keyword as kw
+from akindb.retrieval.feedback import rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
+PRF_BETA, PRF_M = 0.3, 3
+"""Dense Rocchio's best dev setting (bench/quality.py --prf 0.3,3), timed as ``vector+prf``."""
 
 
 def mean_ndcg(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> float:
@@ -127,12 +131,18 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
-    modes = ("vector", "keyword", "hybrid", "hybrid-nogate")
-    nogate = FusionParams(keyword_gate_low=0.0, keyword_gate_high=0.0)
+    modes = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
+    rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
 
     def search(q: str, m: str) -> list[akindb.Hit]:
-        if m == "hybrid-nogate":
-            return col.search(q, 10, mode="hybrid", fusion=nogate)
+        if m == "hybrid-rrf":
+            return col.search(q, 10, mode="hybrid", fusion=rrf)
+        if m == "vector+prf":  # dense Rocchio: a second index search from the moved query
+            qv = col.embedder.embed([q], role="query")[0]
+            labels, _ = col.parts.live.search(qv[None, :], PRF_M)
+            with col.parts.lock:
+                stored = col.parts.store.vectors_by_chunk([int(c) for c in labels[0] if c >= 0])
+            return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), 10)
         return col.search(q, 10, mode=m)  # type: ignore[arg-type]
 
     for q in qids[:20]:  # warm-up: model, index, SQLite pages

@@ -82,6 +82,9 @@ class Explanation:
     filter: Any = None
     reranker: dict[str, Any] | None = None
     token_importance: list[tuple[str, float]] | None = None
+    terms_recorded: bool = True
+    """Whether ``matched_terms`` was computed: each term's share of the BM25 score costs one
+    FTS5 query per term, so it is recorded only by ``search(..., explain=True)``."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -103,6 +106,8 @@ class Explanation:
         if self.mode != "vector":
             if self.bm25_score is not None:
                 terms = ", ".join(f"{t} {s:.2f}" for t, s in self.matched_terms.items())
+                if not self.terms_recorded:
+                    terms = "not recorded (search with explain=True to see each term's share)"
                 out.append(
                     f"bm25: {self.bm25_score:.4f} (rank {self.keyword_rank}); matched: "
                     f"{terms or '-'}"
@@ -114,6 +119,9 @@ class Explanation:
             parts = self.fusion.get("parts", {})
             arith = " + ".join(f"{name} {val:.5f}" for name, val in parts.items())
             out.append(f"fusion {self.fusion.get('method')}: {arith} = {self.score:.5f}")
+            raw = self.fusion.get("raw_score")
+            if raw is not None and abs(raw - self.score) > 1e-12:
+                out.append(f"   (raw fused score {raw:.6g}; shown divided by its maximum)")
             if self.fusion.get("formula"):
                 out.append(f"   ({self.fusion['formula']})")
             strength = self.fusion.get("keyword_strength")

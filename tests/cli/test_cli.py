@@ -74,6 +74,21 @@ def test_search_where_min_score_and_human_output(indexed: tuple[Path, Path]) -> 
     assert res.exit_code == 0 and "no results" in res.stdout
 
 
+def test_reranked_output_prints_the_scores_it_ranked_by(indexed: tuple[Path, Path]) -> None:
+    # Issue 12, item 5: after re-ranking the CLI printed the fused scores out of order.
+    db, _ = indexed
+    q = ["search", "register a cleanup function for interpreter exit", "--db", str(db), "-k", "3",
+         "--rerank", "mmr", "--mmr-lambda", "0.9"]
+    res = runner.invoke(app, [*q, "--json", "--explain"])
+    assert res.exit_code == 0, res.output
+    want = [json.loads(x)["explain"]["reranker"]["score"] for x in res.stdout.splitlines()]
+    res = runner.invoke(app, q)
+    assert res.exit_code == 0, res.output
+    printed = [float(line.split()[1]) for line in res.stdout.splitlines()
+               if line[:1].isdigit() and "(mmr)" in line]
+    assert printed == pytest.approx(want, abs=1e-4) and len(printed) == 3
+
+
 def test_search_fusion_and_rerank_flags(indexed: tuple[Path, Path]) -> None:
     db, _ = indexed
     q = ["search", "register a cleanup function for interpreter exit", "--db", str(db), "--json"]

@@ -69,7 +69,7 @@ def test_explain_parts_add_up(col: akindb.Collection) -> None:
         assert e.token_importance is not None
         assert [t for t, _ in e.token_importance] == ["rye", "flour", "starters"]
     text = str(hits[0].explain())
-    assert "fusion rrf" in text and "tokens that mattered" in text and "bm25" in text
+    assert "fusion convex" in text and "tokens that mattered" in text and "bm25" in text
     json.loads(hits[0].explain().to_json())
     assert "explanation" not in hits[0].to_dict()  # to_dict keeps its keys
 

@@ -115,16 +115,18 @@ def test_keyword_is_per_collection(tmp_db: akindb.Database, col: akindb.Collecti
 
 
 def test_hybrid_scores_and_distance(col: akindb.Collection) -> None:
-    hits = col.search("bot configuration", k=3, mode="hybrid")
+    hits = col.search("bot configuration", k=3, mode="hybrid", fusion=FusionParams())
     assert hits[0].id == "bot"
     e = hits[0].explain()
     assert e.mode == "hybrid" and e.dense_rank == 1 and e.keyword_rank == 1
-    assert hits[0].score == pytest.approx(2 / 61)  # RRF k=60, rank 1 in both lists
+    # RRF k=60, rank 1 in both lists: raw 2/61, shown divided by its maximum 2/61.
+    assert e.fusion["raw_score"] == pytest.approx(2 / 61) and hits[0].score == pytest.approx(1)
     assert hits[0].distance == pytest.approx(1 - e.dense_score)  # type: ignore[operator]
     assert e.fusion["parts"] == {"vector": pytest.approx(1 / 61), "keyword": pytest.approx(1 / 61)}
     vec = col.search("bot configuration", k=3, mode="vector")
     assert vec[0].score == pytest.approx(e.dense_score)
-    assert col.search("bot configuration", k=3, mode="hybrid", max_distance=-1.0) == []
+    assert col.search("bot configuration", k=3, mode="hybrid", fusion=FusionParams(),
+                      max_distance=-1.0) == []
 
 
 def test_fusion_params_and_weighted_mode(col: akindb.Collection) -> None:
@@ -180,7 +182,7 @@ def test_match_strength_on_fts5(col: akindb.Collection) -> None:
 
 def test_weak_keyword_match_leans_on_vectors(col: akindb.Collection) -> None:
     q = "tea zanzibar quixotic"  # "tea" matches; the rarer two are nowhere
-    gated = col.search(q, k=5, mode="hybrid", explain=True)
+    gated = col.search(q, k=5, mode="hybrid", explain=True, fusion=FusionParams())
     e = gated[0].explain()
     strength = e.fusion["keyword_strength"]
     assert strength is not None and strength < 0.2

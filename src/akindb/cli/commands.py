@@ -110,12 +110,13 @@ def search(
     min_score: Annotated[
         float | None,
         typer.Option(
-            help="Keep hits with score ≥ this: a cosine in --mode vector; in hybrid mode the "
-            "fused score (RRF: at most 2/61 ≈ 0.033; weighted: 0 to 2)."
+            help="Keep hits with score ≥ this: a cosine in --mode vector; in hybrid mode a "
+            "relevance in [0, 1] on the cosine's scale; in keyword mode the BM25 score."
         ),
     ] = None,
     max_distance: Annotated[
-        float | None, typer.Option(help="Keep hits with distance ≤ this.")
+        float | None,
+        typer.Option(help="Keep hits with vector distance ≤ this (vector, hybrid modes)."),
     ] = None,
     where: Annotated[
         str | None, typer.Option(help='Metadata filter as JSON, e.g. \'{"ext": ".md"}\'.')
@@ -135,23 +136,26 @@ def search(
         ),
     ] = False,
     fusion: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Hybrid fusion: rrf (reciprocal rank) | weighted (min-max normalised scores)."
+            help="Hybrid fusion: convex (cosine and bounded BM25 mixed) | rrf (reciprocal "
+            "rank) | weighted (min-max). Default: the collection's (akindb tune-hybrid)."
         ),
-    ] = "rrf",
+    ] = None,
     rrf_k: Annotated[
-        float, typer.Option(help="RRF rank constant: smaller lets each list's top hits dominate.")
-    ] = 60.0,
+        float | None,
+        typer.Option(help="RRF rank constant: smaller lets each list's top hits dominate."),
+    ] = None,
     keyword_weight: Annotated[
-        float, typer.Option(help="Weight of the BM25 list in fusion (vector: 1).")
-    ] = 1.0,
+        float | None,
+        typer.Option(help="Weight of the BM25 list in fusion (convex: 0 to 1, vector 1 - it)."),
+    ] = None,
     keyword_gate: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             help="Lower the BM25 list's weight for queries whose best keyword match is weak."
         ),
-    ] = True,
+    ] = None,
     rerank: Annotated[
         str | None,
         typer.Option(
@@ -176,7 +180,7 @@ def search(
         from akindb.retrieval.request import check_mode
         from akindb.retrieval.rerank import parse_reranker
 
-        params = _fusion_params(fusion, rrf_k, keyword_weight, keyword_gate)
+        params = _fusion_params(col, fusion, rrf_k, keyword_weight, keyword_gate)
         reranker = (
             parse_reranker(rerank, mmr_lambda=mmr_lambda, pool=rerank_pool)
             if rerank is not None else None
@@ -194,8 +198,12 @@ def search(
             out.print("no results")
             return
         for rank, h in enumerate(hits, 1):
+            # After re-ranking the order is the reranker's: print its score, so that the
+            # printed scores fall as the ranks rise (issue 12, item 5).
+            rr = h.explanation.reranker if h.explanation is not None else None
+            shown = f"{h.score:.4f}" if not rr else f"{rr['score']:.4f} ({rr['name']})"
             out.print(
-                f"[bold]{rank}.[/] [cyan]{h.score:.4f}[/]  {escape(h.source or h.id)}"
+                f"[bold]{rank}.[/] [cyan]{escape(shown)}[/]  {escape(h.source or h.id)}"
                 f"  [dim]chars {h.start}-{h.end}[/]",
                 markup=True,
             )
@@ -207,18 +215,40 @@ def search(
 
 
 def _fusion_params(
-    method: str, rrf_k: float, keyword_weight: float, gate: bool
-) -> FusionParams:
+    col: Collection, method: str | None, rrf_k: float | None, keyword_weight: float | None,
+    gate: bool | None,
+) -> FusionParams | None:
+    """The collection's stored fusion with the options given on the command line applied
+    (``None``: nothing given, the collection's own)."""
     from akindb.errors import InvalidArgumentError
     from akindb.retrieval.fusion import FusionMethod, FusionParams
+    from akindb.retrieval.settings import load_settings
 
+    if method is None and rrf_k is None and keyword_weight is None and gate is None:
+        return None
     methods = [m.value for m in FusionMethod]
-    if method not in methods:
+    if method is None and rrf_k is not None:
+        method = "rrf"  # a rank constant only means something to RRF
+    if method is not None and method not in methods:
         raise InvalidArgumentError(f"unknown fusion {method!r}; use one of: {', '.join(methods)}")
-    params = FusionParams(FusionMethod(method), rrf_k=rrf_k, keyword_weight=keyword_weight)
-    if gate:
-        return params
-    return dataclasses.replace(params, keyword_gate_low=0.0, keyword_gate_high=0.0)
+    with col.parts.lock:
+        base = load_settings(col.parts.store.conn, col.config.id).fusion
+    if method is not None and method != base.method.value:
+        base = FusionParams(FusionMethod(method), candidates=base.candidates)
+        if base.method is FusionMethod.CONVEX:
+            base = dataclasses.replace(base, vector_weight=0.7, keyword_weight=0.3)
+    params = dataclasses.replace(
+        base,
+        rrf_k=base.rrf_k if rrf_k is None else rrf_k,
+        keyword_weight=base.keyword_weight if keyword_weight is None else keyword_weight,
+    )
+    if params.method is FusionMethod.CONVEX and keyword_weight is not None:
+        params = dataclasses.replace(params, vector_weight=max(0.0, 1.0 - keyword_weight))
+    if gate is False:
+        params = dataclasses.replace(params, keyword_gate_low=0.0, keyword_gate_high=0.0)
+    elif gate is True and not params.gated:
+        params = dataclasses.replace(params, keyword_gate_low=0.2, keyword_gate_high=0.3)
+    return params
 
 
 def tokens(

@@ -14,6 +14,8 @@ from akindb.cli import (
     hygiene_commands,
     index_commands,
     migrate_commands,
+    model_commands,
+    quality_commands,
     retrieval_commands,
     serve_commands,
     train_commands,
@@ -43,6 +45,8 @@ transfer_commands.register(app)
 backup_commands.register(app)
 hygiene_commands.register(app)
 migrate_commands.register(app)
+quality_commands.register(app)
+model_commands.register(app)
 
 
 def main() -> None:

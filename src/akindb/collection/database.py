@@ -23,6 +23,7 @@ from akindb.errors import (
 )
 from akindb.index.registry import IndexKind, validate_params
 from akindb.models.base import Embedder
+from akindb.retrieval.settings import record_defaults
 from akindb.storage import catalog
 from akindb.storage import sqlite as sq
 from akindb.storage.store import CollectionStore
@@ -123,6 +124,8 @@ class Database:
                 model_json=cfg.model.to_json() if cfg.model else None, index_kind=kind.value,
                 index_params=cfg.index_params, chunking=chunking.to_dict(),
             )
+            if cid is not None:  # the retrieval settings new collections start with
+                record_defaults(self.conn, cid)
         if cid is None:
             raise CollectionExistsError(
                 f"collection {name!r} already exists; use get_collection or "

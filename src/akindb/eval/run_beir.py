@@ -119,7 +119,7 @@ def _search(
     col: Collection, data: BeirDataset, k: int, chunked: bool, progress: Progress | None
 ) -> dict[str, dict[str, float]]:
     qids = list(data.queries)
-    vecs = col.embedder.embed([data.queries[q] for q in qids])
+    vecs = col.embedder.embed([data.queries[q] for q in qids], role="query")
     run: dict[str, dict[str, float]] = {}
     step = 64
     # A document scores as its best chunk; ask for more chunks so k documents remain.

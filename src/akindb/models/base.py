@@ -89,6 +89,11 @@ class Embedder(abc.ABC):
 
     spec: ModelSpec
     batch_size: int = 32
+    query_prefix: str = ""
+    """Put before every query (``embed(..., role="query")``): models trained with instructions
+    (bge: "Represent this sentence for searching relevant passages: ", e5: "query: ")."""
+    document_prefix: str = ""
+    """Put before every document text (e5: "passage: "); see ``akindb.models.catalog``."""
 
     @abc.abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> FloatMatrix:
@@ -112,8 +117,10 @@ class Embedder(abc.ABC):
         *,
         batch_size: int | None = None,
         progress: ProgressFn | None = None,
+        role: str = "document",
     ) -> FloatMatrix:
-        """Embed any number of texts, in the input order.
+        """Embed any number of texts, in the input order (``role``: ``document`` or ``query``,
+        which picks the model's prefix, if it declares one).
 
         Texts are sorted by length and cut into batches so that padding is small; the result is
         put back in input order. Empty or whitespace-only texts raise ``EmptyTextError``.
@@ -126,6 +133,9 @@ class Embedder(abc.ABC):
                 raise EmptyTextError(
                     f"text #{i} is empty or not a string; give non-empty text to embed"
                 )
+        prefix = self.query_prefix if role == "query" else self.document_prefix
+        if prefix:
+            texts = [prefix + t for t in texts]
         bs = batch_size or self.batch_size
         order = sorted(range(n), key=lambda i: len(texts[i]))
         out = np.empty((n, self.dim), dtype=np.float32)

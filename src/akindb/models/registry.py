@@ -6,6 +6,7 @@
 |----------------------------------------------------|-----------------------------------------|
 | None, "all-MiniLM-L6-v2", "minilm",                | all-MiniLM-L6-v2 from the weights       |
 | "sentence-transformers/all-MiniLM-L6-v2"           | package (offline)                       |
+| a name added with ``akindb models add``            | that folder, re-checked against its pin |
 | a path to a folder                                 | chosen by the folder's marker file      |
 | "hf:<repo_id>" or "hf:<repo_id>@<revision>"        | a hub model (downloaded once)           |
 
@@ -73,10 +74,14 @@ def _what_works() -> str:
     )
 
 
-def _resolve(name: str) -> tuple[str, str]:
-    """(kind, identifier) for ``name``: kind is 'default', 'folder' or 'hub'."""
+def _resolve(name: str, cache: Path | None = None) -> tuple[str, str]:
+    """(kind, identifier) for ``name``: kind is 'default', 'catalog', 'folder' or 'hub'."""
     if name.lower() in {a.lower() for a in ALIASES}:
         return "default", DEFAULT_MODEL
+    from akindb.models.catalog import find
+
+    if find(name, cache) is not None:
+        return "catalog", name
     if name.startswith(HUB_PREFIX):
         repo = name[len(HUB_PREFIX) :].strip()
         if not repo:
@@ -96,6 +101,18 @@ def _load(kind: str, ident: str, cache_dir: Path) -> Embedder:
 
     if kind == "default":
         return PretrainedEmbedder(from_package(), cache_dir=cache_dir)
+    if kind == "catalog":
+        from akindb.models.catalog import find
+        from akindb.models.sources import from_folder
+
+        entry = find(ident, cache_dir)
+        assert entry is not None
+        emb = PretrainedEmbedder(
+            from_folder(entry.folder, name=entry.name, expected_sha256=entry.sha256),
+            cache_dir=cache_dir,
+        )
+        emb.query_prefix, emb.document_prefix = entry.query_prefix, entry.document_prefix
+        return emb
     if kind == "hub":
         repo, _, revision = ident.partition("@")
         return PretrainedEmbedder(from_hub(repo, revision=revision or None), cache_dir=cache_dir)
@@ -115,10 +132,12 @@ def load_embedder(
     ``~/.cache/akindb``. Raises ``ModelNotFoundError`` (naming what works) for an unknown name,
     ``ModelIntegrityError`` for weights whose hash differs from the pinned one.
     """
-    kind, ident = _resolve(str(name_or_path) if name_or_path is not None else DEFAULT_MODEL)
     from akindb.models.sources import resolve_cache_dir
 
     cache = resolve_cache_dir(cache_dir).resolve()
+    kind, ident = _resolve(
+        str(name_or_path) if name_or_path is not None else DEFAULT_MODEL, cache
+    )
     key = (kind, ident, str(cache))
     with _LOCK:  # one load at a time: a second caller waits and then shares the first's model
         emb = _LOADED.get(key)

@@ -312,7 +312,7 @@ def more_like(
         assert text is not None
         if not text.strip():
             raise EmptyTextError("the text is empty; give some words to find similar documents")
-        q = col.embedder.embed([text])[0]
+        q = col.embedder.embed([text], role="query")[0]
         own = 0
     with col.lock, col.translated():
         total = col.store.count_chunks()

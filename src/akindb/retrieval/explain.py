@@ -31,4 +31,6 @@ def fusion_formula(method: str, rrf_k: float, weights: dict[str, float]) -> str:
     w = ", ".join(f"{n} {v:g}" for n, v in weights.items())
     if method == "rrf":
         return f"sum over lists of weight/({rrf_k:g}+rank); weights {w}"
+    if method == "convex":
+        return (f"(w_v*clip(dense) + w_k*bm25/bm25_max) / (w_v + w_k); weights {w}")
     return f"sum over lists of weight*minmax(score); weights {w}"

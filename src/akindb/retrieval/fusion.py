@@ -39,6 +39,8 @@ from akindb.errors import InvalidArgumentError
 class FusionMethod(enum.StrEnum):
     RRF = "rrf"
     WEIGHTED = "weighted"
+    CONVEX = "convex"
+    """Cosine and ``bm25 / max possible bm25`` mixed by weight (``akindb.retrieval.hybrid``)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class FusionParams:
     0.2/0.3 gives 0.3320 (neighbours 0.3310-0.3319), all of it from the fifth of the queries with
     the weakest BM25 match (0.169 -> 0.179, above vector's 0.178 there).
 
-    * ``method``: ``rrf`` or ``weighted``.
+    * ``method``: ``rrf``, ``weighted`` or ``convex`` (``akindb.retrieval.hybrid``).
     * ``rrf_k``: RRF's rank constant (see module doc). Can change per query.
     * ``vector_weight`` / ``keyword_weight``: each list's weight, in both methods.
     * ``candidates``: how many items each retriever contributes before fusion. More finds items

@@ -7,12 +7,13 @@
 |---------|----------------------------------------------------|--------------------------------|
 | vector  | the metric's similarity (cosine, dot, -l2)         | the metric's distance          |
 | keyword | BM25 (``-bm25()`` of FTS5; >= 0, unbounded)        | ``-score``                     |
-| hybrid  | fused (RRF: <= Σw/(k+1); weighted: in [0, Σw])     | the chunk's *vector* distance  |
+| hybrid  | relevance in [0, 1] (``akindb.retrieval.hybrid``)  | the chunk's *vector* distance  |
 
-So in hybrid mode ``max_distance`` is still a cosine-distance cut, while ``min_score`` is a cut
-on the fused score, which is not a cosine. Thresholds are applied before re-ranking. With the
-keyword gate (``akindb.retrieval.fusion``) a query whose BM25 match is weak fuses with a smaller
-keyword weight, so its fused scores are smaller too (down to ``1/(k+1)`` for RRF).
+Hybrid's default (``convex``) score is the cosine moved towards the chunk's BM25 fraction by the
+keyword weight, so ``min_score`` keeps in hybrid mode about what it keeps in vector mode; RRF
+and weighted scores are divided by their maximum. The raw fused score is in
+``Hit.explain().fusion["raw_score"]``. ``max_distance`` in keyword mode is an error (BM25 hits
+have no distance; use ``min_score``). Thresholds are applied before re-ranking.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
 from akindb.collection.snapshot import read_snapshot
 from akindb.core.topk import to_distance
+from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
+from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
+from akindb.retrieval.hybrid import fuse_candidates, gather
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
     DEFAULT_MODE,
     MODES,
@@ -40,6 +43,7 @@ from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search v
     SearchRequest,
     check_mode,
 )
+from akindb.retrieval.settings import load_settings
 from akindb.storage.filters import parse_where
 from akindb.types import Hit, Metric
 
@@ -47,7 +51,6 @@ if TYPE_CHECKING:
     from akindb.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
-DEFAULT_FUSION = FusionParams()
 RERANK_POOL = 50
 """How many candidates a reranker without a ``pool`` attribute sees (at least ``k``)."""
 MAX_OCCLUDED_WORDS = 31
@@ -95,7 +98,15 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
     min_score, max_distance, exact = req.min_score, req.max_distance, req.exact
     rerank = req.rerank
     assert not isinstance(rerank, str)
-    params = req.fusion if isinstance(req.fusion, FusionParams) else DEFAULT_FUSION
+    if m == "keyword" and max_distance is not None:
+        raise InvalidArgumentError(
+            "max_distance cuts vector distances and keyword (BM25) hits have none; in keyword "
+            "mode use min_score (the BM25 score), or search in vector or hybrid mode"
+        )
+    conn = parts.store.conn
+    with parts.lock, parts.translated():
+        settings = load_settings(conn, parts.config.id)
+    params = req.fusion if isinstance(req.fusion, FusionParams) else settings.fusion
     w = parse_where(req.where)
     pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
@@ -118,18 +129,17 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         if explain:
             words, var_texts = occlusion_variants(query)
             texts += [t for t in var_texts if t.strip()]
-        mat = emb.embed(texts)
+        mat = emb.embed(texts, role="query")
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
-    terms = kw.query_terms(query) if m != "vector" else []
+    terms = settings.analyzer.query_terms(query) if m != "vector" else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     lists: dict[str, dict[int, float]] = {}
     # Vector candidates, keyword candidates and their rows from one version of the collection
     # (issue 13: an upsert between them made a document vanish). The database lock is held
     # across the index search here: for a text query it is small next to the embedding.
-    conn = parts.store.conn
     with parts.lock, parts.translated(), read_snapshot(conn):
         if m != "keyword":
             assert qvec is not None
@@ -148,22 +158,26 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
                                                             n_cand, w)
             }
         if m == "hybrid":
-            if params.gated and lists["keyword"]:
-                strength = kw.match_strength(
-                    max(lists["keyword"].values()), kw.doc_freqs(conn, terms),
-                    kw.fts_row_count(conn),
-                )
-            fused = fuse(lists, params, strength)
+            assert qvec is not None
+            q_ = qvec
+            cands = gather(
+                conn, lists, terms, params, bounded=parts.metric is Metric.COSINE,
+                dense_of=lambda ids: _dense_of(parts, q_, ids),
+            )
+            strength = cands.strength
+            fused, shown = fuse_candidates(cands, params)
         else:
             only = lists[m]
             fused = [
                 FusedItem(c, s, {m: r}, {m: s}, {m: s})
                 for r, (c, s) in enumerate(sorted(only.items(), key=lambda x: (-x[1], x[0])), 1)
             ]
+            shown = [f.score for f in fused]
+        shown_of = {f.item: s for f, s in zip(fused[:pool], shown, strict=False)}
         top = fused[:pool]
         ids = [f.item for f in top]
         rows = parts.store.hit_rows(ids)
-        dense_known = lists.get("vector", {})
+        dense_known = {**lists.get("vector", {}), **(cands.dense if m == "hybrid" else {})}
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
         vec_of = parts.store.vectors_by_chunk(vec_ids) if qvec is not None else {}
@@ -184,23 +198,25 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             dist = float(to_distance(np.array([dense], np.float32), metric)[0])
         else:  # pragma: no cover - every vector candidate has a stored vector
             dist = float("nan")
-        if not passes(f.score, dist, min_score, max_distance):
+        score = shown_of[f.item]
+        if not passes(score, dist, min_score, max_distance):
             continue
         expl = Explanation(
             mode=m,
-            score=f.score,
+            score=score,
             dense_score=dense,
             dense_rank=f.ranks.get("vector"),
             bm25_score=f.raw.get("keyword"),
             keyword_rank=f.ranks.get("keyword"),
             matched_terms=bm25_parts.get(f.item, {}),
+            terms_recorded=explain or not terms,
             query_terms=terms,
             fusion=_fusion_dict(f, params, strength) if m == "hybrid" else {},
             filter=dict(w) if w is not None else None,
         )
         hits.append(
             Hit(
-                id=row.doc_id, score=f.score, distance=dist, text=row.text, source=row.source,
+                id=row.doc_id, score=score, distance=dist, text=row.text, source=row.source,
                 start=row.start, end=row.end, chunk=row.idx, metadata=row.metadata,
                 explanation=expl, chunk_id=f.item,
             )
@@ -230,10 +246,21 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
     return out
 
 
+def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, float]:
+    """Exact metric scores of stored chunks (keyword-only hybrid candidates)."""
+    vecs = parts.store.vectors_by_chunk(ids)
+    got = [i for i in ids if i in vecs]
+    if not got:
+        return {}
+    s = dense_scores(parts.metric, qvec, np.stack([vecs[i] for i in got]))
+    return {i: float(v) for i, v in zip(got, s.tolist(), strict=True)}
+
+
 def _fusion_dict(f: FusedItem, params: FusionParams, strength: float | None) -> dict[str, Any]:
     weights = effective_weights(params, strength)
     return {
         "method": params.method.value,
+        "raw_score": f.score,
         "rrf_k": params.rrf_k if params.method.value == "rrf" else None,
         "ranks": dict(f.ranks),
         "raw": dict(f.raw),

@@ -110,6 +110,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX recall_queries_collection ON recall_queries(collection_uuid, id);
     """,
+    # 4: per-collection retrieval settings (keyword analyzer, hybrid fusion) as one JSON row;
+    # a collection without a row uses the defaults (akindb.retrieval.settings).
+    """
+    CREATE TABLE collection_settings (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

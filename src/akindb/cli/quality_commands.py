@@ -1,0 +1,99 @@
+"""Retrieval quality knobs of a collection: ``akindb tune-hybrid``, ``akindb analyzer``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import akindb
+from akindb.cli.common import (
+    DEFAULT_COLLECTION,
+    CollectionOpt,
+    DbOpt,
+    JsonOpt,
+    db_path,
+    err,
+    handled,
+    out,
+    print_json,
+)
+
+
+def tune_hybrid(
+    qrels: Annotated[
+        Path,
+        typer.Option(
+            "--qrels",
+            help="Judgements folder: queries.jsonl (_id, text) and qrels/<split>.tsv "
+            "(query-id, corpus-id, score; corpus-id = a document id of the collection).",
+        ),
+    ],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to tune on.")] = "dev",
+    candidates: Annotated[
+        int, typer.Option(min=1, help="Candidates per list (as hybrid search uses).")
+    ] = 100,
+    save: Annotated[
+        bool, typer.Option(help="Store the chosen fusion with the collection.")
+    ] = True,
+    db: DbOpt = None,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Choose the hybrid fusion (method, keyword weight, gate) on your own judged queries:
+    each query runs once through both retrievers, every setting is scored by nDCG@10 offline,
+    and the best one that is not below vector-only is stored with the collection."""
+    from akindb.eval.judgements import load_judgements
+    from akindb.eval.tuning import tune_collection
+
+    with handled():
+        queries, judged = load_judgements(qrels, split)
+        col = akindb.open(db_path(db), create=False).get_collection(collection)
+        err.print(f"running {len(judged)} judged queries through vector and keyword search…")
+        result = tune_collection(col, queries, judged, candidates=candidates, save=save,
+                                 source={"qrels": str(qrels), "split": split})
+        if json_out:
+            print_json(result)
+            return
+        out.print(f"{result['queries']} queries, nDCG@10 on {split}:")
+        out.print(f"  vector only   {result['vector']:.4f}")
+        out.print(f"  keyword only  {result['keyword']:.4f}")
+        out.print(f"  current       {result['current']['ndcg@10']:.4f}  "
+                  f"({result['current']['setting']})", markup=False)
+        out.print(f"  chosen        {result['chosen']['ndcg@10']:.4f}  "
+                  f"({result['chosen']['setting']})", markup=False)
+        out.print("saved with the collection" if save else "not saved (--no-save)")
+
+
+def analyzer(
+    stop_words: Annotated[
+        str | None,
+        typer.Option(help="english (179 words, default) | lucene (33 words) | none."),
+    ] = None,
+    db: DbOpt = None,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show or change the collection's keyword (BM25) analyzer: Porter stemming and which
+    stop words are left out of queries."""
+    from akindb.retrieval.settings import KeywordAnalyzer, load_settings, save_settings, updated
+
+    with handled():
+        col = akindb.open(db_path(db), create=False).get_collection(collection)
+        with col.parts.lock:
+            current = load_settings(col.parts.store.conn, col.config.id)
+        if stop_words is not None:
+            an = KeywordAnalyzer(stop_words=stop_words, stemmer=current.analyzer.stemmer)
+            current = updated(current, analyzer=an)
+            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, current)
+        if json_out:
+            print_json(current.analyzer.to_dict())
+            return
+        a = current.analyzer
+        out.print(f"stemmer {a.stemmer}, stop words {a.stop_words}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tune-hybrid")(tune_hybrid)
+    app.command("analyzer")(analyzer)

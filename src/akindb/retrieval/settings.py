@@ -1,0 +1,162 @@
+"""A collection's retrieval settings: its keyword analyzer and its hybrid fusion, stored in SQLite.
+
+One JSON row per collection in ``collection_settings`` (schema migration 3), written when the
+collection is created, so a collection keeps the analyzer and the fusion it was made (or tuned)
+with even when a later akindb ships other defaults. A collection created before migration 3 has
+no row and reads the defaults (which, for the analyzer's stop words and the fusion, are the
+ones measured in docs/benchmarks.md, "Finding the right passage").
+
+Changing the analyzer changes only how queries are analysed: the FTS5 table keeps every
+chunk's full text under the Porter tokenizer (stop words in the index only lengthen every
+document alike; ``bench/analyzers.py`` measured index-side removal as no better), so nothing is
+rebuilt. ``set_settings`` writes in one transaction; every search reads the row (one primary-key
+lookup), so another process sees a change at its next query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from akindb.errors import InvalidArgumentError
+from akindb.retrieval import keyword as kw
+from akindb.retrieval.analyzer import LUCENE_STOP_WORDS, STOP_WORDS_EN
+from akindb.retrieval.fusion import FusionMethod, FusionParams
+from akindb.storage import sqlite as sq
+
+STOP_LISTS: dict[str, frozenset[str]] = {
+    "english": STOP_WORDS_EN,
+    "lucene": LUCENE_STOP_WORDS,
+    "none": frozenset(),
+}
+STEMMERS = ("porter",)
+
+
+@dataclass(frozen=True)
+class KeywordAnalyzer:
+    """How BM25 analyses text (round-trips to JSON).
+
+    * ``stop_words``: ``english`` (NLTK's 179 words, the default: question words and
+      auxiliaries such as "how", "does", "can" are not searched for), ``lucene`` (the 33 words
+      akindb used before; keeps "how", "what", "does"), or ``none``. A query made only of stop
+      words still searches for them. Costs nothing; can change at any time.
+    * ``stemmer``: ``porter`` (SQLite FTS5's built-in Porter stemmer; "copies", "copying" and
+      "copy" match). The only one: Snowball (PyStemmer) measured no better on the dev splits.
+    """
+
+    stop_words: str = "english"
+    stemmer: str = "porter"
+
+    def __post_init__(self) -> None:
+        if self.stop_words not in STOP_LISTS:
+            raise InvalidArgumentError(
+                f"unknown stop-word list {self.stop_words!r}; use one of: {', '.join(STOP_LISTS)}"
+            )
+        if self.stemmer not in STEMMERS:
+            raise InvalidArgumentError(
+                f"unknown stemmer {self.stemmer!r}; use one of: {', '.join(STEMMERS)}"
+            )
+
+    def query_terms(self, text: str) -> list[str]:
+        """The terms BM25 looks for (``keyword.query_terms`` with this stop-word list).
+
+        >>> KeywordAnalyzer().query_terms("How does one copy a list?")
+        ['one', 'copy', 'list']
+        >>> KeywordAnalyzer("lucene").query_terms("How does one copy a list?")
+        ['how', 'does', 'one', 'copy', 'list']
+        """
+        return kw.query_terms(text, stop_words=STOP_LISTS[self.stop_words])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stop_words": self.stop_words, "stemmer": self.stemmer}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KeywordAnalyzer:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown analyzer settings {unknown}; known: {sorted(known)}"
+            )
+        return cls(**d)
+
+
+DEFAULT_FUSION = FusionParams(
+    method=FusionMethod.CONVEX, vector_weight=0.5, keyword_weight=0.5,
+    keyword_gate_low=0.2, keyword_gate_high=0.3,
+)
+"""Chosen on two development tasks at once, nothing else (``python bench/quality.py --split
+dev``; docs/benchmarks.md, "Finding the right passage"): the best mean nDCG@10 of 62 settings
+(convex keyword weight 0.05-0.6 x four gates, RRF k 20/60 x four gates) among those not below
+vector-only on either task. NFCorpus dev 0.3410 (vector 0.3024, BM25 0.2971, the old RRF default
+0.3334), Python-docs "see also" dev 0.8772 (vector 0.828, BM25 0.8471, RRF 0.8611). Weights
+0.4-0.6 form a plateau (mean within 0.002); the gate adds 0.0004 over no gate here and is kept
+for collections whose BM25 matches are weak (tests/retrieval/test_hybrid_real.py)."""
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """A collection's analyzer and fusion, and where the fusion came from (``tuned``: the
+    judgements and score ``tune-hybrid`` chose it on, or ``None`` for the shipped default)."""
+
+    analyzer: KeywordAnalyzer = field(default_factory=KeywordAnalyzer)
+    fusion: FusionParams = DEFAULT_FUSION
+    tuned: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"analyzer": self.analyzer.to_dict(), "fusion": self.fusion.to_dict(),
+                "tuned": self.tuned}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RetrievalSettings:
+        return cls(
+            analyzer=KeywordAnalyzer.from_dict(dict(d.get("analyzer") or {})),
+            fusion=FusionParams.from_dict(d["fusion"]) if d.get("fusion") else DEFAULT_FUSION,
+            tuned=d.get("tuned"),
+        )
+
+
+def load_settings(conn: sqlite3.Connection, collection_id: int) -> RetrievalSettings:
+    """The stored settings of one collection, or the defaults when it has no row."""
+    row = conn.execute(
+        "SELECT settings FROM collection_settings WHERE collection_id = ?", (collection_id,)
+    ).fetchone()
+    return RetrievalSettings.from_dict(json.loads(row[0])) if row else RetrievalSettings()
+
+
+def save_settings(
+    conn: sqlite3.Connection, path: Path, collection_id: int, settings: RetrievalSettings
+) -> None:
+    """Store ``settings`` for the collection (one transaction; replaces the row)."""
+    with sq.write_txn(conn, path):
+        conn.execute(
+            "INSERT OR REPLACE INTO collection_settings(collection_id, settings) VALUES (?, ?)",
+            (collection_id, json.dumps(settings.to_dict(), sort_keys=True)),
+        )
+
+
+def updated(
+    settings: RetrievalSettings,
+    *,
+    analyzer: KeywordAnalyzer | None = None,
+    fusion: FusionParams | None = None,
+    tuned: dict[str, Any] | None = None,
+) -> RetrievalSettings:
+    """``settings`` with the given parts replaced (a new fusion drops the old provenance)."""
+    out = settings
+    if analyzer is not None:
+        out = replace(out, analyzer=analyzer)
+    if fusion is not None:
+        out = replace(out, fusion=fusion, tuned=tuned)
+    return out
+
+
+def record_defaults(conn: sqlite3.Connection, collection_id: int) -> None:
+    """Inside the transaction that creates a collection: record today's defaults for it."""
+    conn.execute(
+        "INSERT OR REPLACE INTO collection_settings(collection_id, settings) VALUES (?, ?)",
+        (collection_id, json.dumps(RetrievalSettings().to_dict(), sort_keys=True)),
+    )
