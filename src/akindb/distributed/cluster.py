@@ -288,7 +288,7 @@ class Cluster:
         if read_timeout is not None:
             router.read_timeout = read_timeout
         info = {"metric": spec["metric"], "dim": spec["dim"],
-                "model": None if spec["model"] is None else spec["model"]}
+                "model": spec["model"], "pinned": spec.get("pinned")}
         return DistributedCollection(name, router, info, allow_partial=allow_partial)
 
     def get_or_create_collection(self, name: str, **kwargs: Any) -> DistributedCollection:

@@ -116,7 +116,20 @@ class DistributedCollection:
                     f"collection {self.name!r} stores precomputed vectors and has no model; "
                     "pass vectors (add(vectors=...), search_vector) instead of text"
                 )
-            self._embedder = load_embedder(self._info["model"])
+            name = self._info["model"]
+            emb = load_embedder(None if name == "default" else name)
+            pinned = self._info.get("pinned")
+            if pinned:
+                from akindb.errors import ModelMismatchError
+                from akindb.models.base import ModelSpec
+
+                want = ModelSpec.from_json(pinned)
+                if not want.same_model(emb.spec):
+                    raise ModelMismatchError(
+                        f"collection {self.name!r} is pinned to {want.describe()}, but this "
+                        f"process loads {emb.spec.describe()}; install the same model here"
+                    )
+            self._embedder = emb
         return self._embedder
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> tuple[list[Any], list[int]]:
@@ -262,8 +275,9 @@ class DistributedCollection:
             self._router.check_missing(missing, self.allow_partial)
             found = {r.id: r for recs in res.values() for r in recs}
             out = [found[i] for i in want if i in found]
-            return self._wrap(out[offset: None if limit is None else offset + limit],
-                              missing)  # type: ignore[no-any-return]
+            page: list[Record] = self._wrap(
+                out[offset: None if limit is None else offset + limit], missing)
+            return page
         cap = None if limit is None else limit + offset
         parts, missing = self._read("get", None, where=where, limit=cap)
         flat = [r for recs in parts for r in recs]
@@ -354,9 +368,12 @@ class DistributedCollection:
         exact: bool = False,
     ) -> list[Hit]:
         """Search with a precomputed query vector."""
-        return self.search_vectors(
+        rows = self.search_vectors(
             vector, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
-        )[0]
+        )
+        if isinstance(rows, PartialResult):
+            return PartialResult(rows[0], rows.missing_shards)
+        return rows[0]
 
     @overload
     def search_vectors(

@@ -108,7 +108,9 @@ class ChunkEmbed:
         res, missing = self.router.scatter("hashes", (), {}, shards=list(args), args_of=args)
         self.router.check_missing(missing, False)
         known: dict[str, str] = {k: v for part in res.values() for k, v in part.items()}
-        status, chunks_of, texts = [], [], []
+        status: list[str] = []
+        chunks_of: list[list[Chunk]] = []
+        texts: list[str] = []
         for i, doc_id in enumerate(ids):
             if known.get(doc_id) == batch["hash"][i]:
                 status.append("unchanged")
