@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 EMBED_BATCH = 32
 """Texts per model call: batch 32 beat 128 by 1.5-2.4x on CPU here (docs/benchmarks.md)."""
+READ_CPU = 0.25
+EMBED_CPU = 0.5
+"""CPU reservations of the read tasks and the embedding actors. Fractions, because replicas
+hold a sliver of every node's CPU (their placement groups) and a whole-CPU request would then
+fit nowhere on one-CPU nodes; ONNX Runtime uses the node's cores whatever is reserved."""
 
 
 def read_documents(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,40 +158,49 @@ def run_ingest(cluster: Cluster, paths: Sequence[str | Path], *, collection: str
     report = IngestReport(files=len(files))
     if not files:
         return report
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
-    ds = (
-        ray.data.from_items([{"path": p} for p in files])
-        .flat_map(read_documents)
-        .map_batches(ChunkEmbed, fn_constructor_args=(collection, NAMESPACE),
-                     batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
-                     batch_format="numpy", num_cpus=0.5)
-    )
-    dim = dcol.dim
-    for batch in ds.iter_batches(batch_size=write_batch, batch_format="numpy"):
-        rows: list[DocRow] = []
-        for i in range(len(batch["id"])):
-            st = str(batch["status"][i])
-            if st == "unchanged":
-                report.unchanged += 1
-                continue
-            if st == "empty":
-                report.skipped["empty"] += 1
-                continue
-            cs = tuple(Chunk(t, s, e, x) for t, s, e, x in json.loads(str(batch["chunks"][i])))
-            vec = np.frombuffer(batch["vectors"][i], dtype=np.float32).reshape(len(cs), dim)
-            rows.append(DocRow(str(batch["id"][i]), str(batch["text"][i]),
-                               str(batch["source"][i]), json.loads(str(batch["metadata"][i])),
-                               str(batch["hash"][i]), cs, vec.copy()))
-            report.chunks += len(cs)
-            if st == "updated":
-                report.updated += 1
-            else:
-                report.added += 1
-        if rows:
-            ids = [r.id for r in rows]
-            parts = {s: {"rows": [rows[j] for j in pos]}
-                     for s, pos in group_by_shard(ids, dcol.shards).items()}
-            parallel_writes(dcol._router, "put", parts)
+    # Ray Data 2.60 warns about its own deprecated settings while building its context; those
+    # are Ray's to fix, not the caller's, and tests run with warnings as errors.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.")
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
+        ds = (
+            ray.data.from_items([{"path": p} for p in files])
+            .flat_map(read_documents, num_cpus=READ_CPU)
+            .map_batches(ChunkEmbed, fn_constructor_args=(collection, NAMESPACE),
+                         batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
+                         batch_format="numpy", num_cpus=EMBED_CPU)
+        )
+        dim = dcol.dim
+        for batch in ds.iter_batches(batch_size=write_batch, batch_format="numpy"):
+            rows = _rows_of(batch, dim, report)
+            if rows:
+                parts = {s: {"rows": [rows[j] for j in pos]}
+                         for s, pos in group_by_shard([r.id for r in rows], dcol.shards).items()}
+                parallel_writes(dcol._router, "put", parts)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _rows_of(batch: dict[str, Any], dim: int, report: IngestReport) -> list[DocRow]:
+    """The rows to write from one output batch of the embed stage; counts go to ``report``."""
+    rows: list[DocRow] = []
+    for i in range(len(batch["id"])):
+        st = str(batch["status"][i])
+        if st == "unchanged":
+            report.unchanged += 1
+            continue
+        if st == "empty":
+            report.skipped["empty"] += 1
+            continue
+        cs = tuple(Chunk(t, s, e, x) for t, s, e, x in json.loads(str(batch["chunks"][i])))
+        vec = np.frombuffer(batch["vectors"][i], dtype=np.float32).reshape(len(cs), dim)
+        rows.append(DocRow(str(batch["id"][i]), str(batch["text"][i]), str(batch["source"][i]),
+                           json.loads(str(batch["metadata"][i])), str(batch["hash"][i]), cs,
+                           vec.copy()))
+        report.chunks += len(cs)
+        if st == "updated":
+            report.updated += 1
+        else:
+            report.added += 1
+    return rows
