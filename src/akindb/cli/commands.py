@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import akindb
+from akindb.cli.cluster_options import ClusterOpt
 from akindb.cli.common import (
     DEFAULT_COLLECTION,
     CollectionOpt,
@@ -63,10 +64,28 @@ def index(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    cluster: ClusterOpt = None,
+    shards: Annotated[int, typer.Option(help="Shards of a new --cluster collection.", min=1)] = 1,
+    replicas: Annotated[
+        int, typer.Option(help="Replicas per shard of a new --cluster collection.", min=1)
+    ] = 2,
 ) -> None:
     """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
     with handled():
         params = json_object(index_params, "--index-params")
+        if cluster:  # a Ray Data ingest on the cluster (akindb.distributed.ingest)
+            from akindb.cli import cluster_commands
+
+            report = cluster_commands.index_on_cluster(
+                cluster, paths, collection, shards=shards, replicas=replicas, model=model,
+                metric=metric, index=index_kind, index_params=params)
+            if json_out:
+                print_json({"collection": collection, **report.to_dict()})
+            else:
+                out.print(f"{report.files} files: {report.added} added, {report.updated} "
+                          f"updated, {report.unchanged} unchanged; {report.chunks} chunks in "
+                          f"{report.seconds:.1f} s → collection '{collection}' on {cluster}")
+            return
         database = akindb.open(db_path(db))
         col = database.get_or_create_collection(
             collection, model=model, metric=metric, index=index_kind, index_params=params
@@ -166,11 +185,17 @@ def search(
         typer.Option(min=1, help="Candidates the reranker sees (mmr 50, cross-encoder 30)."),
     ] = None,
     json_out: JsonOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Search a collection by meaning and keywords; prints ranked hits with score, source and
     passage."""
     with handled():
-        col = _open_collection(db, collection)
+        if cluster:
+            from akindb.cli.cluster_commands import open_collection
+
+            col: Any = open_collection(cluster, collection)
+        else:
+            col = _open_collection(db, collection)
         tv = col.tokenize(query)
         if tv.truncated:
             err.print(

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from akindb.cli import (
+    cluster_commands,
     commands,
     compare_commands,
     evaluate,
@@ -33,6 +34,7 @@ compare_commands.register(app)
 serve_commands.register(app)
 index_commands.register(app)
 retrieval_commands.register(app)
+cluster_commands.register(app)
 
 
 def main() -> None:

@@ -68,6 +68,20 @@ def _loopback_only() -> None:
     rc.ENABLE_RAY_CLUSTER = False
 
 
+INFO_ACTOR = "cluster-info"
+
+
+class _ClusterInfo:
+    """A detached actor holding the folder a local cluster keeps its replicas in, so a later
+    ``Cluster.connect`` (the CLI, the server) creates collections in the same place."""
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+
+    def root(self) -> str:
+        return self._root
+
+
 def _controller_name(name: str) -> str:
     return f"collection:{name}"
 
@@ -84,11 +98,13 @@ class Cluster:
     # ---- starting and joining --------------------------------------------------------------
     @classmethod
     def local(cls, nodes: int = 3, *, dir: str | Path | None = None, num_cpus: int = 1,
-              object_store_mb: int = 128, timeout: float = 120.0) -> Cluster:
+              object_store_mb: int = 128, timeout: float = 120.0, keep: bool = False) -> Cluster:
         """Start ``nodes`` Ray nodes on this machine (loopback only) and connect to them.
 
         ``dir`` holds every replica's database (default: a new temporary folder). Each node
-        gets ``num_cpus`` CPUs and an object store of ``object_store_mb`` MB.
+        gets ``num_cpus`` CPUs and an object store of ``object_store_mb`` MB. ``keep=True``
+        leaves the nodes running when this process exits (``akindb cluster up``; their
+        process ids are in ``pids()``, which ``akindb cluster down`` ends).
         """
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             from akindb.errors import InvalidArgumentError
@@ -102,7 +118,7 @@ class Cluster:
         root.mkdir(parents=True, exist_ok=True)
         args: dict[str, Any] = {"num_cpus": num_cpus, "node_ip_address": "127.0.0.1",
                                 "object_store_memory": object_store_mb * 1024 * 1024}
-        rc = RayCluster(initialize_head=True, head_node_args={
+        rc = RayCluster(initialize_head=True, shutdown_at_exit=not keep, head_node_args={
             **args, "include_dashboard": False, "_system_config": LOCAL_SYSTEM_CONFIG,
         })
         try:
@@ -113,10 +129,24 @@ class Cluster:
                 ray.shutdown()
             ray.init(address=rc.address, namespace=NAMESPACE, logging_level=logging.WARNING,
                      log_to_driver=False)
+            info = ray.remote(_ClusterInfo).options(
+                name=INFO_ACTOR, namespace=NAMESPACE, lifetime="detached", num_cpus=0,
+                max_restarts=-1).remote(str(root))
+            ray.get(info.root.remote(), timeout=timeout)
         except BaseException:
             rc.shutdown()
             raise
         return cls(rc.address, root, rc)
+
+    def pids(self) -> list[int]:
+        """Process ids of a local cluster's Ray processes (gcs, raylets, ...), head first."""
+        out: list[int] = []
+        for node in self._nodes:
+            if node is None:
+                continue
+            for infos in node.all_processes.values():
+                out.extend(int(i.process.pid) for i in infos if i.process is not None)
+        return out
 
     @classmethod
     def connect(cls, address: str, *, dir: str | Path | None = None,
@@ -167,6 +197,12 @@ class Cluster:
                 f"cannot join the Ray cluster at {address} ({why}); check that it is a Ray "
                 "head (ray status) and reachable from here"
             )
+        if dir is None:  # a cluster started by Cluster.local / `akindb cluster up` knows its own
+            try:
+                dir = ray.get(ray.get_actor(INFO_ACTOR, namespace=NAMESPACE).root.remote(),
+                              timeout=timeout)
+            except Exception:
+                dir = None
         root = Path(dir) if dir is not None else Path.home() / ".akindb" / "cluster"
         return cls(address, root)
 
