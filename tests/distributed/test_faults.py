@@ -107,6 +107,7 @@ def test_kill_a_worker_node_mid_query(cluster: Cluster) -> None:
     v = _fill(col, 60)
     stop = threading.Event()
     lat: list[float] = []
+    wlat: list[float] = []
     wrong: list[str] = []
     errors: list[str] = []
     acked: list[str] = []
@@ -120,13 +121,15 @@ def test_kill_a_worker_node_mid_query(cluster: Cluster) -> None:
                 hit = col.search_vector(v[q], k=1, exact=True)[0]
                 if hit.id != f"d{q}":
                     wrong.append(f"{q}->{hit.id}")
+                lat.append(time.perf_counter() - t0)
                 if i % 5 == 0:
                     doc = f"w{i}"
+                    t1 = time.perf_counter()
                     col.add([doc], ids=[doc], vectors=_vectors(1, 1000 + i))
+                    wlat.append(time.perf_counter() - t1)
                     acked.append(doc)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
-            lat.append(time.perf_counter() - t0)
             i += 1
 
     t = threading.Thread(target=loop)
@@ -136,9 +139,11 @@ def test_kill_a_worker_node_mid_query(cluster: Cluster) -> None:
     time.sleep(8)
     stop.set()
     t.join(60)
-    lat_ms = np.array(lat) * 1000
-    print(f"\nnode kill: {len(lat)} ops, stall p50 {np.percentile(lat_ms, 50):.1f} ms, "
-          f"p99 {np.percentile(lat_ms, 99):.1f} ms, max {lat_ms.max():.1f} ms")
+    for what, xs in (("queries", lat), ("writes", wlat)):
+        ms = np.array(xs) * 1000
+        print(f"\nnode kill, {what}: {len(ms)}, stall p50 {np.percentile(ms, 50):.1f} ms, "
+              f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms; "
+              f"failovers {col._router.failovers}, hedges {col._router.hedges}")
     assert errors == [] and wrong == []
     present = {r.id for r in col.get()}
     assert set(acked) <= present

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_S = 0.5
 PING_TIMEOUT_S = 1.5
+FAST_PING_S = 0.4
 
 
 class CollectionController:
@@ -105,7 +106,11 @@ class CollectionController:
                 return self.primary[shard], self.epoch[shard]
             group = self.replicas[shard]
             refs = [h.state.remote() for h in group]
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=PING_TIMEOUT_S)
+            # A dead node's replica never answers: go on once a first answer is in and a short
+            # grace has passed, instead of waiting the whole ping timeout for it.
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=FAST_PING_S)
+            if not ready:
+                ready, _ = ray.wait(refs, num_returns=1, timeout=PING_TIMEOUT_S)
             states: dict[int, dict[str, Any]] = {}
             for i, ref in enumerate(refs):
                 if ref in ready:

@@ -61,6 +61,26 @@ def _unwrap(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else exc
 
 
+PROBE_S = 0.5
+
+
+def _await_peer(ref: Any, peer: Any, deadline: float) -> Any:
+    """A peer's answer to ``ref``. Every ``PROBE_S`` without one the peer is pinged; a peer
+    that does not answer a ping (its node died) is not live for this write: ``TimeoutError``
+    at once, instead of waiting for Ray to notice the death."""
+    import ray
+
+    while True:
+        done, _ = ray.wait([ref], timeout=PROBE_S)
+        if done:
+            return ray.get(ref, timeout=0)
+        if time.monotonic() > deadline:
+            raise TimeoutError("replication deadline passed")
+        alive, _ = ray.wait([peer.ping.remote()], timeout=PROBE_S)
+        if not alive:
+            raise TimeoutError("the replica does not answer")
+
+
 class ShardReplica:
     """The actor body (wrapped by ``ray.remote`` in ``akindb.distributed.cluster``)."""
 
@@ -253,22 +273,19 @@ class ShardReplica:
 
     def _replicate(self, seq: int, op: Op) -> list[int]:
         """Send ``op`` to every other replica; the indexes of those that committed it."""
-        import ray
 
         acked = [self.index]
         refs = {p.replicate.remote(self.epoch, seq, op): p for p in self.peers}
         deadline = time.monotonic() + REPLICATE_TIMEOUT_S
         for ref, peer in refs.items():
             try:
-                status, at, who = ray.get(ref, timeout=max(0.1, deadline - time.monotonic()))
+                status, at, who = _await_peer(ref, peer, deadline)
                 if status == "gap":
                     entries = self.log_since(at)
                     if entries is None:  # too far behind: the controller has it copy a snapshot
                         continue
-                    status, at, who = ray.get(
-                        peer.replicate_many.remote(self.epoch, entries),
-                        timeout=max(0.1, deadline - time.monotonic()),
-                    )
+                    status, at, who = _await_peer(
+                        peer.replicate_many.remote(self.epoch, entries), peer, deadline)
                 if status == "stale":
                     self.role = "secondary"
                     self.ready = False  # this write may exist only here: resync before reads
