@@ -31,7 +31,7 @@ def test_same_public_methods_and_signatures_as_collection() -> None:
         from akindb.protocol import CollectionAPI  # the lead's protocol, when merged
         names = [n for n in dir(CollectionAPI) if not n.startswith("_")]
     except ImportError:
-        names = [n for n in _public(Collection) if n not in ("db", "config", "check_model")]
+        names = [n for n in _public(Collection) if n not in ("db", "config")]
     assert {"search", "add", "search_vectors", "context", "name", "metric"} <= set(names)
     for name in names:
         emb = inspect.getattr_static(Collection, name)

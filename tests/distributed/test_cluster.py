@@ -129,3 +129,22 @@ def test_status_reports_every_replica(cluster: Cluster,
         nodes = {r["node"] for r in sh["replicas"]}
         assert len(nodes) == 2  # STRICT_SPREAD: replicas of a shard on distinct nodes
         assert all(r["lag"] == 0 and r["ready"] for r in sh["replicas"])
+
+
+def test_a_node_with_another_model_is_refused_and_nothing_is_left(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pin is checked cluster-wide: here the driver pins a different model than the one
+    the nodes load (the worker processes do not see this monkeypatch)."""
+    import akindb.models.registry as registry
+    from akindb.errors import ModelMismatchError
+    from tests.conftest import HashEmbedder
+
+    monkeypatch.setattr(registry, "load_embedder",
+                        lambda name=None: HashEmbedder(dim=384, name="all-MiniLM-L6-v2"))
+    with pytest.raises(ModelMismatchError, match="pinned cluster-wide"):
+        cluster.create_collection("pin", shards=1, replicas=2)
+    assert "pin" not in cluster.list_collections()
+    monkeypatch.undo()
+    col = cluster.create_collection("pin", shards=1, replicas=2)  # the name is free again
+    assert col.count() == 0
+    cluster.drop_collection("pin")

@@ -293,15 +293,28 @@ class Cluster:
                 try:
                     ray.get(h.ping.remote(), timeout=timeout)
                 except Exception as exc:
-                    from akindb.distributed.router import unwrap
-
-                    raise unwrap(exc) from None
+                    self._discard(name, handles)
+                    raise _start_error(exc, name) from None
         ctl = ray.remote(CollectionController).options(
             name=_controller_name(name), namespace=NAMESPACE, lifetime="detached",
             num_cpus=0, max_restarts=-1, max_concurrency=16,
         ).remote(str(self.root), name, spec, handles)
         ray.get(ctl.start.remote(), timeout=timeout)
         return self.get_collection(name, allow_partial=allow_partial)
+
+    def _discard(self, name: str, handles: list[list[Any]]) -> None:
+        """Undo a half-made collection: its replicas (restartable, detached) and placement
+        groups would otherwise outlive the failed call."""
+        import ray
+        from ray.util.placement_group import get_placement_group, remove_placement_group
+
+        for group in handles:
+            for h in group:
+                with contextlib.suppress(Exception):
+                    ray.kill(h, no_restart=True)
+        for s in range(len(handles)):
+            with contextlib.suppress(Exception):
+                remove_placement_group(get_placement_group(f"{name}/s{s}"))
 
     def get_collection(self, name: str, *, allow_partial: bool = False,
                        read_timeout: float | None = None) -> DistributedCollection:
@@ -448,6 +461,24 @@ class Cluster:
     def __repr__(self) -> str:
         kind = "local" if self._local is not None else "remote"
         return f"Cluster({self.address!r}, {kind})"
+
+
+def _start_error(exc: BaseException, name: str) -> BaseException:
+    """The akindb error that stopped a replica from starting, when there is one (a model
+    missing or different on a node), else a ``ClusterError`` carrying Ray's message."""
+    from akindb import errors
+    from akindb.distributed.router import unwrap
+
+    err = unwrap(exc)
+    if isinstance(err, errors.AkinError):
+        return err
+    text = str(exc)
+    for cls in (errors.ModelMismatchError, errors.ModelNotFoundError, errors.ModelError):
+        marker = f"{cls.__name__}: "
+        if marker in text:
+            msg = text.split(marker, 1)[1].strip().splitlines()[0]
+            return cls(msg)
+    return ClusterError(f"a replica of collection {name!r} could not start: {text[:500]}")
 
 
 def wait_until(pred: Any, timeout: float, every: float = 0.2) -> bool:

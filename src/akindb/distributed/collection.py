@@ -118,19 +118,32 @@ class DistributedCollection:
                 )
             name = self._info["model"]
             emb = load_embedder(None if name == "default" else name)
-            pinned = self._info.get("pinned")
-            if pinned:
-                from akindb.errors import ModelMismatchError
-                from akindb.models.base import ModelSpec
-
-                want = ModelSpec.from_json(pinned)
-                if not want.same_model(emb.spec):
-                    raise ModelMismatchError(
-                        f"collection {self.name!r} is pinned to {want.describe()}, but this "
-                        f"process loads {emb.spec.describe()}; install the same model here"
-                    )
+            self.check_model(emb)
             self._embedder = emb
         return self._embedder
+
+    def check_model(self, embedder: Embedder | None) -> None:
+        """Refuse a model other than the pinned one, naming both (as ``Collection``)."""
+        pinned = self._info.get("pinned")
+        if embedder is None or not pinned:
+            if embedder is not None and embedder.dim != self.dim:
+                from akindb.errors import ModelMismatchError
+
+                raise ModelMismatchError(
+                    f"collection {self.name!r} stores {self.dim}-d vectors; model "
+                    f"{embedder.spec.describe()} makes {embedder.dim}-d"
+                )
+            return
+        from akindb.errors import ModelMismatchError
+        from akindb.models.base import ModelSpec
+
+        want = ModelSpec.from_json(pinned)
+        if not want.same_model(embedder.spec):
+            raise ModelMismatchError(
+                f"collection {self.name!r} is pinned to model {want.describe()}, but "
+                f"{embedder.spec.describe()} was given; use the pinned model or create a new "
+                "collection for the other one"
+            )
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> tuple[list[Any], list[int]]:
         return self._router.read_all(method, args, kwargs, allow_partial=self.allow_partial)
