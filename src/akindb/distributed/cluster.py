@@ -124,7 +124,13 @@ class Cluster:
         try:
             for _ in range(nodes - 1):
                 rc.add_node(**args)
-            rc.wait_for_nodes(timeout=timeout)
+            try:
+                rc.wait_for_nodes(timeout=timeout)
+            except Exception as exc:  # Ray raises a bare TimeoutError/RayError here
+                raise ClusterError(
+                    f"{nodes} local nodes did not all come up within {timeout:g} s ({exc}); "
+                    "check free memory and ports, or start fewer nodes"
+                ) from None
             if ray.is_initialized():
                 ray.shutdown()
             ray.init(address=rc.address, namespace=NAMESPACE, logging_level=logging.WARNING,
