@@ -12,7 +12,7 @@ import pytest
 import ray
 
 from akindb.distributed import Cluster, DistributedCollection, ShardUnavailableError
-from akindb.distributed.cluster import wait_until
+from akindb.distributed.ray_env import wait_until
 from tests.distributed.conftest import ensure_nodes
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from akindb.distributed import Cluster
-from akindb.distributed.cluster import wait_until
+from akindb.distributed.ray_env import wait_until
 from tests.distributed.conftest import corpus_dir
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,58 +26,26 @@ from akindb.distributed.collection import DistributedCollection
 from akindb.distributed.controller import CollectionController
 from akindb.distributed.errors import ClusterError
 from akindb.distributed.placement import check_layout
+from akindb.distributed.ray_env import (
+    INFO_ACTOR,
+    LOCAL_SYSTEM_CONFIG,
+    NAMESPACE,
+    _ClusterInfo,
+    _loopback_only,
+    _start_error,
+    require_ray,
+)
 from akindb.distributed.replica import ShardReplica
 from akindb.distributed.router import Router
-from akindb.errors import CollectionExistsError, CollectionNotFoundError, MissingExtraError
+from akindb.errors import CollectionExistsError, CollectionNotFoundError
 
 if TYPE_CHECKING:
     from akindb.ingest import IngestReport
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "akindb"
 REPLICA_CPU = 0.01
 """Each replica reserves a sliver of a CPU: placement is about distinct nodes, not cores."""
-LOCAL_SYSTEM_CONFIG = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
-"""A local cluster notices a killed node in ~2 s instead of Ray's default ~30 s."""
-
-
-def require_ray() -> Any:
-    """Import ray, or explain how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise MissingExtraError("ray", "akindb.distributed (sharded collections on Ray)") from None
-    return ray
-
-
-def _loopback_only() -> None:
-    """Make Ray resolve this machine's address as 127.0.0.1 for a local cluster.
-
-    Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` once, at import; when the variable is not
-    ``0`` a local cluster binds to the external address (and a mis-addressed ``ray.init``
-    retries forever). Library code does not edit ``os.environ``, so the constant Ray consults
-    is set instead, in this process only.
-    """
-    if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
-        return
-    import ray._private.ray_constants as rc
-
-    rc.ENABLE_RAY_CLUSTER = False
-
-
-INFO_ACTOR = "cluster-info"
-
-
-class _ClusterInfo:
-    """A detached actor holding the folder a local cluster keeps its replicas in, so a later
-    ``Cluster.connect`` (the CLI, the server) creates collections in the same place."""
-
-    def __init__(self, root: str) -> None:
-        self._root = root
-
-    def root(self) -> str:
-        return self._root
 
 
 def _controller_name(name: str) -> str:
@@ -467,31 +433,3 @@ class Cluster:
     def __repr__(self) -> str:
         kind = "local" if self._local is not None else "remote"
         return f"Cluster({self.address!r}, {kind})"
-
-
-def _start_error(exc: BaseException, name: str) -> BaseException:
-    """The akindb error that stopped a replica from starting, when there is one (a model
-    missing or different on a node), else a ``ClusterError`` carrying Ray's message."""
-    from akindb import errors
-    from akindb.distributed.router import unwrap
-
-    err = unwrap(exc)
-    if isinstance(err, errors.AkinError):
-        return err
-    text = str(exc)
-    for cls in (errors.ModelMismatchError, errors.ModelNotFoundError, errors.ModelError):
-        marker = f"{cls.__name__}: "
-        if marker in text:
-            msg = text.split(marker, 1)[1].strip().splitlines()[0]
-            return cls(msg)
-    return ClusterError(f"a replica of collection {name!r} could not start: {text[:500]}")
-
-
-def wait_until(pred: Any, timeout: float, every: float = 0.2) -> bool:
-    """Poll ``pred()`` until true or ``timeout`` seconds pass (used by tests and the CLI)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(every)
-    return bool(pred())

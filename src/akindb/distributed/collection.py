@@ -16,7 +16,6 @@ Every method has the embedded signature (a test compares them), so code written 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
@@ -25,6 +24,13 @@ import numpy as np
 
 from akindb.core.topk import top_k
 from akindb.core.vectors import as_matrix
+from akindb.distributed.merge import (
+    _CHUNK_KEY,
+    PartialResult,
+    _tag,
+    merge_hits,
+    parallel_writes,
+)
 from akindb.distributed.placement import group_by_shard, shard_of
 from akindb.distributed.router import Router
 from akindb.errors import EmptyTextError, InvalidArgumentError
@@ -43,39 +49,8 @@ if TYPE_CHECKING:
     from akindb.retrieval.rerank import Reranker
     from akindb.retrieval.search import SearchMode
 
-UPLOAD_BATCH_BYTES = 4 * 1024 * 1024
-_CHUNK_KEY = 1 << 40  # hits of different shards get distinct chunk ids: shard * _CHUNK_KEY + id
-
-
-class PartialResult(list):  # type: ignore[type-arg]
-    """A result list missing the shards in ``missing_shards`` (only with ``allow_partial``)."""
-
-    def __init__(self, items: Sequence[Any] = (), missing: Sequence[int] = ()) -> None:
-        super().__init__(items)
-        self.missing_shards = list(missing)
-        self.partial = bool(self.missing_shards)
-
-
-def merge_hits(per_shard: Sequence[Sequence[Hit]], k: int) -> list[Hit]:
-    """The best ``k`` of several shards' best-first lists, ties to the lower shard and rank,
-    using the embedded engine's top-k. Each hit's ``chunk_id`` is made unique across shards.
-
-    >>> a = Hit("a", 0.9, 0.1, "x"); b = Hit("b", 0.95, 0.05, "y"); c = Hit("c", 0.9, 0.1, "z")
-    >>> [h.id for h in merge_hits([[a], [b, c]], 2)]
-    ['b', 'a']
-    """
-    flat = [h for hits in per_shard for h in hits]
-    if not flat:
-        return []
-    scores = np.array([[h.score for h in flat]], dtype=np.float64)
-    idx, _ = top_k(cast(F32, scores), k)
-    return [flat[int(i)] for i in idx[0]]
-
-
-def _tag(hits: Sequence[Hit], shard: int) -> list[Hit]:
-    return [h if h.chunk_id is None
-            else dataclasses.replace(h, chunk_id=shard * _CHUNK_KEY + h.chunk_id)
-            for h in hits]
+__all__ = ["_CHUNK_KEY", "DistributedCollection", "PartialResult", "merge_hits",
+           "parallel_writes"]
 
 
 class DistributedCollection:
@@ -510,16 +485,3 @@ class DistributedCollection:
     def __repr__(self) -> str:
         return (f"DistributedCollection({self.name!r}, shards={self.shards}, "
                 f"replicas={self.replicas}, metric={self.metric.value}, dim={self.dim})")
-
-
-def parallel_writes(router: Router, kind: str, parts: Mapping[int, dict[str, Any]]) -> list[Any]:
-    """``router.write`` on several shards at once (one thread each, the calls wait on Ray);
-    results in shard order. The first error is raised after every shard has answered."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if len(parts) == 1:
-        ((s, p),) = parts.items()
-        return [router.write(s, kind, p)]
-    with ThreadPoolExecutor(max_workers=min(len(parts), 16)) as ex:
-        futs = [ex.submit(router.write, s, kind, p) for s, p in sorted(parts.items())]
-        return [f.result() for f in futs]

@@ -26,7 +26,7 @@ def add_files(router: Router, paths: Sequence[str | Path], metadata: Mapping[str
               progress: IngestProgress | None) -> IngestReport:
     import time
 
-    from akindb.distributed.collection import parallel_writes
+    from akindb.distributed.merge import parallel_writes
     from akindb.ingest import IngestReport
     from akindb.text.loaders import iter_files
 

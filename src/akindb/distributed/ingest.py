@@ -144,8 +144,8 @@ def run_ingest(cluster: Cluster, paths: Sequence[str | Path], *, collection: str
     """See ``Cluster.ingest``."""
     import ray.data
 
-    from akindb.distributed.cluster import NAMESPACE
-    from akindb.distributed.collection import parallel_writes
+    from akindb.distributed.merge import parallel_writes
+    from akindb.distributed.ray_env import NAMESPACE
     from akindb.errors import InvalidArgumentError
     from akindb.ingest import IngestReport
     from akindb.text.loaders import iter_files

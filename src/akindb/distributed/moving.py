@@ -25,7 +25,7 @@ def import_collection(cluster: Cluster, path: Path, name: str, *, shards: int, r
                       source: str, index: str, batch: int) -> DistributedCollection:
     """See ``Cluster.import_collection``."""
     import akindb
-    from akindb.distributed.collection import parallel_writes
+    from akindb.distributed.merge import parallel_writes
 
     db = akindb.open(path, create=False)
     try:
