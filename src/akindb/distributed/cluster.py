@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HEAD_RESOURCE = "node:__internal_head__"
+"""A resource Ray gives the head node only."""
 REPLICA_CPU = 0.01
 """Each replica reserves a sliver of a CPU: placement is about distinct nodes, not cores."""
 
@@ -270,6 +272,9 @@ class Cluster:
         ctl = ray.remote(CollectionController).options(
             name=_controller_name(name), namespace=NAMESPACE, lifetime="detached",
             num_cpus=0, max_restarts=-1, max_concurrency=16,
+            # On the head node: losing the head loses Ray's GCS anyway, while a controller on
+            # a worker node would stall fail-over for the length of its own restart.
+            resources={HEAD_RESOURCE: 0.001},
         ).remote(str(self.root), name, spec, handles)
         ray.get(ctl.start.remote(), timeout=timeout)
         return self.get_collection(name, allow_partial=allow_partial)

@@ -44,6 +44,13 @@ class CollectionController:
         self._last: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        if any(self.epoch):  # restarted by Ray: carry on reconciling without being asked
+            self._ensure_loop()
+
+    def _ensure_loop(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="reconcile")
+            self._thread.start()
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -64,9 +71,7 @@ class CollectionController:
                 if self.epoch[s] == 0:
                     self._promote(s, self.primary[s], 1)
             self._save()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, daemon=True, name="reconcile")
-            self._thread.start()
+        self._ensure_loop()
         return self.view()
 
     def view(self) -> list[tuple[int, int]]:
