@@ -3,6 +3,7 @@ implementation must be assignable to ``CollectionAPI``."""
 
 from akindb.client import RemoteCollection
 from akindb.collection import Collection
+from akindb.distributed.collection import DistributedCollection
 from akindb.protocol import CollectionAPI
 
 
@@ -11,4 +12,8 @@ def embedded(c: Collection) -> CollectionAPI:
 
 
 def remote(c: RemoteCollection) -> CollectionAPI:
+    return c
+
+
+def distributed(c: DistributedCollection) -> CollectionAPI:
     return c

@@ -28,6 +28,7 @@ MODULES = _modules_with_examples()
 ILLUSTRATIVE = {
     "akindb": "the quick start indexes a folder with the real model (tests/test_search_real.py)",
     "akindb.client": "the example talks to a running server (tests/server/test_parity.py)",
+    "akindb.distributed": "the example starts a Ray cluster (tests/distributed/test_cluster.py)",
 }
 """Modules whose examples are all ``# doctest: +SKIP`` on purpose, and where they are tested."""
 

@@ -16,6 +16,12 @@ from akindb.collection import Collection
 from akindb.protocol import PROTOCOL_METHODS, PROTOCOL_PROPERTIES, CollectionAPI
 
 IMPLEMENTATIONS: dict[str, type[Any]] = {"embedded": Collection, "http": RemoteCollection}
+try:  # the Ray collection (extra [ray]); its module imports ray only when a cluster starts
+    from akindb.distributed.collection import DistributedCollection
+
+    IMPLEMENTATIONS["distributed"] = DistributedCollection
+except ImportError:  # pragma: no cover - without the extra
+    pass
 
 
 def _params(fn: Any, *, defaults: bool = True) -> list[tuple[str, Any, Any]]:

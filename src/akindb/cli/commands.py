@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import akindb
+from akindb.cli.cluster_options import ClusterOpt
 from akindb.cli.common import (
     DEFAULT_COLLECTION,
     CollectionOpt,
@@ -64,10 +65,28 @@ def index(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    cluster: ClusterOpt = None,
+    shards: Annotated[int, typer.Option(help="Shards of a new --cluster collection.", min=1)] = 1,
+    replicas: Annotated[
+        int, typer.Option(help="Replicas per shard of a new --cluster collection.", min=1)
+    ] = 2,
 ) -> None:
     """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
     with handled():
         params = json_object(index_params, "--index-params")
+        if cluster:  # a Ray Data ingest on the cluster (akindb.distributed.ingest)
+            from akindb.cli import cluster_commands
+
+            report = cluster_commands.index_on_cluster(
+                cluster, paths, collection, shards=shards, replicas=replicas, model=model,
+                metric=metric, index=index_kind, index_params=params)
+            if json_out:
+                print_json({"collection": collection, **report.to_dict()})
+            else:
+                out.print(f"{report.files} files: {report.added} added, {report.updated} "
+                          f"updated, {report.unchanged} unchanged; {report.chunks} chunks in "
+                          f"{report.seconds:.1f} s → collection '{collection}' on {cluster}")
+            return
         database = akindb.open(db_path(db))
         col = database.get_or_create_collection(
             collection, model=model, metric=metric, index=index_kind, index_params=params
@@ -171,12 +190,18 @@ def search(
         typer.Option(min=1, help="Candidates the reranker sees (mmr 50, cross-encoder 30)."),
     ] = None,
     json_out: JsonOpt = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Search a collection by meaning and keywords; prints ranked hits with score, source and
     passage."""
     with handled():
         # The truncation note comes once, from the search itself (a logged note).
-        col = _open_collection(db, collection)
+        if cluster:
+            from akindb.cli.cluster_commands import open_collection
+
+            col: Any = open_collection(cluster, collection)
+        else:
+            col = _open_collection(db, collection)
         from akindb.retrieval.request import check_mode
         from akindb.retrieval.rerank import parse_reranker
 
@@ -215,7 +240,7 @@ def search(
 
 
 def _fusion_params(
-    col: Collection, method: str | None, rrf_k: float | None, keyword_weight: float | None,
+    col: Any, method: str | None, rrf_k: float | None, keyword_weight: float | None,
     gate: bool | None,
 ) -> FusionParams | None:
     """The collection's stored fusion with the options given on the command line applied
@@ -231,8 +256,14 @@ def _fusion_params(
         method = "rrf"  # a rank constant only means something to RRF
     if method is not None and method not in methods:
         raise InvalidArgumentError(f"unknown fusion {method!r}; use one of: {', '.join(methods)}")
-    with col.parts.lock:
-        base = load_settings(col.parts.store.conn, col.config.id).fusion
+    parts = getattr(col, "parts", None)  # a cluster collection: the default settings
+    if parts is None:
+        from akindb.retrieval.settings import RetrievalSettings
+
+        base = RetrievalSettings().fusion
+    else:
+        with parts.lock:
+            base = load_settings(parts.store.conn, col.config.id).fusion
     if method is not None and method != base.method.value:
         base = FusionParams(FusionMethod(method), candidates=base.candidates)
         if base.method is FusionMethod.CONVEX:

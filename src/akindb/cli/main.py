@@ -8,6 +8,7 @@ import typer
 
 from akindb.cli import (
     backup_commands,
+    cluster_commands,
     commands,
     compare_commands,
     evaluate,
@@ -47,6 +48,7 @@ hygiene_commands.register(app)
 migrate_commands.register(app)
 quality_commands.register(app)
 model_commands.register(app)
+cluster_commands.register(app)
 
 
 def main() -> None:

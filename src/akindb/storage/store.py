@@ -130,6 +130,13 @@ class CollectionStore:
                 out[doc_id] = h
         return out
 
+    def content_hashes(self) -> dict[str, str]:
+        """``doc id -> content hash`` of every document (what a replica sync compares)."""
+        rows = self.conn.execute(
+            "SELECT doc_id, content_hash FROM documents WHERE collection_id = ?", (self.cid,)
+        ).fetchall()
+        return {str(d): str(h) for d, h in rows}
+
     def count(self) -> int:
         return int(
             self.conn.execute(

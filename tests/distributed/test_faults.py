@@ -1,0 +1,152 @@
+"""Faults on a local 3-node cluster: a replica actor, a primary mid-batch, a whole shard, a
+node (SIGKILL) while queries and writes run. Vectors-only collections: the model is beside
+the point here, and each replica then starts in well under a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import ray
+
+from akindb.distributed import Cluster, DistributedCollection, ShardUnavailableError
+from akindb.distributed.ray_env import wait_until
+from tests.distributed.conftest import ensure_nodes
+
+pytestmark = [pytest.mark.distributed, pytest.mark.timeout(300)]
+DIM = 16
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+def _fill(col: DistributedCollection, n: int, seed: int = 0) -> np.ndarray:
+    v = _vectors(n, seed)
+    col.add([f"text {i}" for i in range(n)], ids=[f"d{i}" for i in range(n)], vectors=v)
+    return v
+
+
+def _all_ready(cluster: Cluster, name: str) -> bool:
+    shards = cluster.status()["collections"][name]["shards"]
+    return all(r["alive"] and r.get("ready") and r.get("lag") == 0
+               for sh in shards for r in sh["replicas"])
+
+
+def test_kill_a_replica_actor(cluster: Cluster) -> None:
+    col = cluster.create_collection("f-actor", shards=2, replicas=2, model=None, dim=DIM)
+    v = _fill(col, 40)
+    victim = col._router.replicas[0][1]
+    ray.kill(victim, no_restart=False)  # Ray restarts it (max_restarts)
+    for i in range(20):  # reads never fail meanwhile
+        assert col.search_vector(v[i], k=1, exact=True)[0].id == f"d{i}"
+    col.add(["after"], ids=["after"], vectors=_vectors(1, 9))
+    assert wait_until(lambda: _all_ready(cluster, "f-actor"), 60)
+    st = cluster.status()["collections"]["f-actor"]["shards"]
+    for sh in st:  # the restarted replica holds what its primary holds
+        docs = [r["documents"] for r in sh["replicas"]]
+        assert docs[0] == docs[1]
+    assert sum(sh["replicas"][0]["documents"] for sh in st) == 41
+    cluster.drop_collection("f-actor")
+
+
+def test_kill_the_primary_during_a_write_batch(cluster: Cluster) -> None:
+    col = cluster.create_collection("f-primary", shards=1, replicas=2, model=None, dim=DIM)
+    v = _vectors(200, 1)
+    acked: list[str] = []
+    failed: list[int] = []
+
+    def writer() -> None:
+        for b in range(20):
+            ids = [f"b{b}-{j}" for j in range(10)]
+            try:
+                col.add([f"t{b}-{j}" for j in range(10)], ids=ids,
+                        vectors=v[b * 10:(b + 1) * 10])
+                acked.extend(ids)
+            except Exception:
+                failed.append(b)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(0.3)
+    primary = col._router.replicas[0][col._router.view[0][0]]
+    ray.kill(primary, no_restart=False)
+    t.join(120)
+    assert not t.is_alive()
+    assert col._router.failovers >= 1 or acked  # the router failed over (or finished first)
+    present = {r.id for r in col.get()}
+    assert set(acked) <= present  # every acknowledged write is there
+    for b in failed:  # a failed batch, retried, is present once
+        col.add([f"t{b}-{j}" for j in range(10)], ids=[f"b{b}-{j}" for j in range(10)],
+                vectors=v[b * 10:(b + 1) * 10])
+    assert col.count() == 200 and len({r.id for r in col.get()}) == 200
+    assert wait_until(lambda: _all_ready(cluster, "f-primary"), 60)
+    cluster.drop_collection("f-primary")
+
+
+def test_both_replicas_down_is_an_error_or_flagged_partial(cluster: Cluster) -> None:
+    col = cluster.create_collection("f-shard", shards=2, replicas=2, model=None, dim=DIM)
+    v = _fill(col, 30)
+    for h in col._router.replicas[1]:
+        ray.kill(h, no_restart=True)
+    with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[1\]") as err:
+        col.search_vector(v[0], k=5)
+    assert err.value.shards == [1]
+    part = cluster.get_collection("f-shard", allow_partial=True)
+    hits = part.search_vector(v[0], k=5)
+    assert getattr(hits, "partial", False) and hits.missing_shards == [1]
+    assert hits and all(h.id in {r.id for r in part.get()} for h in hits)
+    cluster.drop_collection("f-shard")
+
+
+def test_kill_a_worker_node_mid_query(cluster: Cluster) -> None:
+    ensure_nodes(cluster)
+    col = cluster.create_collection("f-node", shards=2, replicas=2, model=None, dim=DIM)
+    v = _fill(col, 60)
+    stop = threading.Event()
+    lat: list[float] = []
+    wlat: list[float] = []
+    wrong: list[str] = []
+    errors: list[str] = []
+    acked: list[str] = []
+
+    def loop() -> None:
+        i = 0
+        while not stop.is_set():
+            q = i % 60
+            t0 = time.perf_counter()
+            try:
+                hit = col.search_vector(v[q], k=1, exact=True)[0]
+                if hit.id != f"d{q}":
+                    wrong.append(f"{q}->{hit.id}")
+                lat.append(time.perf_counter() - t0)
+                if i % 5 == 0:
+                    doc = f"w{i}"
+                    t1 = time.perf_counter()
+                    col.add([doc], ids=[doc], vectors=_vectors(1, 1000 + i))
+                    wlat.append(time.perf_counter() - t1)
+                    acked.append(doc)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            i += 1
+
+    t = threading.Thread(target=loop)
+    t.start()
+    time.sleep(2)
+    cluster.kill_node(1)
+    time.sleep(8)
+    stop.set()
+    t.join(60)
+    for what, xs in (("queries", lat), ("writes", wlat)):
+        ms = np.array(xs) * 1000
+        print(f"\nnode kill, {what}: {len(ms)}, stall p50 {np.percentile(ms, 50):.1f} ms, "
+              f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms; "
+              f"failovers {col._router.failovers}, hedges {col._router.hedges}")
+    assert errors == [] and wrong == []
+    present = {r.id for r in col.get()}
+    assert set(acked) <= present
+    assert wait_until(lambda: _all_ready(cluster, "f-node"), 90)  # lost replicas came back
+    cluster.drop_collection("f-node")
+    ensure_nodes(cluster)
