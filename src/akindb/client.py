@@ -177,6 +177,24 @@ class RemoteCollection:
             progress(len(out))
         return out
 
+    def update(self, ids: Sequence[str], *, texts: Sequence[str] | None = None,
+               metadatas: Sequence[Mapping[str, Any]] | None = None, chunk: bool = True,
+               progress: ProgressFn | None = None) -> list[str]:
+        """As ``Collection.update`` (one request; ``progress`` is called once, at the end)."""
+        if isinstance(ids, str):
+            ids = [ids]
+        if isinstance(texts, str):
+            raise errors.InvalidArgumentError("texts must be a list of strings, not one string")
+        body = {
+            "ids": [str(i) for i in ids], "texts": list(texts) if texts is not None else None,
+            "metadatas": [dict(m) for m in metadatas] if metadatas is not None else None,
+            "chunk": chunk,
+        }
+        out = list(self._call("POST", "/update", body)["ids"])
+        if progress is not None:
+            progress(len(out))
+        return out
+
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         if isinstance(ids, str):
             ids = [ids]

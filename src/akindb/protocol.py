@@ -70,6 +70,16 @@ class CollectionAPI(Protocol):
         progress: ProgressFn | None = None,
     ) -> list[str]: ...
 
+    def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]: ...
+
     def add_files(
         self,
         paths: Sequence[str | Path],
@@ -194,7 +204,8 @@ class CollectionAPI(Protocol):
 
 
 PROTOCOL_METHODS: tuple[str, ...] = (
-    "add", "upsert", "add_files", "delete", "flush", "get", "count", "count_chunks", "info",
+    "add", "upsert", "update", "add_files", "delete", "flush", "get", "count", "count_chunks",
+    "info",
     "tokenize", "vectors_of", "search", "search_vector", "search_vectors", "context",
     "more_like", "tune", "index_stats", "compact",
 )

@@ -115,6 +115,24 @@ class Collection:
         """Like ``add``, but an existing id with different content is replaced."""
         return self._write(texts, ids, metadatas, vectors, sources, chunk, progress, upsert=True)
 
+    def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """Change stored documents by id (Chroma's ``update``, Qdrant's ``set_payload``).
+
+        ``metadatas`` are merged into the stored metadata (``None`` removes a key) without
+        re-embedding; ``texts`` are re-chunked and re-embedded (the metadata is kept unless
+        given). An unknown id raises ``DocumentNotFoundError`` and nothing is written."""
+        from akindb.collection.update import update
+
+        return update(self._parts, ids, texts, metadatas, chunk, progress)
+
     def _write(
         self,
         texts: Sequence[str] | None,

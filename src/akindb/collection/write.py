@@ -37,6 +37,8 @@ class DocWrite:
     chunks: list[Chunk]
     replace: bool
     vectors: F32 | None = None
+    metadata_only: bool = False
+    """Same content, new metadata: stored in place, nothing re-embedded or re-indexed."""
 
 
 def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressFn | None = None
@@ -45,7 +47,7 @@ def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressF
     transaction, replacing those marked ``replace``."""
     if not docs:
         return
-    todo = [d for d in docs if d.vectors is None]
+    todo = [d for d in docs if d.vectors is None and not d.metadata_only]
     if todo:
         embedded = parts.embedder.embed([c.text for d in todo for c in d.chunks],
                                         progress=progress)
@@ -56,6 +58,9 @@ def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressF
     with parts.write_txn():
         parts.store.delete_documents([d.doc_id for d in docs if d.replace])
         for d in docs:
+            if d.metadata_only:
+                parts.store.set_metadata(d.doc_id, d.metadata)
+                continue
             assert d.vectors is not None
             parts.store.insert_document(
                 d.doc_id, source=d.source, text=d.text, content_hash=d.content_hash,
@@ -76,7 +81,8 @@ def prepare(
 ) -> tuple[list[str], list[DocWrite]]:
     """Validate an ``add``/``upsert`` call and return (all ids, the documents to write).
 
-    Re-adding an id with the same content is a no-op; with different content it is an error
+    Re-adding an id with the same content is a no-op, except that given metadata that differs
+    from the stored one replaces it (without re-embedding); different content is an error
     unless ``upsert``.
     """
     if isinstance(texts, str):
@@ -125,7 +131,10 @@ def prepare(
                 "replace them"
             )
     src = sources or [None] * n
-    docs = [
+    docs = metadata_changes(parts, doc_ids, metas, body, hashes, src,
+                            [i for i in range(n) if existing.get(doc_ids[i]) == hashes[i]]
+                            ) if metadatas is not None else []
+    docs += [
         DocWrite(
             doc_ids[i], body[i], hashes[i], metas[i], src[i],
             [Chunk(body[i], 0, len(body[i]), 0)] if mats is not None
@@ -136,3 +145,26 @@ def prepare(
         for i in todo
     ]
     return doc_ids, docs
+
+
+def metadata_changes(
+    parts: CollectionParts, doc_ids: Sequence[str], metas: Sequence[dict[str, Any]],
+    body: Sequence[str], hashes: Sequence[str], src: Sequence[str | None], same: Sequence[int],
+) -> list[DocWrite]:
+    """Metadata-only writes for the items ``same`` (content unchanged) whose given metadata
+    differs from the stored one: the content hash covers the text only, so without this a
+    changed metadata would be silently dropped."""
+    if not same:
+        return []
+    with parts.lock:
+        stored = parts.store.metadatas([doc_ids[i] for i in same])
+
+    def norm(m: Mapping[str, Any]) -> str:
+        return json.dumps(dict(m), sort_keys=True)
+
+    return [
+        DocWrite(doc_ids[i], body[i], hashes[i], metas[i], src[i], [], replace=False,
+                 metadata_only=True)
+        for i in same
+        if doc_ids[i] in stored and norm(stored[doc_ids[i]]) != norm(metas[i])
+    ]

@@ -98,6 +98,28 @@ class CollectionStore:
             ],
         )
 
+    def set_metadata(self, doc_id: str, metadata: Mapping[str, Any]) -> None:
+        """Replace one document's metadata in place: no chunk row changes, so the FTS table,
+        the operations log and the vector index are untouched (filters read ``documents``)."""
+        self.conn.execute(
+            "UPDATE documents SET metadata = ?, updated_at = ? WHERE collection_id = ?"
+            " AND doc_id = ?",
+            (json.dumps(dict(metadata), sort_keys=True), time.time(), self.cid, doc_id),
+        )
+
+    def metadatas(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored metadata of the documents among ``doc_ids`` that exist."""
+        out: dict[str, dict[str, Any]] = {}
+        for part in _batches(list(doc_ids)):
+            marks = ",".join("?" * len(part))
+            for doc_id, meta in self.conn.execute(
+                f"SELECT doc_id, metadata FROM documents WHERE collection_id = ?"
+                f" AND doc_id IN ({marks})",
+                (self.cid, *part),
+            ):
+                out[doc_id] = json.loads(meta)
+        return out
+
     def delete_documents(self, doc_ids: Sequence[str]) -> int:
         n = 0
         for part in _batches(list(doc_ids)):
