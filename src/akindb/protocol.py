@@ -10,6 +10,11 @@ Code written against ``CollectionAPI`` runs unchanged on any of them:
 
 >>> def top_ids(col: CollectionAPI, query: str) -> list[str]:   # doctest: +SKIP
 ...     return [h.id for h in col.search(query, k=3)]
+
+The methods every implementation has:
+
+>>> "update" in PROTOCOL_METHODS and "search" in PROTOCOL_METHODS
+True
 """
 
 from __future__ import annotations
