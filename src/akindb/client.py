@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 __all__ = [
@@ -261,6 +261,7 @@ class RemoteCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         """As ``Collection.search``. ``rerank`` travels as its spec (``"mmr"``); a
         cross-encoder runs where its weights are, so over HTTP it is refused."""
@@ -269,6 +270,7 @@ class RemoteCollection:
         body = SearchRequest(
             query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            group_by=group_by,
         ).to_wire()
         return [_hit(h) for h in self._call("POST", "/search", body)["hits"]]
 
@@ -285,13 +287,14 @@ class RemoteCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[list[Hit]]:
         """Many text queries in one request: ``[search(q, ...) for q in queries]``."""
         from akindb.retrieval.request import SearchOptions
 
         body = {"queries": list(queries), **SearchOptions(
             k=k, mode=mode, min_score=min_score, max_distance=max_distance, where=where,
-            exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            exact=exact, explain=explain, rerank=rerank, fusion=fusion, group_by=group_by,
         ).to_wire()}
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_batch", body)[
             "results"]]

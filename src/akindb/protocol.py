@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn, TokenView
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 
@@ -131,6 +131,7 @@ class CollectionAPI(Protocol):
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]: ...
 
     def search_vector(

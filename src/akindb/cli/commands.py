@@ -165,6 +165,14 @@ def search(
         int | None,
         typer.Option(min=1, help="Candidates the reranker sees (mmr 50, cross-encoder 30)."),
     ] = None,
+    group_by: Annotated[
+        bool,
+        typer.Option(
+            "--per-doc",
+            help="One hit per document (its best chunk; the count of its other matching "
+            "chunks beside it); -k counts documents.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Search a collection by meaning and keywords; prints ranked hits with score, source and
@@ -183,6 +191,7 @@ def search(
         hits = col.search(
             query, k=k, mode=check_mode(mode), min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, fusion=params, rerank=reranker,
+            group_by="document" if group_by else None,
         )
         if json_out:
             for h in hits:
@@ -195,7 +204,8 @@ def search(
         for rank, h in enumerate(hits, 1):
             out.print(
                 f"[bold]{rank}.[/] [cyan]{h.score:.4f}[/]  {h.source or h.id}"
-                f"  [dim]chars {h.start}-{h.end}[/]",
+                f"  [dim]chars {h.start}-{h.end}[/]"
+                + (f" [dim](+{len(h.others)} more chunks)[/]" if h.others else ""),
                 markup=True,
             )
             snippet = " ".join(h.text.split())

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from akindb.collection.ingest import IngestProgress, IngestReport
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ class Collection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         """The ``k`` chunks that best match ``query``, best first (higher score = better).
 
@@ -236,6 +237,8 @@ class Collection:
         importance by occlusion to ``Hit.explain()`` (one extra batch in the same model call).
         ``rerank`` re-orders the top candidates (``akindb.retrieval.rerank``: MMR,
         cross-encoder); ``fusion`` overrides the hybrid fusion defaults.
+        ``group_by="document"``: ``k`` documents, each its best chunk with the other matching
+        chunks on ``Hit.others`` (``akindb.retrieval.grouping``).
         """
         from akindb.retrieval.request import SearchRequest
         from akindb.retrieval.search import search
@@ -243,6 +246,7 @@ class Collection:
         return search(self._parts, SearchRequest(
             query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            group_by=group_by,
         ))
 
     def context(

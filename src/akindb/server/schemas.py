@@ -126,6 +126,9 @@ _OPTION_FIELDS: dict[str, tuple[Any, Any]] = {
         "its weights are, so not over HTTP).")),
     "fusion": (dict[str, Any] | None, Field(
         None, description="Hybrid fusion parameters (akindb.retrieval.fusion.FusionParams).")),
+    "group_by": (str | None, Field(
+        None, max_length=16, description="'document': one hit per document (its best chunk; "
+        "the others on the hit), k documents.")),
 }
 
 
@@ -179,6 +182,9 @@ class HitOut(BaseModel):
     chunk_id: int | None = None
     explanation: dict[str, Any] | None = Field(
         None, description="Why it ranked here (Hit.explain(): dense, BM25, fusion parts)."
+    )
+    others: list[dict[str, Any]] | None = Field(
+        None, description="group_by='document': the document's other matching chunks."
     )
 
 

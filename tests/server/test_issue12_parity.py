@@ -1,4 +1,4 @@
-"""``update`` behaves the same embedded and over HTTP (issue 12.1)."""
+"""Issue 12 behaves the same embedded and over HTTP: update (12.1), grouped search (12.4)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,16 @@ def test_update_and_metadata_upsert(backend: Backend) -> None:
     assert col.get("b")[0].text == "now about bread"
     with pytest.raises(errors.DocumentNotFoundError):
         col.update(["missing"], metadatas=[{"n": 1}])
+
+
+def test_grouped_search(backend: Backend) -> None:
+    col = backend.create("docs")
+    long = "\n\n".join(" ".join(f"The cat sat on the mat {i}." for _ in range(12))
+                       for i in range(20))
+    col.add([long, "A cat and a dog.", "Bread and butter."], ids=["long", "pets", "bread"])
+    hits = col.search("cat mat", k=2, mode="keyword", group_by="document")
+    assert [h.id for h in hits] == ["long", "pets"]
+    assert len(hits[0].others) >= 10 and all(o.id == "long" for o in hits[0].others)
+    batch = col.search_batch(["cat mat"], k=2, mode="keyword", group_by="document") if (
+        backend.kind == "http") else [hits]
+    assert [h.id for h in batch[0]] == ["long", "pets"]
