@@ -206,18 +206,22 @@ class RemoteCollection:
 
     def add_files(self, paths: Sequence[str | Path], *,
                   metadata: Mapping[str, Any] | None = None,
-                  progress: IngestProgress | None = None) -> IngestReport:
+                  progress: IngestProgress | None = None, prune: bool = True,
+                  skip_duplicates: bool = False) -> IngestReport:
         """As ``Collection.add_files``, for files on *this* machine: they are walked and read
-        here and their contents uploaded (the server never reads a path it is sent); see
-        ``akindb.upload``."""
+        here and their contents uploaded (the server never reads a path it is sent); pruning
+        sends the names of the files walked in one last request; see ``akindb.upload``."""
         from akindb.upload import upload_files
 
-        def send(batch: list[dict[str, str]]) -> dict[str, Any]:
-            body = {"files": batch, "metadata": dict(metadata) if metadata else None}
+        def send(batch: list[dict[str, str]], extra: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+            body = {"files": batch, "metadata": dict(metadata) if metadata else None,
+                    **(extra or {})}
             out: dict[str, Any] = self._call("POST", "/add_files", body)
             return out
 
-        return upload_files(paths, send, progress=progress)
+        return upload_files(paths, send, progress=progress, prune=prune,
+                            skip_duplicates=skip_duplicates)
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, ids: Sequence[str] | str | None = None, *, where: Where = None,

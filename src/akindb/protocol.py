@@ -91,6 +91,8 @@ class CollectionAPI(Protocol):
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport: ...
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from akindb import errors
@@ -33,3 +35,21 @@ def test_grouped_search(backend: Backend) -> None:
     batch = col.search_batch(["cat mat"], k=2, mode="keyword", group_by="document") if (
         backend.kind == "http") else [hits]
     assert [h.id for h in batch[0]] == ["long", "pets"]
+
+
+def test_add_files_prunes_both_ways(backend: Backend, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The cat sat on the mat.")
+    (docs / "b.txt").write_text("Dogs bark at the postman.")
+    (docs / "c.txt").write_text("The cat sat on the mat.")
+    col = backend.create("files")
+    rep = col.add_files([docs])
+    a, b, c = (str((docs / n).resolve()) for n in ("a.txt", "b.txt", "c.txt"))
+    assert rep.duplicates == [(c, a)] and col.count() == 3
+    (docs / "b.txt").unlink()
+    assert col.add_files([docs], prune=False).removed == []
+    assert col.count() == 3
+    rep = col.add_files([docs], skip_duplicates=True)
+    assert sorted(rep.removed) == [b, c] and rep.skipped["duplicate"] == 1
+    assert [r.id for r in col.get()] == [a]

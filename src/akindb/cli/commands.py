@@ -62,9 +62,23 @@ def index(
             '\'{"codes": "binary"}\' for quantized; an unknown name lists the valid ones.'
         ),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune/--no-prune",
+            help="Remove the documents of files that are gone from the given folders, so the "
+            "collection matches them (--no-prune keeps them).",
+        ),
+    ] = True,
+    skip_duplicates: Annotated[
+        bool,
+        typer.Option(help="Store only the first of files with exactly the same bytes "
+                     "(duplicates are reported either way)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
+    """Chunk, embed and store files; re-running skips unchanged files (content hash) and
+    removes documents whose file was deleted from an indexed folder."""
     with handled():
         params = json_object(index_params, "--index-params")
         database = akindb.open(db_path(db))
@@ -86,9 +100,10 @@ def index(
                 def tick(done: int, total: int, chunks: int) -> None:
                     bar.update(task, completed=done, total=total, chunks=chunks)
 
-                report = col.add_files(paths, progress=tick)
+                report = col.add_files(paths, progress=tick, prune=prune,
+                                       skip_duplicates=skip_duplicates)
         else:
-            report = col.add_files(paths)
+            report = col.add_files(paths, prune=prune, skip_duplicates=skip_duplicates)
         database.close()
         if json_out:
             print_json({"collection": collection, **report.to_dict()})
@@ -96,9 +111,17 @@ def index(
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
         out.print(
             f"{report.files} files: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged, skipped {skipped}; {report.chunks} chunks "
-            f"in {report.seconds:.1f} s → collection '{collection}' in {db_path(db)}"
+            f"{report.unchanged} unchanged, {len(report.removed)} removed, skipped {skipped}; "
+            f"{report.chunks} chunks in {report.seconds:.1f} s → collection '{collection}' in "
+            f"{db_path(db)}", markup=False,
         )
+        for gone in report.removed[:10]:
+            out.print(f"  removed (file gone): {gone}", markup=False)
+        for dup, first in report.duplicates[:10]:
+            out.print(f"  duplicate: {dup} has the same bytes as {first}", markup=False)
+        more = len(report.removed) + len(report.duplicates) - 20
+        if more > 0:
+            out.print("  … and more (see --json)", markup=False)
 
 
 def search(

@@ -157,11 +157,17 @@ class Collection:
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport:
-        """Index files and folders: unchanged files are skipped, changed ones replaced."""
+        """Index files and folders: unchanged files are skipped, changed ones replaced, and
+        (``prune``) documents of files gone from the given folders removed (``removed`` in the
+        report). Exact duplicate files are reported; ``skip_duplicates`` stores only the first.
+        """
         from akindb.collection.ingest import ingest_paths
 
-        return ingest_paths(self._parts, paths, metadata=metadata or {}, progress=progress)
+        return ingest_paths(self._parts, paths, metadata=metadata or {}, progress=progress,
+                            prune=prune, skip_duplicates=skip_duplicates)
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""

@@ -35,6 +35,11 @@ class IngestReport:
     chunks: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    removed: list[str] = field(default_factory=list)
+    """Documents deleted because their file is gone from an indexed folder
+    (``akindb.collection.prune``)."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """``(file, same bytes as this earlier file)`` for every exact duplicate met."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +50,8 @@ class IngestReport:
             "chunks": self.chunks,
             "skipped": dict(self.skipped),
             "seconds": round(self.seconds, 3),
+            "removed": list(self.removed),
+            "duplicates": [list(d) for d in self.duplicates],
         }
 
 
@@ -67,11 +74,19 @@ def ingest_paths(
     *,
     metadata: Mapping[str, Any],
     progress: IngestProgress | None = None,
+    prune: bool = True,
+    skip_duplicates: bool = False,
 ) -> IngestReport:
-    """Index files and folders; each file's document id is its resolved path."""
+    """Index files and folders; each file's document id is its resolved path. With ``prune``
+    documents of files gone from the given folders are removed (``akindb.collection.prune``);
+    with ``skip_duplicates`` a file with the same bytes as an earlier one is not stored."""
+    from akindb.collection.prune import folders_of
+
     files = [p.resolve() for p in iter_files(paths)]
     return ingest_named(parts, [(str(p), partial(load_file, p)) for p in files],
-                        metadata=metadata, progress=progress)
+                        metadata=metadata, progress=progress,
+                        prune_folders=folders_of(paths) if prune else (),
+                        skip_duplicates=skip_duplicates)
 
 
 def ingest_named(
@@ -80,6 +95,8 @@ def ingest_named(
     *,
     metadata: Mapping[str, Any],
     progress: IngestProgress | None = None,
+    prune_folders: Sequence[str] = (),
+    skip_duplicates: bool = False,
 ) -> IngestReport:
     """Index ``(document id, load)`` pairs: files on disk (``ingest_paths``) or files uploaded
     to the server (``load_bytes`` over their contents). ``load`` runs only when needed, one
@@ -91,6 +108,8 @@ def ingest_named(
         known = parts.store.hashes([doc_id for doc_id, _ in items])
     pending: list[DocWrite] = []
     done = 0
+    first_with: dict[str, str] = {}  # content hash -> the first file that had it
+    present = {doc_id for doc_id, _ in items}
 
     def flush() -> None:
         nonlocal pending
@@ -108,8 +127,12 @@ def ingest_named(
     for doc_id, load in items:
         loaded = load()
         done += 1
-        if loaded.text is None:
+        if loaded.text is not None and is_duplicate(report, first_with, doc_id, loaded,
+                                                    skip_duplicates):
+            present.discard(doc_id)
+        elif loaded.text is None:  # not text (any more): a stored version is pruned
             report.skipped[loaded.skipped or "unreadable"] += 1
+            present.discard(doc_id)
         elif known.get(doc_id) == loaded.content_hash:
             report.unchanged += 1
         else:
@@ -127,8 +150,25 @@ def ingest_named(
         if progress is not None:
             progress(done, len(items), report.chunks)
     flush()
+    if prune_folders:
+        from akindb.collection.prune import prune_missing
+
+        report.removed = prune_missing(parts, prune_folders, present)
     if progress is not None:
         progress(done, len(items), report.chunks)
     parts.live.save()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def is_duplicate(report: IngestReport, first_with: dict[str, str], doc_id: str,
+                 loaded: LoadedText, skip: bool) -> bool:
+    """Record ``doc_id`` in ``report.duplicates`` when an earlier file had the same bytes;
+    True when it is to be skipped (``skip``; counted in ``skipped["duplicate"]``)."""
+    first = first_with.setdefault(loaded.content_hash, doc_id)
+    if first == doc_id:
+        return False
+    report.duplicates.append((doc_id, first))
+    if skip:
+        report.skipped["duplicate"] += 1
+    return skip

@@ -235,11 +235,20 @@ class UploadedFile(_Body):
     )
 
 
+class PruneRequest(_Body):
+    folders: list[str] = Field(max_length=1000)
+    present: list[str] = Field(max_length=10_000_000)
+
+
 class AddFilesRequest(_Body):
     files: list[UploadedFile] = Field(max_length=MAX_ITEMS)
     metadata: dict[str, Any] | None = Field(
         None, description="Merged over each file's own metadata (source, filename, ext, kind, "
         "size).",
+    )
+    prune: PruneRequest | None = Field(
+        None, description="After the files: remove the documents under these folders (client "
+        "paths) whose file is not in present (akindb.collection.prune).",
     )
 
 
@@ -251,6 +260,8 @@ class IngestReportOut(BaseModel):
     chunks: int
     skipped: dict[str, int]
     seconds: float
+    removed: list[str] = []
+    duplicates: list[list[str]] = []
 
 
 class ContextRequest(_Body):

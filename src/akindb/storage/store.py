@@ -356,6 +356,17 @@ class CollectionStore:
             out.sort(key=lambda r: order.get(r.id, 0))
         return out
 
+    def doc_ids_under(self, prefix: str) -> list[str]:
+        """Ids of the documents whose ``source`` starts with ``prefix`` (a folder path ending in
+        its separator): a range scan on the ``(collection_id, source)`` index."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self.conn.execute(
+            "SELECT doc_id FROM documents WHERE collection_id = ? AND source >= ?"
+            " AND source < ?",
+            (self.cid, prefix, upper),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def doc_ids_where(self, where: Mapping[str, Any]) -> list[str]:
         sql, params = compile_where(where)
         rows = self.conn.execute(
