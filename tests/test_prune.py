@@ -4,6 +4,7 @@ reported, and skipped on request."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,8 @@ def test_cli_index_prunes_and_no_prune(tmp_path: Path) -> None:
     res = runner.invoke(app, ["index", str(docs), "--db", str(db)])
     assert res.exit_code == 0, res.output
     assert "1 removed" in res.output and "bread.txt" in res.output
+    per_doc = runner.invoke(app, ["search", "a cat, a dog, bread", "--db", str(db), "-k", "5",
+                                  "--per-doc", "--json"])
+    assert per_doc.exit_code == 0, per_doc.output
+    ids = [json.loads(line)["id"] for line in per_doc.stdout.splitlines()]
+    assert ids and len(ids) == len(set(ids))  # one line per document
