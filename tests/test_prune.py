@@ -101,3 +101,18 @@ def test_cli_index_prunes_and_no_prune(tmp_path: Path) -> None:
     assert per_doc.exit_code == 0, per_doc.output
     ids = [json.loads(line)["id"] for line in per_doc.stdout.splitlines()]
     assert ids and len(ids) == len(set(ids))  # one line per document
+
+
+def test_new_metadata_on_unchanged_files_is_stored(col: akindb.Collection,
+                                                   tmp_path: Path) -> None:
+    """Issue 12.1 for files: add_files(metadata=...) over unchanged files used to keep the old
+    metadata (the hash covers the bytes only)."""
+    docs = _folder(tmp_path)
+    col.add_files([docs], metadata={"team": "a"})
+    head = col.parts.store.head_seq()
+    rep = col.add_files([docs], metadata={"team": "b"})
+    assert (rep.unchanged, rep.added, rep.updated, rep.chunks) == (3, 0, 0, 0)
+    assert {r.metadata["team"] for r in col.get()} == {"b"}
+    assert col.parts.store.head_seq() == head  # nothing re-embedded or re-indexed
+    col.add_files([docs])  # no metadata given: the stored one is kept (as add() does)
+    assert {r.metadata["team"] for r in col.get()} == {"b"}

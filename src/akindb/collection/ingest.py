@@ -7,6 +7,7 @@ grouped until ~``BATCH_CHUNKS`` chunks are pending so the model sees full, lengt
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -106,6 +107,7 @@ def ingest_named(
     report.files = len(items)
     with parts.lock:
         known = parts.store.hashes([doc_id for doc_id, _ in items])
+        stored_meta = parts.store.metadatas(list(known))
     pending: list[DocWrite] = []
     done = 0
     first_with: dict[str, str] = {}  # content hash -> the first file that had it
@@ -118,6 +120,8 @@ def ingest_named(
         commit(parts, pending)
         for p in pending:
             report.chunks += len(p.chunks)
+            if p.metadata_only:  # counted as unchanged: the text was not re-embedded
+                continue
             if p.replace:
                 report.updated += 1
             else:
@@ -135,6 +139,11 @@ def ingest_named(
             present.discard(doc_id)
         elif known.get(doc_id) == loaded.content_hash:
             report.unchanged += 1
+            meta = {**file_metadata(loaded.path, loaded), **metadata}
+            if metadata and json.dumps(stored_meta.get(doc_id), sort_keys=True) != json.dumps(
+                    meta, sort_keys=True):  # new metadata on unchanged bytes: stored in place
+                pending.append(DocWrite(doc_id, loaded.text, loaded.content_hash, meta, doc_id,
+                                        [], replace=False, metadata_only=True))
         else:
             chunks = parts.chunks(loaded.text, loaded.kind)
             if not chunks:
