@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 __all__ = [
@@ -178,6 +178,24 @@ class RemoteCollection:
             progress(len(out))
         return out
 
+    def update(self, ids: Sequence[str], *, texts: Sequence[str] | None = None,
+               metadatas: Sequence[Mapping[str, Any]] | None = None, chunk: bool = True,
+               progress: ProgressFn | None = None) -> list[str]:
+        """As ``Collection.update`` (one request; ``progress`` is called once, at the end)."""
+        if isinstance(ids, str):
+            ids = [ids]
+        if isinstance(texts, str):
+            raise errors.InvalidArgumentError("texts must be a list of strings, not one string")
+        body = {
+            "ids": [str(i) for i in ids], "texts": list(texts) if texts is not None else None,
+            "metadatas": [dict(m) for m in metadatas] if metadatas is not None else None,
+            "chunk": chunk,
+        }
+        out = list(self._call("POST", "/update", body)["ids"])
+        if progress is not None:
+            progress(len(out))
+        return out
+
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         if isinstance(ids, str):
             ids = [ids]
@@ -189,18 +207,22 @@ class RemoteCollection:
 
     def add_files(self, paths: Sequence[str | Path], *,
                   metadata: Mapping[str, Any] | None = None,
-                  progress: IngestProgress | None = None) -> IngestReport:
+                  progress: IngestProgress | None = None, prune: bool = True,
+                  skip_duplicates: bool = False) -> IngestReport:
         """As ``Collection.add_files``, for files on *this* machine: they are walked and read
-        here and their contents uploaded (the server never reads a path it is sent); see
-        ``akindb.upload``."""
+        here and their contents uploaded (the server never reads a path it is sent); pruning
+        sends the names of the files walked in one last request; see ``akindb.upload``."""
         from akindb.upload import upload_files
 
-        def send(batch: list[dict[str, str]]) -> dict[str, Any]:
-            body = {"files": batch, "metadata": dict(metadata) if metadata else None}
+        def send(batch: list[dict[str, str]], extra: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+            body = {"files": batch, "metadata": dict(metadata) if metadata else None,
+                    **(extra or {})}
             out: dict[str, Any] = self._call("POST", "/add_files", body)
             return out
 
-        return upload_files(paths, send, progress=progress)
+        return upload_files(paths, send, progress=progress, prune=prune,
+                            skip_duplicates=skip_duplicates)
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, ids: Sequence[str] | str | None = None, *, where: Where = None,
@@ -246,6 +268,7 @@ class RemoteCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         """As ``Collection.search``. ``rerank`` travels as its spec (``"mmr"``); a
         cross-encoder runs where its weights are, so over HTTP it is refused."""
@@ -254,6 +277,7 @@ class RemoteCollection:
         body = SearchRequest(
             query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            group_by=group_by,
         ).to_wire()
         return [_hit(h) for h in self._call("POST", "/search", body)["hits"]]
 
@@ -270,13 +294,14 @@ class RemoteCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[list[Hit]]:
         """Many text queries in one request: ``[search(q, ...) for q in queries]``."""
         from akindb.retrieval.request import SearchOptions
 
         body = {"queries": list(queries), **SearchOptions(
             k=k, mode=mode, min_score=min_score, max_distance=max_distance, where=where,
-            exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            exact=exact, explain=explain, rerank=rerank, fusion=fusion, group_by=group_by,
         ).to_wire()}
         return [[_hit(h) for h in hs] for hs in self._call("POST", "/search_batch", body)[
             "results"]]

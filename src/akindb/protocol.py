@@ -16,6 +16,11 @@ Code written against ``CollectionAPI`` runs unchanged on any of them:
 ['x', 'y']
 >>> isinstance(col, CollectionAPI), top_ids(col, [0.9, 0.1])
 (True, ['x'])
+
+The methods every implementation has:
+
+>>> "update" in PROTOCOL_METHODS and "search" in PROTOCOL_METHODS
+True
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn, TokenView
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 
@@ -77,12 +82,24 @@ class CollectionAPI(Protocol):
         progress: ProgressFn | None = None,
     ) -> list[str]: ...
 
+    def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]: ...
+
     def add_files(
         self,
         paths: Sequence[str | Path],
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport: ...
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int: ...
@@ -123,6 +140,7 @@ class CollectionAPI(Protocol):
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]: ...
 
     def search_vector(
@@ -201,7 +219,8 @@ class CollectionAPI(Protocol):
 
 
 PROTOCOL_METHODS: tuple[str, ...] = (
-    "add", "upsert", "add_files", "delete", "flush", "get", "count", "count_chunks", "info",
+    "add", "upsert", "update", "add_files", "delete", "flush", "get", "count", "count_chunks",
+    "info",
     "tokenize", "vectors_of", "search", "search_vector", "search_vectors", "context",
     "more_like", "tune", "index_stats", "compact",
 )

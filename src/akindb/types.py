@@ -158,6 +158,9 @@ class Hit:
     # row id (for re-ranking, context building and explain). Not part of to_dict().
     explanation: Explanation | None = field(default=None, compare=False, repr=False)
     chunk_id: int | None = field(default=None, compare=False, repr=False)
+    # search(group_by="document"): the document's other matching chunks, best first (this
+    # hit is its best chunk). In to_dict() only when there are some.
+    others: tuple[Hit, ...] = field(default=(), compare=False, repr=False)
 
     def explain(self) -> Explanation:
         """The parts of this hit's score: dense score and rank, BM25 score and matched terms,
@@ -179,6 +182,7 @@ class Hit:
             "end": self.end,
             "chunk": self.chunk,
             "metadata": self.metadata,
+            **({"others": [o.to_dict() for o in self.others]} if self.others else {}),
         }
 
 

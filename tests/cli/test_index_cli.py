@@ -44,7 +44,7 @@ def test_hnsw_search_exact_tune_compact(hnsw_db: tuple[Path, Path]) -> None:
     assert [h["id"] for h in approx] == [h["id"] for h in exact]  # tiny index: HNSW is exact
 
     res = runner.invoke(app, ["tune", "--db", str(db), "--target-recall", "0.9", "-k", "5",
-                              "--queries", "20", "--json"])
+                              "--n-queries", "20", "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert report["knob"] == "ef_search" and report["met"]
@@ -85,3 +85,27 @@ def test_tune_rejects_bad_target(hnsw_db: tuple[Path, Path]) -> None:
     db, _ = hnsw_db
     res = runner.invoke(app, ["tune", "--db", str(db), "--target-recall", "1.5"])
     assert res.exit_code == 2 and "target_recall" in res.stderr
+
+
+def test_tune_takes_a_queries_file(hnsw_db: tuple[Path, Path], tmp_path: Path) -> None:
+    """Issue 12.8: ``--queries FILE`` (text lines embedded with the collection's model, or a
+    .npy matrix); a bare number is refused with a hint at --n-queries."""
+    db, _ = hnsw_db
+    qfile = tmp_path / "queries.txt"
+    qfile.write_text("convert RGB to HSV\n\nread a password without echo\nmatch a filename "
+                     "pattern\n")
+    res = runner.invoke(app, ["tune", "--db", str(db), "--target-recall", "0.9", "-k", "3",
+                              "--queries", str(qfile), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["n_queries"] == 3 and report["queries"] == "real"
+    import numpy as np
+
+    vecs = tmp_path / "q.npy"
+    np.save(vecs, np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32))
+    res = runner.invoke(app, ["tune", "--db", str(db), "--target-recall", "0.9", "-k", "3",
+                              "--queries", str(vecs), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["n_queries"] == 5
+    res = runner.invoke(app, ["tune", "--db", str(db), "--queries", "200"])
+    assert res.exit_code != 0 and "--n-queries" in res.output

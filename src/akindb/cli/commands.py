@@ -1,4 +1,4 @@
-"""Core commands: index, search, tokens, get, delete, collections."""
+"""Core commands: index, search, tokens, get, delete (``akindb collections``: its own module)."""
 
 from __future__ import annotations
 
@@ -33,13 +33,6 @@ from akindb.collection import Collection
 if TYPE_CHECKING:
     from akindb.retrieval.fusion import FusionParams
 
-collections_app = typer.Typer(
-    help="List collections, show one (count, model, metric, dims, size) or drop one.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-)
-
-
 def _open_collection(db: Path | None, collection: str) -> Collection:
     database = akindb.open(db_path(db), create=False)
     return database.get_collection(collection)
@@ -64,6 +57,19 @@ def index(
             '\'{"codes": "binary"}\' for quantized; an unknown name lists the valid ones.'
         ),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune/--no-prune",
+            help="Remove the documents of files that are gone from the given folders, so the "
+            "collection matches them (--no-prune keeps them).",
+        ),
+    ] = True,
+    skip_duplicates: Annotated[
+        bool,
+        typer.Option(help="Store only the first of files with exactly the same bytes "
+                     "(duplicates are reported either way)."),
+    ] = False,
     json_out: JsonOpt = False,
     cluster: ClusterOpt = None,
     shards: Annotated[int, typer.Option(help="Shards of a new --cluster collection.", min=1)] = 1,
@@ -71,7 +77,8 @@ def index(
         int, typer.Option(help="Replicas per shard of a new --cluster collection.", min=1)
     ] = 2,
 ) -> None:
-    """Chunk, embed and store files; re-running skips unchanged files (content hash)."""
+    """Chunk, embed and store files; re-running skips unchanged files (content hash) and
+    removes documents whose file was deleted from an indexed folder."""
     with handled():
         params = json_object(index_params, "--index-params")
         if cluster:  # a Ray Data ingest on the cluster (akindb.distributed.ingest)
@@ -106,9 +113,10 @@ def index(
                 def tick(done: int, total: int, chunks: int) -> None:
                     bar.update(task, completed=done, total=total, chunks=chunks)
 
-                report = col.add_files(paths, progress=tick)
+                report = col.add_files(paths, progress=tick, prune=prune,
+                                       skip_duplicates=skip_duplicates)
         else:
-            report = col.add_files(paths)
+            report = col.add_files(paths, prune=prune, skip_duplicates=skip_duplicates)
         database.close()
         if json_out:
             print_json({"collection": collection, **report.to_dict()})
@@ -116,9 +124,17 @@ def index(
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
         out.print(
             f"{report.files} files: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged, skipped {skipped}; {report.chunks} chunks "
-            f"in {report.seconds:.1f} s → collection '{collection}' in {db_path(db)}"
+            f"{report.unchanged} unchanged, {len(report.removed)} removed, skipped {skipped}; "
+            f"{report.chunks} chunks in {report.seconds:.1f} s → collection '{collection}' in "
+            f"{db_path(db)}", markup=False,
         )
+        for gone in report.removed[:10]:
+            out.print(f"  removed (file gone): {gone}", markup=False)
+        for dup, first in report.duplicates[:10]:
+            out.print(f"  duplicate: {dup} has the same bytes as {first}", markup=False)
+        more = len(report.removed) + len(report.duplicates) - 20
+        if more > 0:
+            out.print("  … and more (see --json)", markup=False)
 
 
 def search(
@@ -189,6 +205,14 @@ def search(
         int | None,
         typer.Option(min=1, help="Candidates the reranker sees (mmr 50, cross-encoder 30)."),
     ] = None,
+    group_by: Annotated[
+        bool,
+        typer.Option(
+            "--per-doc",
+            help="One hit per document (its best chunk; the count of its other matching "
+            "chunks beside it); -k counts documents.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     cluster: ClusterOpt = None,
 ) -> None:
@@ -213,6 +237,7 @@ def search(
         hits = col.search(
             query, k=k, mode=check_mode(mode), min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, fusion=params, rerank=reranker,
+            group_by="document" if group_by else None,
         )
         if json_out:
             for h in hits:
@@ -229,7 +254,8 @@ def search(
             shown = f"{h.score:.4f}" if not rr else f"{rr['score']:.4f} ({rr['name']})"
             out.print(
                 f"[bold]{rank}.[/] [cyan]{escape(shown)}[/]  {escape(h.source or h.id)}"
-                f"  [dim]chars {h.start}-{h.end}[/]",
+                f"  [dim]chars {h.start}-{h.end}[/]"
+                + (f" [dim](+{len(h.others)} more chunks)[/]" if h.others else ""),
                 markup=True,
             )
             snippet = " ".join(h.text.split())
@@ -364,80 +390,6 @@ def delete(
             print_json({"deleted": n})
         else:
             out.print(f"deleted {n} document(s)")
-
-
-@collections_app.callback()
-def collections_list(
-    ctx: typer.Context,
-    db: DbOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """List collections with count, model, metric and dims."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with handled():
-        database = akindb.open(db_path(db), create=False)
-        infos = [database.get_collection(n).info() for n in database.list_collections()]
-        if json_out:
-            for i in infos:
-                print_json(i)
-            return
-        table = Table(title=f"collections in {database.path}")
-        for c in ("name", "documents", "chunks", "model", "metric", "dim", "index"):
-            table.add_column(c)
-        for i in infos:
-            table.add_row(
-                i["name"],
-                str(i["documents"]),
-                str(i["chunks"]),
-                str(i["model"]),
-                i["metric"],
-                str(i["dim"]),
-                i["index"],
-            )
-        out.print(table)
-        out.print(f"database size: {database.size_bytes() / 1e6:.1f} MB")
-
-
-@collections_app.command("info")
-def collections_info(
-    name: Annotated[str, typer.Argument(help="Collection name.")],
-    db: DbOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Show one collection: count, model, metric, dims, index, size."""
-    with handled():
-        database = akindb.open(db_path(db), create=False)
-        info: dict[str, Any] = database.get_collection(name).info().to_dict()
-        info["database_bytes"] = database.size_bytes()
-        if json_out:
-            print_json(info)
-        else:
-            for key, val in info.items():
-                out.print(f"{key:>22}: {val}", markup=False)
-
-
-@collections_app.command("drop")
-def collections_drop(
-    name: Annotated[str, typer.Argument(help="Collection name.")],
-    db: DbOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Delete a collection and everything in it."""
-    with handled():
-        database = akindb.open(db_path(db), create=False)
-        database.get_collection(name)
-        if not yes and json_out:
-            fail("--json does not prompt: add --yes to drop the collection")
-        if not yes and not typer.confirm(f"drop collection '{name}' and all its documents?"):
-            raise typer.Exit(1)
-        database.drop_collection(name)
-        database.close()
-        if json_out:
-            print_json({"dropped": name})
-        else:
-            out.print(f"dropped collection '{name}'")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +29,14 @@ def tune(
     ] = 0.95,
     k: Annotated[int, typer.Option("-k", "--k", help="The k of recall@k.", min=1)] = 10,
     queries: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real queries: a text file (one per line, embedded with the collection's "
+            "model) or a .npy matrix of vectors. Without it stored vectors are sampled, which "
+            "overestimates recall."
+        ),
+    ] = None,
+    n_queries: Annotated[
         int, typer.Option(help="Stored vectors sampled as queries (own match left out).", min=1)
     ] = 200,
     recorded: Annotated[
@@ -36,18 +45,24 @@ def tune(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Pick the cheapest HNSW ef_search / LSH probes that reaches a recall target; save it."""
+    """Pick the cheapest HNSW ef_search / LSH probes that reaches a recall target; save it.
+    A re-tune never lowers the setting a previous tuning chose for a target at least as high
+    (pass a lower --target-recall to go lower)."""
     with handled():
         database = akindb.open(db_path(db), create=False)
         try:
             col = database.get_collection(collection)
             from akindb.collection.monitor import recorded_queries
 
-            real = recorded_queries(col) if recorded else None
-            if real is not None and len(real) == 0:
+            qs = recorded_queries(col) if recorded else None
+            if qs is not None and len(qs) == 0:
                 fail("no recorded queries yet: the recall monitor samples real searches "
                      "(`akindb monitor --rate 0.05`); tune without --recorded meanwhile")
-            report = col.tune(target_recall=target_recall, k=k, n_queries=queries, queries=real)
+            if queries is not None:
+                from akindb.cli.queries_file import load_queries
+
+                qs = load_queries(queries, col)
+            report = col.tune(target_recall=target_recall, k=k, n_queries=n_queries, queries=qs)
         finally:
             database.close()
         if json_out:
@@ -63,8 +78,11 @@ def tune(
             f"{report['kind']} {knob}: {b['value']} → {a['value']}; recall@{report['k']} "
             f"{b['recall']:.3f} → {a['recall']:.3f} (target {report['target_recall']}: "
             f"{verdict}); {b['qps']:.0f} → {a['qps']:.0f} queries/s on "
-            f"{report['n_queries']} sampled queries"
+            f"{report['n_queries']} {'real' if queries is not None else 'sampled'} queries"
         )
+        if report.get("kept"):
+            out.print(f"kept {knob}={report['kept']['value']}: {report['kept']['reason']}",
+                      markup=False)
 
 
 def compact(

@@ -9,6 +9,7 @@ import typer
 from akindb.cli import (
     backup_commands,
     cluster_commands,
+    collections_commands,
     commands,
     compare_commands,
     evaluate,
@@ -34,7 +35,7 @@ app = typer.Typer(
 )
 install_notes()
 commands.register(app)
-app.add_typer(commands.collections_app, name="collections")
+app.add_typer(collections_commands.collections_app, name="collections")
 app.add_typer(evaluate.eval_app, name="eval")
 train_commands.register(app)
 word_commands.register(app, evaluate.eval_app)

@@ -22,13 +22,18 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        from akindb.models.finetune_state import CHECKPOINT, resume_dir
         from akindb.models.word2vec.work import has_checkpoint, work_dir
 
         work = work_dir(dest.expanduser().resolve())
-        if resumable and has_checkpoint(work):
+        sentence_ckpt = resume_dir(dest.expanduser().resolve())
+        if (sentence_ckpt / CHECKPOINT).is_file():
+            work = sentence_ckpt
+        if resumable and (work == sentence_ckpt or has_checkpoint(work)):
             err.print(
-                f"interrupted: no model was written to {dest}; the last finished epoch is "
-                f"checkpointed in {work} (not a model): run the same command with --resume to "
+                f"interrupted: no model was written to {dest}; the last checkpoint (word2vec: "
+                f"an epoch; sentence: a dev evaluation) is in {work} (not a model): run the "
+                "same command with --resume to "
                 "continue, or with --force to start over"
             )
         else:
@@ -209,6 +214,16 @@ def sentence(
     ] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     force: Annotated[bool, typer.Option(help="Replace an existing model folder.")] = False,
+    keep: Annotated[
+        str,
+        typer.Option(help="Weights to save: best (lowest dev loss; may be the base model) | "
+                     "last (after the last step)."),
+    ] = "best",
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue an interrupted run from its last checkpoint (same "
+                     "inputs and options)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     r"""Fine-tune the sentence model on (query, relevant passage) pairs, in-batch negatives.
@@ -219,7 +234,7 @@ def sentence(
     from akindb.eval.pairs import load_pairs
     from akindb.models.finetune import FinetuneParams, finetune
 
-    with handled(), _interruptible(out_dir):
+    with handled(), _interruptible(out_dir, resumable=True):
         train, dev = load_pairs(pairs=pairs, beir=beir, split=split, dev_split=dev_split)
         params = FinetuneParams(
             epochs=epochs,
@@ -235,7 +250,8 @@ def sentence(
         def note(msg: str) -> None:
             err.print(msg)  # progress goes to stderr, also with --json (stdout stays JSON)
 
-        report = finetune(base, train, out_dir, params, dev=dev, on_note=note, overwrite=force)
+        report = finetune(base, train, out_dir, params, dev=dev, on_note=note, overwrite=force,
+                          keep=keep, resume=resume)
     data: dict[str, Any] = report.to_dict()
     if json_out:
         print_json(data)

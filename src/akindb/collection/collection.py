@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from akindb.collection.ingest import IngestProgress, IngestReport
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,24 @@ class Collection:
         """Like ``add``, but an existing id with different content is replaced."""
         return self._write(texts, ids, metadatas, vectors, sources, chunk, progress, upsert=True)
 
+    def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """Change stored documents by id (Chroma's ``update``, Qdrant's ``set_payload``).
+
+        ``metadatas`` are merged into the stored metadata (``None`` removes a key) without
+        re-embedding; ``texts`` are re-chunked and re-embedded (the metadata is kept unless
+        given). An unknown id raises ``DocumentNotFoundError`` and nothing is written."""
+        from akindb.collection.update import update
+
+        return update(self._parts, ids, texts, metadatas, chunk, progress)
+
     def _write(
         self,
         texts: Sequence[str] | None,
@@ -145,11 +163,17 @@ class Collection:
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport:
-        """Index files and folders: unchanged files are skipped, changed ones replaced."""
+        """Index files and folders: unchanged files are skipped, changed ones replaced, and
+        (``prune``) documents of files gone from the given folders removed (``removed`` in the
+        report). Exact duplicate files are reported; ``skip_duplicates`` stores only the first.
+        """
         from akindb.collection.ingest import ingest_paths
 
-        return ingest_paths(self._parts, paths, metadata=metadata or {}, progress=progress)
+        return ingest_paths(self._parts, paths, metadata=metadata or {}, progress=progress,
+                            prune=prune, skip_duplicates=skip_duplicates)
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""
@@ -223,6 +247,7 @@ class Collection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         """The ``k`` chunks that best match ``query``, best first (higher score = better).
 
@@ -234,6 +259,8 @@ class Collection:
         importance by occlusion to ``Hit.explain()`` (one extra batch in the same model call).
         ``rerank`` re-orders the top candidates (``akindb.retrieval.rerank``: MMR,
         cross-encoder); ``fusion`` overrides the hybrid fusion defaults.
+        ``group_by="document"``: ``k`` documents, each its best chunk with the other matching
+        chunks on ``Hit.others`` (``akindb.retrieval.grouping``).
         """
         from akindb.retrieval.request import SearchRequest
         from akindb.retrieval.search import search
@@ -241,6 +268,7 @@ class Collection:
         return search(self._parts, SearchRequest(
             query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            group_by=group_by,
         ))
 
     def context(

@@ -7,6 +7,7 @@ grouped until ~``BATCH_CHUNKS`` chunks are pending so the model sees full, lengt
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -40,6 +41,11 @@ class IngestReport:
     chunks: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    removed: list[str] = field(default_factory=list)
+    """Documents deleted because their file is gone from an indexed folder
+    (``akindb.collection.prune``)."""
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """``(file, same bytes as this earlier file)`` for every exact duplicate met."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,8 @@ class IngestReport:
             "chunks": self.chunks,
             "skipped": dict(self.skipped),
             "seconds": round(self.seconds, 3),
+            "removed": list(self.removed),
+            "duplicates": [list(d) for d in self.duplicates],
         }
 
 
@@ -72,11 +80,19 @@ def ingest_paths(
     *,
     metadata: Mapping[str, Any],
     progress: IngestProgress | None = None,
+    prune: bool = True,
+    skip_duplicates: bool = False,
 ) -> IngestReport:
-    """Index files and folders; each file's document id is its resolved path."""
+    """Index files and folders; each file's document id is its resolved path. With ``prune``
+    documents of files gone from the given folders are removed (``akindb.collection.prune``);
+    with ``skip_duplicates`` a file with the same bytes as an earlier one is not stored."""
+    from akindb.collection.prune import folders_of
+
     files = [p.resolve() for p in iter_files(paths)]
     return ingest_named(parts, [(str(p), partial(load_file, p)) for p in files],
-                        metadata=metadata, progress=progress)
+                        metadata=metadata, progress=progress,
+                        prune_folders=folders_of(paths) if prune else (),
+                        skip_duplicates=skip_duplicates)
 
 
 def ingest_named(
@@ -85,6 +101,8 @@ def ingest_named(
     *,
     metadata: Mapping[str, Any],
     progress: IngestProgress | None = None,
+    prune_folders: Sequence[str] = (),
+    skip_duplicates: bool = False,
 ) -> IngestReport:
     """Index ``(document id, load)`` pairs: files on disk (``ingest_paths``) or files uploaded
     to the server (``load_bytes`` over their contents). ``load`` runs only when needed, one
@@ -99,8 +117,11 @@ def ingest_named(
                     ", ".join(bad_names[:5]))
     with parts.lock:
         known = parts.store.hashes([doc_id for doc_id, _ in items])
+        stored_meta = parts.store.metadatas(list(known))
     pending: list[DocWrite] = []
     done = 0
+    first_with: dict[str, str] = {}  # content hash -> the first file that had it
+    present = {doc_id for doc_id, _ in items}
 
     def flush() -> None:
         nonlocal pending
@@ -109,6 +130,8 @@ def ingest_named(
         commit(parts, pending)
         for p in pending:
             report.chunks += len(p.chunks)
+            if p.metadata_only:  # counted as unchanged: the text was not re-embedded
+                continue
             if p.replace:
                 report.updated += 1
             else:
@@ -118,10 +141,19 @@ def ingest_named(
     for doc_id, load in items:
         loaded = load()
         done += 1
-        if loaded.text is None:
+        if loaded.text is not None and is_duplicate(report, first_with, doc_id, loaded,
+                                                    skip_duplicates):
+            present.discard(doc_id)
+        elif loaded.text is None:  # not text (any more): a stored version is pruned
             report.skipped[loaded.skipped or "unreadable"] += 1
+            present.discard(doc_id)
         elif known.get(doc_id) == loaded.content_hash:
             report.unchanged += 1
+            meta = {**file_metadata(loaded.path, loaded), **metadata}
+            if metadata and json.dumps(stored_meta.get(doc_id), sort_keys=True) != json.dumps(
+                    meta, sort_keys=True):  # new metadata on unchanged bytes: stored in place
+                pending.append(DocWrite(doc_id, loaded.text, loaded.content_hash, meta, doc_id,
+                                        [], replace=False, metadata_only=True))
         else:
             chunks = parts.chunks(loaded.text, loaded.kind)
             if not chunks:
@@ -137,8 +169,25 @@ def ingest_named(
         if progress is not None:  # files settled: saved, unchanged or skipped, not pending
             progress(done - len(pending), len(items), report.chunks)
     flush()
+    if prune_folders:
+        from akindb.collection.prune import prune_missing
+
+        report.removed = prune_missing(parts, prune_folders, present)
     if progress is not None:
         progress(done, len(items), report.chunks)
     parts.live.save()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def is_duplicate(report: IngestReport, first_with: dict[str, str], doc_id: str,
+                 loaded: LoadedText, skip: bool) -> bool:
+    """Record ``doc_id`` in ``report.duplicates`` when an earlier file had the same bytes;
+    True when it is to be skipped (``skip``; counted in ``skipped["duplicate"]``)."""
+    first = first_with.setdefault(loaded.content_hash, doc_id)
+    if first == doc_id:
+        return False
+    report.duplicates.append((doc_id, first))
+    if skip:
+        report.skipped["duplicate"] += 1
+    return skip

@@ -28,6 +28,7 @@ import numpy as np
 from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CompactReport, IndexStats, TuneReport
 from akindb.collection.space import vacuum_needs_space
+from akindb.collection.tune_floor import never_lower
 from akindb.errors import DiskFullError, InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
@@ -133,6 +134,17 @@ def tune(
         if chosen is None:
             chosen = max(sweep, key=lambda p: (p["recall"], -p["value"]))
             report["met"] = False
+
+        def measure(value: int) -> dict[str, Any]:
+            index.set_knob(value)
+            try:
+                found, qps = _timed_search(index, q, kk + 1)
+            finally:
+                index.set_knob(original)
+            return {"value": value, "recall": _recall(found, truth, own, kk), "qps": qps}
+
+        chosen = never_lower(tune_path(parts), report, float(target_recall), chosen, measure)
+        report["queries"] = "sampled" if queries is None else "real"
         live.set_knob(int(chosen["value"]))
         params = {**parts.config.index_params, index.knob: int(chosen["value"])}
         with parts.write_txn():

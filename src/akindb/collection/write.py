@@ -9,6 +9,7 @@ acknowledged means durable. Unchanged content (same hash) is never re-embedded.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class DocWrite:
     chunks: list[Chunk]
     replace: bool
     vectors: F32 | None = None
+    metadata_only: bool = False
+    """Same content, new metadata: stored in place, nothing re-embedded or re-indexed."""
 
 
 def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressFn | None = None
@@ -45,7 +48,7 @@ def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressF
     transaction, replacing those marked ``replace``."""
     if not docs:
         return
-    todo = [d for d in docs if d.vectors is None]
+    todo = [d for d in docs if d.vectors is None and not d.metadata_only]
     if todo:
         embedded = parts.embedder.embed([c.text for d in todo for c in d.chunks],
                                         progress=progress)
@@ -56,11 +59,32 @@ def commit(parts: CollectionParts, docs: Sequence[DocWrite], progress: ProgressF
     with parts.write_txn():
         parts.store.delete_documents([d.doc_id for d in docs if d.replace])
         for d in docs:
+            if d.metadata_only:
+                _rewrite_metadata(parts, d)
+                continue
             assert d.vectors is not None
             parts.store.insert_document(
                 d.doc_id, source=d.source, text=d.text, content_hash=d.content_hash,
                 metadata=d.metadata, chunks=d.chunks, vectors=d.vectors,
             )
+
+
+def _rewrite_metadata(parts: CollectionParts, d: DocWrite) -> None:
+    """A metadata-only change: the document's rows are written again with its stored chunks
+    and vectors (nothing re-embedded) and the new metadata. Rows are never updated in place:
+    the new rows go through the operations log like any write, so every process's index and
+    row cache see the change at their next query (inside the caller's transaction)."""
+    stored = parts.store.records([d.doc_id], None, None, 0)
+    if not stored:
+        return
+    rec = stored[0]
+    vecs = parts.store.chunk_vectors(d.doc_id)
+    parts.store.delete_documents([d.doc_id])
+    parts.store.insert_document(
+        d.doc_id, source=rec.source if d.source is None else d.source, text=rec.text,
+        content_hash=rec.content_hash, metadata=d.metadata, chunks=list(rec.chunks),
+        vectors=vecs,
+    )
 
 
 def prepare(
@@ -76,7 +100,8 @@ def prepare(
 ) -> tuple[list[str], list[DocWrite]]:
     """Validate an ``add``/``upsert`` call and return (all ids, the documents to write).
 
-    Re-adding an id with the same content is a no-op; with different content it is an error
+    Re-adding an id with the same content is a no-op, except that given metadata that differs
+    from the stored one replaces it (without re-embedding); different content is an error
     unless ``upsert``.
     """
     if isinstance(texts, str):
@@ -126,7 +151,10 @@ def prepare(
                 f"ids already stored with different content: {clash[:5]}; use upsert() to "
                 "replace them"
             )
-    docs = [
+    docs = metadata_changes(parts, doc_ids, metas, body, hashes, src,
+                            [i for i in range(n) if existing.get(doc_ids[i]) == hashes[i]]
+                            ) if metadatas is not None else []
+    docs += [
         DocWrite(
             doc_ids[i], body[i], hashes[i], metas[i], src[i],
             [Chunk(body[i], 0, len(body[i]), 0)] if mats is not None
@@ -137,3 +165,26 @@ def prepare(
         for i in todo
     ]
     return doc_ids, docs
+
+
+def metadata_changes(
+    parts: CollectionParts, doc_ids: Sequence[str], metas: Sequence[dict[str, Any]],
+    body: Sequence[str], hashes: Sequence[str], src: Sequence[str | None], same: Sequence[int],
+) -> list[DocWrite]:
+    """Metadata-only writes for the items ``same`` (content unchanged) whose given metadata
+    differs from the stored one: the content hash covers the text only, so without this a
+    changed metadata would be silently dropped."""
+    if not same:
+        return []
+    with parts.lock:
+        stored = parts.store.metadatas([doc_ids[i] for i in same])
+
+    def norm(m: Mapping[str, Any]) -> str:
+        return json.dumps(dict(m), sort_keys=True)
+
+    return [
+        DocWrite(doc_ids[i], body[i], hashes[i], metas[i], src[i], [], replace=False,
+                 metadata_only=True)
+        for i in same
+        if doc_ids[i] in stored and norm(stored[doc_ids[i]]) != norm(metas[i])
+    ]

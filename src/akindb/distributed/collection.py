@@ -16,6 +16,7 @@ Every method has the embedded signature (a test compares them), so code written 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
@@ -47,11 +48,13 @@ if TYPE_CHECKING:
     from akindb.ingest import IngestProgress, IngestReport
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
 
 __all__ = ["_CHUNK_KEY", "DistributedCollection", "PartialResult", "merge_hits",
            "parallel_writes"]
+
+log = logging.getLogger(__name__)
 
 
 class DistributedCollection:
@@ -216,13 +219,64 @@ class DistributedCollection:
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport:
         """Index files and folders (read here, chunked and embedded on each shard's primary);
         unchanged files are skipped, changed ones replaced. For big corpora use
-        ``Cluster.ingest`` (a Ray Data job with an embedding actor pool)."""
+        ``Cluster.ingest`` (a Ray Data job with an embedding actor pool).
+
+        Not yet on a cluster: ``prune`` (removing documents of files gone from the folders;
+        delete them by id) and ``skip_duplicates``; asking for ``skip_duplicates`` is an
+        error, and a note says pruning was not done."""
         from akindb.distributed.files import add_files
 
+        if skip_duplicates:
+            raise InvalidArgumentError(
+                "skip_duplicates is not available on a cluster collection yet; index without it"
+            )
+        if prune:
+            log.info("add_files on a cluster does not prune documents of deleted files yet")
         return add_files(self._router, paths, dict(metadata or {}), progress)
+
+    def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """As ``Collection.update``: the stored documents are read from their shards, changed
+        and written back with ``upsert`` (each shard's engine re-embeds only changed text)."""
+        from akindb.errors import DocumentNotFoundError
+
+        ids = [str(i) for i in ids]
+        for name, seq in (("texts", texts), ("metadatas", metadatas)):
+            if seq is not None and len(seq) != len(ids):
+                raise InvalidArgumentError(f"{len(ids)} ids but {len(seq)} {name}")
+        if texts is None and metadatas is None:
+            raise InvalidArgumentError("update needs texts, metadatas or both")
+        stored = {r.id: r for r in self.get(ids)}
+        missing = [i for i in ids if i not in stored]
+        if missing:
+            raise DocumentNotFoundError(
+                f"no documents {missing[:5]} in collection {self.name!r}; add them first"
+            )
+        new_texts = list(texts) if texts is not None else [stored[i].text for i in ids]
+        metas = []
+        for j, i in enumerate(ids):
+            m = dict(stored[i].metadata)
+            for key, value in (dict(metadatas[j]) if metadatas is not None else {}).items():
+                if value is None:
+                    m.pop(key, None)
+                else:
+                    m[key] = value
+            metas.append(m)
+        return self.upsert(new_texts, ids=ids, metadatas=metas,
+                           sources=[stored[i].source for i in ids], chunk=chunk,
+                           progress=progress)
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""
@@ -301,14 +355,18 @@ class DistributedCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks over all shards (see ``Collection.search``)."""
+        """The ``k`` best chunks over all shards (see ``Collection.search``). With
+        ``group_by="document"`` each shard answers k documents (a document lives on one
+        shard), and the merge keeps the k best."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
         res, missing = self._router.scatter(
             "search", (query, k),
             {"mode": mode, "min_score": min_score, "max_distance": max_distance, "where": where,
-             "exact": exact, "explain": explain, "rerank": rerank, "fusion": fusion},
+             "exact": exact, "explain": explain, "rerank": rerank, "fusion": fusion,
+             "group_by": group_by},
         )
         self._router.check_missing(missing, self.allow_partial)
         merged = merge_hits([_tag(res[s], s) for s in sorted(res)], k)

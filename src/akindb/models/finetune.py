@@ -38,6 +38,7 @@ from typing import Any
 
 from akindb.atomic import replace_dir
 from akindb.errors import InvalidArgumentError, MissingExtraError
+from akindb.models import finetune_state as fs
 
 Pair = tuple[str, str]
 MARKER = "akindb-finetune.json"
@@ -84,6 +85,8 @@ class FinetuneReport:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False
     onnx_max_abs_diff: float | None = None
+    kept: str = "best"
+    resumed_from_step: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,12 +179,34 @@ def finetune(
     dev: Sequence[Pair] | None = None,
     on_note: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    keep: str = "best",
+    resume: bool = False,
 ) -> FinetuneReport:
-    """Fine-tune ``base`` on ``train`` pairs and save the best checkpoint (by dev loss) to ``out``.
+    """Fine-tune ``base`` on ``train`` pairs and save the best checkpoint (by dev loss; ``keep=
+    "last"``: the weights after the last step) to ``out``.
 
     Without ``dev``, 10 % of the pairs (at most ``params.dev_pairs``) are held out. The folder is
-    written to a temporary sibling and renamed at the end: Ctrl-C leaves nothing at ``out``.
+    written to a temporary sibling and renamed at the end: Ctrl-C leaves nothing at ``out``, only
+    the resume checkpoint that ``resume=True`` continues from (``akindb.models.finetune_state``).
     """
+    fs.check_keep(keep)
+    with fs.quiet_progress_bars():
+        return _finetune(base, train, out, params, dev=dev, on_note=on_note,
+                         overwrite=overwrite, keep=keep, resume=resume)
+
+
+def _finetune(
+    base: str,
+    train: Sequence[Pair],
+    out: str | Path,
+    params: FinetuneParams | None = None,
+    *,
+    dev: Sequence[Pair] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    keep: str = "best",
+    resume: bool = False,
+) -> FinetuneReport:
     params = params or FinetuneParams()
     try:
         import torch
@@ -258,8 +283,22 @@ def finetune(
         f"base dev loss {best:.4f}"
     )
     bad, running = 0, 0.0
+    key = fs.run_key(base, params.to_dict(), train, dev)
+    report.kept = keep
+    if resume:
+        st = fs.load_checkpoint(outp, key)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        torch.set_rng_state(st["torch_rng"])
+        best, best_state, bad = st["best"], st["best_state"], st["bad"]
+        report.history, report.best_step = st["history"], st["best_step"]
+        report.best_dev_loss, report.resumed_from_step = st["best_dev_loss"], st["step"]
+        note(f"resuming at step {st['step']}/{total}")
     model.train()
     for step, batch in enumerate(epochs_batches, 1):
+        if step <= report.resumed_from_step:
+            continue
         loss = batch_loss(batch)
         opt.zero_grad()
         loss.backward()
@@ -290,14 +329,23 @@ def finetune(
                     report.stopped_early = True
                     note(f"early stop: no dev gain in {bad} evaluations")
                     break
+            fs.save_checkpoint(outp, {
+                "key": key, "step": step, "model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(), "best": best,
+                "best_state": best_state, "bad": bad, "history": report.history,
+                "best_step": report.best_step, "best_dev_loss": report.best_dev_loss,
+            })
     report.train_seconds = round(time.perf_counter() - t0, 1)
-    if report.best_step == 0:
-        note("no checkpoint beat the base model on the dev pairs; saving the base weights")
-    model.load_state_dict(best_state)
+    if keep == "best" and report.best_step == 0:
+        note("no checkpoint beat the base model on the dev pairs; saving the base weights "
+             "(keep='last' / --keep last saves the trained ones)")
+    if keep == "best":
+        model.load_state_dict(best_state)
     model.max_seq_length = base_len
     _save(model, outp, report)
     report.onnx_max_abs_diff = _check_onnx(model, outp)
     _write_marker(outp, report)
+    fs.drop_checkpoint(outp)
     return report
 
 
@@ -340,6 +388,7 @@ def _check_onnx(model: Any, folder: Path) -> float:
     texts = ["How does vitamin D affect bone health?", "A man is playing a guitar."]
     emb = load_embedder(folder)
     a = emb.embed(texts)
-    b = model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+    b = model.encode(texts, convert_to_numpy=True, normalize_embeddings=True,
+                     show_progress_bar=False)
     diff = float(abs(a - b).max())
     return diff if math.isfinite(diff) else float("inf")

@@ -23,6 +23,8 @@ from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.rerank import Reranker, parse_reranker
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
+GroupBy = Literal["document"]
+GROUP_BYS: tuple[str, ...] = ("document",)
 MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
 DEFAULT_MODE: SearchMode = "hybrid"
 """Chosen on dev splits (NFCorpus nDCG@10 vector 0.3024, keyword 0.2971, hybrid 0.3410; the
@@ -74,6 +76,8 @@ class SearchOptions:
     * ``explain``: add token importance to each hit's explanation.
     * ``rerank``: a ``Reranker`` or its spec (``"mmr"``, ``"cross-encoder:PATH"``).
     * ``fusion``: hybrid fusion parameters (``FusionParams`` or its dict).
+    * ``group_by``: ``"document"`` returns ``k`` documents, each as its best chunk with the
+      document's other matching chunks on ``Hit.others`` (``akindb.retrieval.grouping``).
     """
 
     k: int = 10
@@ -85,6 +89,7 @@ class SearchOptions:
     explain: bool = False
     rerank: Reranker | str | None = None
     fusion: FusionParams | Mapping[str, Any] | None = None
+    group_by: GroupBy | None = None
 
     def checked(self) -> SearchOptions:
         """The same options with every value validated and ``rerank``/``fusion`` parsed."""
@@ -104,6 +109,10 @@ class SearchOptions:
                 raise InvalidArgumentError(
                     f"invalid fusion parameters {raw!r}: {exc}; see FusionParams"
                 ) from None
+        if self.group_by is not None and self.group_by not in GROUP_BYS:
+            raise InvalidArgumentError(
+                f"unknown group_by {self.group_by!r}; use 'document' or None"
+            )
         return dataclasses.replace(
             self, k=check_k(self.k), mode=check_mode(self.mode),
             min_score=check_threshold("min_score", self.min_score),

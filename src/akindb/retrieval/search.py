@@ -93,6 +93,10 @@ def occlusion_variants(query: str) -> tuple[list[str], list[str]]:
 def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
     """Answer one text search (see ``Collection.search``)."""
     req = request.checked()
+    if req.group_by is not None:
+        from akindb.retrieval.grouping import search_grouped
+
+        return search_grouped(parts, req, search)
     validate.utf8(req.query, "the query")
     query, k, m, explain = req.query, req.k, req.mode, req.explain
     min_score, max_distance, exact = req.min_score, req.max_distance, req.exact

@@ -11,6 +11,7 @@ GET    /v1/collections/{name}                         Collection.info           
 DELETE /v1/collections/{name}                         Database.drop_collection         admin
 POST   /v1/collections/{name}/add                     Collection.add (a batch)         write
 POST   /v1/collections/{name}/upsert                  Collection.upsert                write
+POST   /v1/collections/{name}/update                  Collection.update                write
 POST   /v1/collections/{name}/add_files               Collection.add_files (uploads)   write
 POST   /v1/collections/{name}/delete                  Collection.delete                write
 POST   /v1/collections/{name}/get                     Collection.get                   read
@@ -340,6 +341,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     add_rag_routes(app, state, name_auth)
     add_maintenance_routes(app, state, name_auth)
+    from akindb.server.update_routes import add_update_routes
+
+    add_update_routes(app, state, name_auth)
 
     # ---- the web page's views ------------------------------------------------------------------
     @app.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])

@@ -74,6 +74,11 @@ def add_rag_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) 
         changed ones replaced, binary ones counted in ``skipped``."""
         items = _uploads(body.files)
         report = ingest_named(col(name).parts, items, metadata=body.metadata or {})
+        if body.prune is not None:
+            from akindb.collection.prune import prune_missing
+
+            report.removed = prune_missing(col(name).parts, body.prune.folders,
+                                           set(body.prune.present))
         return json_response(report.to_dict())
 
     @app.post("/v1/collections/{name}/context", response_model=s.RagContextOut, tags=["search"])

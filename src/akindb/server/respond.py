@@ -119,6 +119,8 @@ def hit_json(h: Hit) -> dict[str, Any]:
     d["chunk_id"] = h.chunk_id
     expl = h.explanation
     d["explanation"] = expl.to_dict() if expl is not None else None
+    if h.others:
+        d["others"] = [hit_json(o) for o in h.others]
     return d
 
 

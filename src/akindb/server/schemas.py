@@ -126,6 +126,9 @@ _OPTION_FIELDS: dict[str, tuple[Any, Any]] = {
         "its weights are, so not over HTTP).")),
     "fusion": (dict[str, Any] | None, Field(
         None, description="Hybrid fusion parameters (akindb.retrieval.fusion.FusionParams).")),
+    "group_by": (str | None, Field(
+        None, max_length=16, description="'document': one hit per document (its best chunk; "
+        "the others on the hit), k documents.")),
 }
 
 
@@ -180,6 +183,9 @@ class HitOut(BaseModel):
     explanation: dict[str, Any] | None = Field(
         None, description="Why it ranked here (Hit.explain(): dense, BM25, fusion parts)."
     )
+    others: list[dict[str, Any]] | None = Field(
+        None, description="group_by='document': the document's other matching chunks."
+    )
 
 
 class HitsResponse(BaseModel):
@@ -229,11 +235,20 @@ class UploadedFile(_Body):
     )
 
 
+class PruneRequest(_Body):
+    folders: list[str] = Field(max_length=1000)
+    present: list[str] = Field(max_length=10_000_000)
+
+
 class AddFilesRequest(_Body):
     files: list[UploadedFile] = Field(max_length=MAX_ITEMS)
     metadata: dict[str, Any] | None = Field(
         None, description="Merged over each file's own metadata (source, filename, ext, kind, "
         "size).",
+    )
+    prune: PruneRequest | None = Field(
+        None, description="After the files: remove the documents under these folders (client "
+        "paths) whose file is not in present (akindb.collection.prune).",
     )
 
 
@@ -245,6 +260,8 @@ class IngestReportOut(BaseModel):
     chunks: int
     skipped: dict[str, int]
     seconds: float
+    removed: list[str] = []
+    duplicates: list[list[str]] = []
 
 
 class ContextRequest(_Body):

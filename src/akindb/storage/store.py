@@ -98,6 +98,19 @@ class CollectionStore:
             ],
         )
 
+    def metadatas(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored metadata of the documents among ``doc_ids`` that exist."""
+        out: dict[str, dict[str, Any]] = {}
+        for part in _batches(list(doc_ids)):
+            marks = ",".join("?" * len(part))
+            for doc_id, meta in self.conn.execute(
+                f"SELECT doc_id, metadata FROM documents WHERE collection_id = ?"
+                f" AND doc_id IN ({marks})",
+                (self.cid, *part),
+            ):
+                out[doc_id] = json.loads(meta)
+        return out
+
     def delete_documents(self, doc_ids: Sequence[str]) -> int:
         n = 0
         for part in _batches(list(doc_ids)):
@@ -346,6 +359,17 @@ class CollectionStore:
             order = {d: i for i, d in enumerate(doc_ids)}
             out.sort(key=lambda r: order.get(r.id, 0))
         return out
+
+    def doc_ids_under(self, prefix: str) -> list[str]:
+        """Ids of the documents whose ``source`` starts with ``prefix`` (a folder path ending in
+        its separator): a range scan on the ``(collection_id, source)`` index."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = self.conn.execute(
+            "SELECT doc_id FROM documents WHERE collection_id = ? AND source >= ?"
+            " AND source < ?",
+            (self.cid, prefix, upper),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def doc_ids_where(self, where: Mapping[str, Any]) -> list[str]:
         sql, params = compile_where(where)

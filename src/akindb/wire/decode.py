@@ -70,6 +70,7 @@ def hit(d: Mapping[str, Any]) -> Hit:
         source=d.get("source"), start=d.get("start", 0), end=d.get("end", 0),
         chunk=d.get("chunk", 0), metadata=d.get("metadata") or {},
         explanation=explanation(d.get("explanation")), chunk_id=d.get("chunk_id"),
+        others=tuple(hit(o) for o in d.get("others") or ()),
     )
 
 
