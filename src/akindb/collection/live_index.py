@@ -227,11 +227,21 @@ class LiveIndex:
         Holds the database lock only while catching up; the search itself runs under the
         index's shared lock (searches change nothing shared, filtered ones included).
         """
+        labels, scores, _ = self.search_at(queries, k, allowed, exact=exact)
+        return labels, scores
+
+    def search_at(
+        self, queries: F32, k: int, allowed: I64 | None = None, *, exact: bool = False
+    ) -> tuple[I64, F32, int]:
+        """``search``, plus the log sequence number the index reflected when it searched:
+        every write up to it is in the answer (``row_cache`` checks nothing came after)."""
         with self._lock:
             index = self.exact_index() if exact else self.get()
+            seq = self._seq
         q = self.prep(queries)
         with self._rw.read():
-            return index.search(q, k, allowed)
+            labels, scores = index.search(q, k, allowed)
+        return labels, scores, seq
 
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).

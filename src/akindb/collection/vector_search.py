@@ -56,13 +56,14 @@ def search_vectors(
             allowed = parts.store.filter_chunk_ids(w) if w is not None else None
         if allowed is not None and len(allowed) == 0:
             labels, scores = parts.live.empty_result(len(q), k)
+            seq = -1  # nothing found: no rows to read
         else:
-            labels, scores = parts.live.search(q, k, allowed, exact=exact)
+            labels, scores, seq = parts.live.search_at(q, k, allowed, exact=exact)
         with parts.lock:
+            reader = parts.rows.reader(parts.store, seq)  # rows without a B-tree walk per hit
             if include is not None:
                 return query_result(
-                    parts.store, parts.doc_of, parts.metric, labels, scores, include,
-                    min_score, max_distance,
+                    reader, parts.metric, labels, scores, include, min_score, max_distance,
                 )
-            rows = parts.store.hit_rows(labels[labels >= 0].tolist())
+            rows = reader.rows(labels[labels >= 0].tolist())
     return hits_from_rows(labels, scores, rows, parts.metric, min_score, max_distance)

@@ -122,6 +122,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
     terms = kw.query_terms(query) if m != "vector" else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
+    seq = -1  # the log position the vector search saw (-1: none ran; rows from SQLite)
     lists: dict[str, dict[int, float]] = {}
     if m != "keyword":
         assert qvec is not None
@@ -131,7 +132,9 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             if allowed is not None and len(allowed) == 0:
                 labels, scores = parts.live.empty_result(1, n_cand)
             else:  # outside the database lock: see LiveIndex.search
-                labels, scores = parts.live.search(qvec[None, :], n_cand, allowed, exact=exact)
+                labels, scores, seq = parts.live.search_at(
+                    qvec[None, :], n_cand, allowed, exact=exact
+                )
         pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
         lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
     strength: float | None = None
@@ -157,7 +160,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             ]
         top = fused[:pool]
         ids = [f.item for f in top]
-        rows = parts.store.hit_rows(ids)
+        rows = parts.rows.reader(parts.store, seq).rows(ids)  # see collection.row_cache
         dense_known = lists.get("vector", {})
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
