@@ -28,6 +28,7 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
 from akindb.core.topk import to_distance
 from akindb.index.base import F32
+from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights, fuse
@@ -115,7 +116,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         if explain:
             words, var_texts = occlusion_variants(query)
             texts += [t for t in var_texts if t.strip()]
-        mat = emb.embed(texts)
+        # A repeated query skips the model (a bounded LRU keyed by the model pin and text).
+        mat = emb.embed(texts) if explain else query_cache.embed_query(emb, query)
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
