@@ -70,3 +70,29 @@ def test_tampered_cached_graph_is_rebuilt_even_with_a_stamp(tmp_path: Path) -> N
     fixed = PretrainedEmbedder(from_package(), cache_dir=tmp_path)
     assert fixed.built_onnx
     assert (fixed.embed(["x"]) == emb.embed(["x"])).all()
+
+
+def test_cli_search_imports_neither_onnx_nor_progress_bars(tmp_path: Path) -> None:
+    """``akindb search`` on a collection with the real model, in a fresh process: the cached
+    graph is opened with onnxruntime alone, and no progress-bar or server module is loaded."""
+    import akindb
+
+    with akindb.open(tmp_path / "db") as db:
+        db.create_collection("c").add(["red apples and green pears", "a blue sky"],
+                                      ids=["a", "b"])
+    code = (
+        "import sys\n"
+        f"sys.argv = ['akindb', 'search', 'apples', '--db', {str(tmp_path / 'db')!r},"
+        " '--collection', 'c', '--mode', 'vector', '--json']\n"
+        "from akindb.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "heavy = ('onnx', 'torch', 'rich.progress', 'fastapi', 'uvicorn', 'ray')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"a"' in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "LOADED []"
