@@ -150,3 +150,15 @@ def test_fast_hits_are_ordinary_hits() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.score = 1.0  # type: ignore[misc]
     assert dataclasses.replace(fast, score=0.25).score == 0.25
+
+
+def test_no_row_is_updated_in_place() -> None:
+    """The row cache relies on chunk and document rows never changing under the same id (a
+    change is delete + insert). An ``UPDATE chunks`` / ``UPDATE documents`` anywhere in the
+    library breaks that: such a write must also clear ``CollectionParts.rows``."""
+    import re
+
+    src = Path(akindb.__file__).parent
+    pattern = re.compile(r"UPDATE\s+(chunks|documents)\b", re.IGNORECASE)
+    found = [str(p.relative_to(src)) for p in src.rglob("*.py") if pattern.search(p.read_text())]
+    assert not found, f"in-place row updates in {found}: clear the row cache there"

@@ -2,10 +2,12 @@
 does not walk SQLite's B-trees once per hit (57-114 µs for ten hits on a 400 MB file, about as
 long as the graph walk itself; docs/benchmarks.md).
 
-Why a cache can be right: a chunk's row never changes. A chunk id is never reused, and every
-change to a document (upsert, delete, re-index) deletes its chunks and inserts new ones with new
-ids (``storage.store``: there is no UPDATE of ``chunks`` or ``documents``). So a cached row is
-either the row SQLite holds, or the row of a deleted chunk.
+Why a cache can be right: a chunk's row never changes. A chunk id is never reused
+(``AUTOINCREMENT``), and every change to a document (upsert, delete, re-index) deletes its
+chunks and inserts new ones with new ids (``storage.store``: there is no UPDATE of ``chunks`` or
+``documents``; ``tests/index/test_row_cache.py`` fails if one appears: a write that changes a
+row in place must then also clear this cache). So a cached row is either the row SQLite holds,
+or the row of a deleted chunk.
 
 Why a deleted chunk is never served: hits come from the live index, which is caught up with the
 log before every search (``LiveIndex.search_at`` returns the sequence number it searched at).
@@ -103,7 +105,15 @@ class RowReader:
 
     def doc_ids(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """chunk id -> document id (the ids-only batch path); deleted chunks left out."""
-        have = self._cache._rows
-        if self._fresh and all(c in have for c in chunk_ids):
-            return {c: have[c].doc_id for c in chunk_ids}
+        if self._fresh:
+            get = self._cache._rows.get  # .get: another thread may evict meanwhile
+            out: dict[int, str] = {}
+            for c in chunk_ids:
+                row = get(c)
+                if row is None:
+                    break
+                out[c] = row.doc_id
+            else:
+                self._cache.hits += len(out)
+                return out
         return {c: r.doc_id for c, r in self.rows(chunk_ids).items()}
