@@ -36,6 +36,8 @@ def test_rows_come_from_memory_and_match_sqlite(tmp_path: Path) -> None:
         again = [col.search_vector(base[i], k=5) for i in range(40)]
         assert again == first  # Hit equality: every public field
         assert col.parts.rows.misses == misses  # the second pass read no row from SQLite
+        stats = col.index_stats()["row_cache"]
+        assert stats["hits"] >= 200 and stats["misses"] == misses and stats["rows"] > 0
         assert all(h.text == f"text {h.metadata['i']}" for hs in again for h in hs)
         cols = col.search_vectors(base[:40], k=5, include=["documents", "metadatas"])
         assert cols["ids"] == [[h.id for h in hs] for hs in first]

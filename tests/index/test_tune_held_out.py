@@ -1,10 +1,9 @@
 """``tune()`` without ``queries=`` keeps its promise on held-out queries (issue 14, part 4).
 
 Stored vectors searched for themselves are easy queries (each sits in the graph beside its
-neighbours); the old self-query estimate picked a search width that fresh queries from the same
-distribution did not reach the target with. The held-out-like queries of
-``akindb.collection.tune_queries`` (held out of side graphs) must pick a width that fresh queries do reach, and
-``index_stats()`` must report the estimate with its confidence interval.
+neighbours). ``akindb.collection.tune_queries`` holds sampled vectors out of side graphs
+instead; the setting it picks must reach the target on fresh queries from the same
+distribution, and ``index_stats()`` must report the estimate with its confidence interval.
 """
 
 from __future__ import annotations

@@ -198,6 +198,9 @@ def index_stats(parts: CollectionParts) -> dict[str, Any]:
         index = parts.live.get()
     if isinstance(index, QuantizedIndex):  # RAM held by codes vs floats left in the file
         out["memory"] = index.memory_report()
+    rows = parts.rows
+    out["row_cache"] = {"rows": len(rows), "max_rows": rows.max_rows, "hits": rows.hits,
+                        "misses": rows.misses, "bypassed": rows.bypassed}
     out["tuned"] = None
     try:
         rec = json.loads(_tune_path(parts).read_text(encoding="utf-8"))
