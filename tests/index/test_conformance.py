@@ -461,20 +461,16 @@ def test_hnsw_from_a_stream_without_a_file_and_growing_after_a_zero_copy_open(
         assert len(other) == 595 and other.deleted_count() == 5
 
 
-def test_include_ids_stay_right_when_the_doc_id_cache_overflows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The chunk -> document id cache behind ``include=[...]`` is bounded: when it is cleared
-    to make room, every id of the answer is fetched again (none is lost or mixed up)."""
-    from akindb.collection import results
-
-    monkeypatch.setattr(results, "_DOC_CACHE_MAX", 8)
+def test_include_ids_stay_right_when_the_row_cache_overflows(tmp_path: Path) -> None:
+    """The hit-row cache behind ``include=[...]`` is bounded: when it drops rows to make room,
+    every id of the answer is fetched again (none is lost or mixed up)."""
     base, q = _data(n=300)
     with akindb.open(tmp_path / "db") as db:
         col = db.create_collection("v", model=None, dim=DIM)
         col.add(ids=[f"d{i}" for i in range(300)], vectors=base)
+        col.parts.rows.max_rows = 8
         for lo in range(0, 60, 6):
             got = col.search_vectors(q[lo : lo + 6], k=5, include=["scores"])
             want = col.search_vectors(q[lo : lo + 6], k=5)
             assert got["ids"] == [[h.id for h in hs] for hs in want]
-            assert len(col.parts.doc_of) <= 8 + 30
+            assert len(col.parts.rows) <= 8 + 30

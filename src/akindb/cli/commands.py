@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 import akindb
@@ -99,6 +98,15 @@ def index(
             collection, model=model, metric=metric, index=index_kind, index_params=params
         )
         if progress_enabled() and not json_out:
+            # Imported here: only indexing draws a bar (search starts faster without it).
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             with Progress(
                 TextColumn("[bold]indexing"),
                 BarColumn(),

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+
+if TYPE_CHECKING:  # rich.progress is imported by the command that draws a bar
+    from rich.progress import Progress, TaskID
 
 from akindb.cli.common import (
     DbOpt,
@@ -67,6 +62,14 @@ def beir(
         results = []
         for chunk_mode in modes:
             if progress_enabled() and not json_out:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
+
                 with Progress(
                     TextColumn("[bold]{task.description}"),
                     BarColumn(),

@@ -373,13 +373,14 @@ class Collection:
         queries: Any = None,
     ) -> TuneReport:
         """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
-        recall@k against exact search reaches ``target_recall``, on up to ``n_queries``
-        stored vectors used as queries (each one's own match left out); saves it and reports
-        recall and queries/s before and after. A flat index is exact: nothing to tune.
+        recall@k against exact search reaches ``target_recall`` with a margin (the lower end
+        of its 95 % confidence interval), on up to ``n_queries`` stored vectors held out of
+        side graphs built for the measurement (as a new query is not in the graph:
+        ``akindb.collection.tune_queries``); saves it and reports recall, its interval and
+        queries/s before and after. A flat index is exact: nothing to tune.
 
-        ``queries`` (a matrix of real query vectors) replaces the stored-vector sample; prefer
-        it when you have real queries: stored vectors are easier queries than new ones, so the
-        sampled estimate is optimistic."""
+        ``queries`` (a matrix of real query vectors) replaces the made-up sample; prefer it
+        when you have real queries (no model of what a query looks like is needed)."""
         q = None if queries is None else as_matrix(queries, self.dim, self.metric, what="queries")
         return maintenance.tune(
             self._parts, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q

@@ -239,13 +239,7 @@ class LiveIndex:
         Holds the database lock only while catching up; the search itself runs under the
         index's shared lock (searches change nothing shared, filtered ones included).
         """
-        with self._lock:
-            index = self.exact_index() if exact else self.get()
-        q = self.prep(queries)
-        with self._rw.read():
-            labels, scores = index.search(q, k, allowed)
-        if self.monitor is not None and not exact:
-            self.monitor.offer(queries, k, allowed, labels)
+        labels, scores, _ = self.search_at(queries, k, allowed, exact=exact)
         return labels, scores
 
     def search_at(
@@ -253,7 +247,8 @@ class LiveIndex:
     ) -> tuple[I64, F32, int]:
         """``search`` plus the log position the answer reflects (-1 when the index was replaced
         meanwhile), with ``k`` capped at the index size: ``collection.snapshot`` checks the
-        position against the filter's snapshot, and a huge ``k`` allocates nothing."""
+        position against the filter's snapshot, the row cache serves rows only when nothing
+        was written after it (``row_cache``), and a huge ``k`` allocates nothing."""
         with self._lock:
             index = self.exact_index() if exact else self.get()
         q = self.prep(queries)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from akindb.collection.config import CollectionConfig
 from akindb.collection.live_index import LiveIndex
+from akindb.collection.row_cache import RowCache
 from akindb.errors import ModelError, ModelMismatchError
 from akindb.models.base import Embedder
 from akindb.storage import sqlite as sq
@@ -43,9 +44,8 @@ class CollectionParts:
     db_file: Path
     load_model: EmbedderLoader
     model: Embedder | None = None
-    doc_of: dict[int, str] = field(default_factory=dict)
-    """Chunk id -> document id. Always valid: a chunk id is never reused and never moves to
-    another document, and the index only returns live chunks."""
+    rows: RowCache = field(default_factory=RowCache)
+    """Hit rows in memory, checked against the log head after each search (``row_cache``)."""
 
     @property
     def name(self) -> str:

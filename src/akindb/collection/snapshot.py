@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from akindb.collection.live_index import LiveIndex
 from akindb.collection.results import QueryResult, hits_from_rows, query_result
+from akindb.collection.row_cache import RowCache
 from akindb.index.base import F32, I64
 from akindb.storage.store import CollectionStore
 from akindb.types import Hit, Metric
@@ -39,9 +40,11 @@ T = TypeVar("T")
 RETRIES = 3
 """Optimistic attempts before the locked one."""
 
-Fetch = Callable[[I64, F32], tuple[T, bool]]
-"""Turns (labels, scores) into the answer under the database lock; returns (answer, complete):
-``complete`` is False when a hit's row was no longer found (deleted since the index search)."""
+Fetch = Callable[[I64, F32, int], tuple[T, bool]]
+"""Turns (labels, scores, the log position searched at) into the answer under the database
+lock; returns (answer, complete): ``complete`` is False when a hit's row was no longer found
+(deleted since the index search). The position lets the row cache serve rows when no write
+landed since (``collection.row_cache``)."""
 
 
 @contextlib.contextmanager
@@ -93,7 +96,7 @@ def consistent_search(
             if allowed is not None and at != seq and not locked:
                 continue  # the index moved past the filter's snapshot: filter again
             with lock:
-                answer, complete = fetch(labels, scores)
+                answer, complete = fetch(labels, scores, at)
             if complete or locked:
                 return answer
     assert answer is not None  # the locked attempt always returns
@@ -101,13 +104,14 @@ def consistent_search(
 
 
 def fetch_hits(
-    store: CollectionStore, metric: Metric, min_score: float | None, max_distance: float | None
+    cache: RowCache, store: CollectionStore, metric: Metric, min_score: float | None,
+    max_distance: float | None,
 ) -> Fetch[list[list[Hit]]]:
     """``Hit`` lists per query; incomplete when a hit's row is gone."""
 
-    def fetch(labels: I64, scores: F32) -> tuple[list[list[Hit]], bool]:
+    def fetch(labels: I64, scores: F32, at: int) -> tuple[list[list[Hit]], bool]:
         wanted = labels[labels >= 0].tolist()
-        rows = store.hit_rows(wanted)
+        rows = cache.reader(store, at).rows(wanted)
         complete = len(rows) == len(set(wanted))
         return hits_from_rows(labels, scores, rows, metric, min_score, max_distance), complete
 
@@ -115,8 +119,8 @@ def fetch_hits(
 
 
 def fetch_columns(
+    cache: RowCache,
     store: CollectionStore,
-    doc_cache: dict[int, str],
     metric: Metric,
     include: Sequence[str],
     min_score: float | None,
@@ -124,9 +128,9 @@ def fetch_columns(
 ) -> Fetch[QueryResult]:
     """Chroma-style columns (``results.query_result``); incomplete when a hit's row is gone."""
 
-    def fetch(labels: I64, scores: F32) -> tuple[QueryResult, bool]:
+    def fetch(labels: I64, scores: F32, at: int) -> tuple[QueryResult, bool]:
         gone: set[int] = set()
-        res = query_result(store, doc_cache, metric, labels, scores, include, min_score,
+        res = query_result(cache.reader(store, at), metric, labels, scores, include, min_score,
                            max_distance, gone_out=gone)
         return res, not gone
 

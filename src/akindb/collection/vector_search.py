@@ -47,9 +47,9 @@ def search_vectors(
     # Filter ids, index and rows from one version of the collection (collection.snapshot);
     # the index search itself runs under the index's shared lock, in parallel.
     fetch = (
-        snapshot.fetch_hits(parts.store, parts.metric, min_score, max_distance)
+        snapshot.fetch_hits(parts.rows, parts.store, parts.metric, min_score, max_distance)
         if include is None else snapshot.fetch_columns(
-            parts.store, parts.doc_of, parts.metric, include, min_score, max_distance)
+            parts.rows, parts.store, parts.metric, include, min_score, max_distance)
     )
     with parts.translated():
         return snapshot.consistent_search(  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,13 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
             ) from None
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
+    if arr.shape == (1, dim) and arr.dtype == np.float32:
+        # One query (the hot path): a finite, positive sum of squares proves every value
+        # finite and the row non-zero in one pass; anything else takes the full checks below.
+        # In float64: squares of float32 values cannot overflow there (no RuntimeWarning).
+        row = arr[0].astype(np.float64)
+        if math.isfinite(ss := float(row @ row)) and ss > 0.0:
+            return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     if arr.ndim != 2:
         raise InvalidVectorError(
             f"{what} must be a 2-D array of shape (n, {dim}); got shape {arr.shape}"

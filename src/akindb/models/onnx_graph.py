@@ -22,14 +22,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from akindb.errors import ModelError
+
+if TYPE_CHECKING:  # the onnx package is imported only when a graph is built (see _onnx)
+    import onnx
 
 BUILDER_VERSION = 1
 """Bumped whenever the graph this module writes changes; part of the ONNX cache key."""
@@ -129,18 +130,22 @@ class _Graph:
     """Accumulates nodes and initializers with unique names."""
 
     def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self._helper, self._numpy_helper = helper, numpy_helper
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self._n = 0
 
     def const(self, name: str, value: Array) -> str:
-        self.inits.append(numpy_helper.from_array(np.asarray(value, order="C"), name))
+        self.inits.append(self._numpy_helper.from_array(np.asarray(value, order="C"), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], name: str | None = None, **attrs: Any) -> str:
         self._n += 1
         out = name or f"{op_type.lower()}_{self._n}"
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=f"n{self._n}", **attrs))
+        node = self._helper.make_node(op_type, inputs, [out], name=f"n{self._n}", **attrs)
+        self.nodes.append(node)
         return out
 
 
@@ -163,6 +168,9 @@ def build_bert_graph(
     Without ``token_type_ids`` every token gets type 0, as sentence-transformers does for a
     single text. Raises ``ModelError`` when a tensor is missing or has the wrong shape.
     """
+    # Imported here, not at module level: opening a cached graph (every query process) needs
+    # only onnxruntime; the onnx package (~0.3 s to import) is for building one.
+    from onnx import TensorProto, helper
 
     def w(key: str, shape: tuple[int, ...]) -> Array:
         try:

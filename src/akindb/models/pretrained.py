@@ -35,14 +35,8 @@ from tokenizers import Tokenizer
 from akindb.atomic import atomic_write_bytes
 from akindb.errors import EmptyTextError, ModelError
 from akindb.models.base import Embedder, FloatMatrix, ModelSpec, TokenView
-from akindb.models.onnx_graph import (
-    BUILDER_VERSION,
-    BertConfig,
-    Pooling,
-    build_bert_graph,
-    load_safetensors,
-    set_metadata,
-)
+from akindb.models.filestamp import stamped_sha256
+from akindb.models.onnx_graph import BUILDER_VERSION, BertConfig, Pooling
 from akindb.models.sources import (
     MINILM_REPO_ID,
     MINILM_SHA256,
@@ -135,7 +129,8 @@ class PretrainedEmbedder(Embedder):
         t0 = time.perf_counter()
         self.files = files
         self.batch_size = batch_size
-        sha = verify_weights(files)
+        cache = resolve_cache_dir(cache_dir)
+        sha = verify_weights(files, stamp_dir=cache)
         config = BertConfig.from_file(files.config_path)
         max_tokens, pooling, normalize = _folder_settings(files.folder, config)
         self._max_positions = config.max_position_embeddings
@@ -149,10 +144,11 @@ class PretrainedEmbedder(Embedder):
             normalize=normalize,
             max_tokens=max_tokens,
         )
+        # The query path needs only the padding tokenizer; the other two (token views,
+        # counting for chunking) are loaded on first use (~80 ms each on the dev machine).
         self._tok_batch = self._load_tokenizer(truncate=True, pad=True)
-        self._tok_view = self._load_tokenizer(truncate=True, pad=False)
-        self._tok_count = self._load_tokenizer(truncate=False, pad=False)
-        self._n_special = int(self._tok_count.num_special_tokens_to_add(False))
+        self._tok_view_: Tokenizer | None = None
+        self._tok_count_: Tokenizer | None = None
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -165,13 +161,30 @@ class PretrainedEmbedder(Embedder):
         # short query 19.6 -> 12.2 ms of CPU (47 -> 81 queries/s), 4 threads 66 -> 93 q/s,
         # a 256-abstract batch 37.5 -> 34.1 s (docs/benchmarks.md, HTTP server).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.onnx_path = onnx_cache_path(resolve_cache_dir(cache_dir), sha, pooling, normalize)
+        self._cache = cache
+        self.onnx_path = onnx_cache_path(cache, sha, pooling, normalize)
         self.built_onnx = False
         self._session = self._open_session(opts, config)
         self.load_seconds = time.perf_counter() - t0
         log.info("loaded %s in %.2fs", self.spec.describe(), self.load_seconds)
 
     # ---- loading ----------------------------------------------------------------------------
+    @property
+    def _tok_view(self) -> Tokenizer:
+        if self._tok_view_ is None:
+            self._tok_view_ = self._load_tokenizer(truncate=True, pad=False)
+        return self._tok_view_
+
+    @property
+    def _tok_count(self) -> Tokenizer:
+        if self._tok_count_ is None:
+            self._tok_count_ = self._load_tokenizer(truncate=False, pad=False)
+        return self._tok_count_
+
+    @property
+    def _n_special(self) -> int:
+        return int(self._tok_count.num_special_tokens_to_add(False))
+
     def _load_tokenizer(self, *, truncate: bool, pad: bool) -> Tokenizer:
         tok = Tokenizer.from_file(str(self.files.tokenizer_path))
         tok.no_truncation()
@@ -189,6 +202,8 @@ class PretrainedEmbedder(Embedder):
 
     def _build(self, config: BertConfig) -> bytes:
         log.info("building the ONNX graph for %s into %s", self.spec.name, self.onnx_path)
+        from akindb.models.onnx_graph import build_bert_graph, load_safetensors, set_metadata
+
         model = build_bert_graph(
             load_safetensors(self.files.weights_path),
             config,
@@ -215,21 +230,22 @@ class PretrainedEmbedder(Embedder):
             log.warning("could not cache the ONNX graph at %s: %s", self.onnx_path, exc)
         return data
 
-    def _cached(self) -> bytes | None:
-        """The cached graph if present and its checksum matches, else None."""
+    def _cached(self) -> str | None:
+        """The cached graph's path if present and its checksum matches, else None. The file is
+        re-hashed only when its stat changed (``filestamp``); ONNX Runtime reads it itself."""
         sidecar = self.onnx_path.with_name(self.onnx_path.name + ".sha256")
         try:
-            data = self.onnx_path.read_bytes()
             expected = sidecar.read_text(encoding="ascii").strip()
+            actual = stamped_sha256(self.onnx_path, self._cache)
         except OSError:
             return None
-        if _sha256(data) != expected:
+        if actual != expected:
             log.warning("cached ONNX graph %s is damaged; rebuilding it", self.onnx_path)
             return None
-        return data
+        return str(self.onnx_path.resolve())
 
     def _open_session(self, opts: ort.SessionOptions, config: BertConfig) -> ort.InferenceSession:
-        data = self._cached()
+        data: str | bytes | None = self._cached()
         if data is not None:
             try:
                 return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])

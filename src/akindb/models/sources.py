@@ -15,7 +15,6 @@ imported at module import time: the weights package is found with ``importlib`` 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from akindb.errors import MissingExtraError, ModelIntegrityError, ModelNotFoundError
+from akindb.models.filestamp import sha256_file as sha256_file
+from akindb.models.filestamp import stamped_sha256
 
 MINILM_REPO_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -80,20 +81,12 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path.home() / ".cache" / "akindb"
 
 
-def sha256_file(path: str | Path, *, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in 4 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_weights(files: ModelFiles) -> str:
+def verify_weights(files: ModelFiles, stamp_dir: Path | None = None) -> str:
     """Hash ``model.safetensors``; raise ``ModelIntegrityError`` if it differs from the pin.
 
-    Returns the hash (it is what a collection pins)."""
-    actual = sha256_file(files.weights_path)
+    Returns the hash (it is what a collection pins). With ``stamp_dir`` an unchanged file is
+    not re-hashed (``akindb.models.filestamp``)."""
+    actual = stamped_sha256(files.weights_path, stamp_dir)
     if files.expected_sha256 is not None and actual != files.expected_sha256:
         raise ModelIntegrityError(
             f"{files.weights_path} has SHA-256 {actual}, but {files.expected_sha256} is pinned "

@@ -32,6 +32,7 @@ from akindb.collection.snapshot import read_snapshot
 from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
+from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
@@ -133,13 +134,15 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         if explain:
             words, var_texts = occlusion_variants(query)
             texts += [t for t in var_texts if t.strip()]
-        mat = emb.embed(texts, role="query")
+        # A repeated query skips the model (a bounded LRU keyed by the model pin and text).
+        mat = emb.embed(texts, role="query") if explain else query_cache.embed_query(emb, query)
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
     terms = settings.analyzer.query_terms(query) if m != "vector" else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
+    seq = -1  # the log position the vector search saw (-1: none ran; rows from SQLite)
     lists: dict[str, dict[int, float]] = {}
     # Vector candidates, keyword candidates and their rows from one version of the collection
     # (issue 13: an upsert between them made a document vanish). The database lock is held
@@ -151,8 +154,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             if allowed is not None and len(allowed) == 0:
                 labels, scores = parts.live.empty_result(1, 1)
             else:
-                labels, scores, _ = parts.live.search_at(qvec[None, :], n_cand, allowed,
-                                                         exact=exact)
+                labels, scores, seq = parts.live.search_at(qvec[None, :], n_cand, allowed,
+                                                           exact=exact)
             pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
             lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
         strength: float | None = None
@@ -180,7 +183,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         shown_of = {f.item: s for f, s in zip(fused[:pool], shown, strict=False)}
         top = fused[:pool]
         ids = [f.item for f in top]
-        rows = parts.store.hit_rows(ids)
+        rows = parts.rows.reader(parts.store, seq).rows(ids)  # see collection.row_cache
         dense_known = {**lists.get("vector", {}), **(cands.dense if m == "hybrid" else {})}
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]

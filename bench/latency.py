@@ -1,0 +1,374 @@
+"""Read-path latency against the raw engines it wraps, stage by stage (issue 14).
+
+One run, one data set, one machine: real all-MiniLM-L6-v2 vectors of ``bench/ann_data.py``
+(``--n`` base vectors with their texts, the 1,000 held-out queries with theirs), stored in an
+akindb collection (HNSW M=16, ef_construction=100, text + metadata per chunk). Ratios:
+
+* single ``search_vector`` returning Hits with text + metadata ÷ raw faiss single ids-only,
+  at the same ef_search, on **the same faiss graph** (the ``IndexHNSWFlat`` akindb holds,
+  called directly), so graph differences cannot colour the ratio;
+* batch ``search_vectors(include=[documents, metadatas, scores])`` ÷ raw faiss batch;
+* ``col.search(text)`` p50 ÷ (raw ONNX Runtime embed of the same query + raw faiss search);
+* flat exact single (``exact=True``) ÷ numpy matmul + argpartition;
+* ``tune(0.95)`` without queries: its ef_search and the recall of the 1,000 held-out real
+  queries at it, beside the smallest ef_search that reaches 0.95 on them;
+* cold ``akindb search`` wall time on a 10k-chunk collection, beside
+  ``python -c "import onnxruntime"`` and a bare script (onnxruntime + tokenizer + session +
+  one embed + faiss search).
+
+    python bench/latency.py --n 19480 [--json out.json] [--skip-tune] [--skip-cold]
+
+Works against an older akindb tree too (``PYTHONPATH=old/src``): stages it lacks are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ann_data import load_texts, load_vectors
+
+import akindb
+
+HERE = Path(__file__).resolve().parent
+K = 10
+
+
+def _texts(n: int) -> tuple[list[str], list[str]]:
+    path = HERE / ".cache" / "texts30k.json"
+    texts: list[str] = json.loads(path.read_text()) if path.exists() else load_texts()
+    return texts[1000 : 1000 + n], texts[:1000]
+
+
+def _make(where: Path, base: np.ndarray, texts: list[str]) -> None:
+    if (where / "done").exists():
+        return
+    with akindb.open(where) as db:
+        col = db.create_collection("c", index="hnsw",
+                                   index_params={"M": 16, "ef_construction": 100})
+        step = 5000
+        for lo in range(0, len(base), step):
+            hi = min(lo + step, len(base))
+            col.add(texts=texts[lo:hi], ids=[f"t{i}" for i in range(lo, hi)],
+                    vectors=base[lo:hi],
+                    metadatas=[{"i": i, "src": "ann_data"} for i in range(lo, hi)])
+        col.search_vector(base[0])
+        col.flush()
+    (where / "done").write_text("ok")
+
+
+def _best(fn: Any, reps: int = 3) -> float:
+    """Seconds of the best of ``reps`` runs of ``fn()``."""
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return min(out)
+
+
+def _exact(base: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    s = q @ base.T
+    p = np.argpartition(-s, k, axis=1)[:, :k]
+    o = np.take_along_axis(s, p, 1).argsort(1)[:, ::-1]
+    return np.take_along_axis(p, o, 1)
+
+
+def _recall(found: list[list[str]], truth: np.ndarray) -> float:
+    return float(np.mean([len({f"t{j}" for j in t} & set(f)) / K
+                          for f, t in zip(found, truth.tolist(), strict=True)]))
+
+
+def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any]:
+    """Single, batch and stage-by-stage timings against the same faiss graph."""
+    live = col.parts.live
+    live.set_knob(ef)
+    idx = live.get()
+    f = idx._f  # the raw faiss IndexHNSWFlat akindb searches
+    f.hnsw.efSearch = ef
+    q1 = [qs[i : i + 1] for i in range(len(qs))]
+    qv = [qs[i] for i in range(len(qs))]
+    n = len(qs)
+
+    def interleaved() -> tuple[float, float]:
+        """Raw and akindb alternate query by query: load swings on a shared machine hit
+        both sides alike (the ratio is what is reported)."""
+        tr = ta = 0.0
+        clock = time.perf_counter
+        for a, b in zip(q1, qv, strict=True):
+            t0 = clock()
+            f.search(a, K)
+            t1 = clock()
+            col.search_vector(b, k=K)
+            t2 = clock()
+            tr += t1 - t0
+            ta += t2 - t1
+        return tr, ta
+
+    interleaved()  # warm: page cache, row cache, branch predictors
+    passes = [interleaved() for _ in range(5)]
+    out: dict[str, Any] = {"ef": ef}
+    out["raw_single_us"] = statistics.median(p[0] for p in passes) / n * 1e6
+    out["ak_single_us"] = statistics.median(p[1] for p in passes) / n * 1e6
+    out["single_ratio"] = statistics.median(p[0] / p[1] for p in passes)
+    inc = ["documents", "metadatas", "scores"]
+    rb, ab, ai = [], [], []
+    for _ in range(5):
+        rb.append(_best(lambda: f.search(qs, K), 1))
+        ab.append(_best(lambda: col.search_vectors(qs, k=K, include=inc), 1))
+        ai.append(_best(lambda: col.search_vectors(qs, k=K, include=[]), 1))
+    out["raw_batch_us"] = min(rb) / n * 1e6
+    out["ak_batch_us"] = min(ab) / n * 1e6
+    out["ak_batch_ids_us"] = min(ai) / n * 1e6
+    out["batch_ratio"] = out["raw_batch_us"] / out["ak_batch_us"]
+    truth = _exact(base, qs, K)
+    found = [[h.id for h in col.search_vector(q, k=K)] for q in qv]
+    out["recall"] = _recall(found, truth)
+    out["stages_us"] = stages(col, qv)
+    return out
+
+
+def stages(col: Any, qv: list[np.ndarray]) -> dict[str, float]:
+    """Where one ``search_vector`` goes, stage by stage (µs per query, best of 3)."""
+    from akindb.collection import results
+    from akindb.core.vectors import as_matrix
+
+    parts = col.parts
+    live = parts.live
+    idx = live.get()
+    f = idx._f
+    n = len(qv)
+    has_at = hasattr(live, "search_at")
+    mats = [as_matrix(q, parts.dim, parts.metric, what="q") for q in qv]
+    got: list[Any] = []
+
+    def t_validate() -> None:
+        for q in qv:
+            as_matrix(q, parts.dim, parts.metric, what="q")
+
+    def t_faiss() -> None:
+        for m in mats:
+            f.search(m, K)
+
+    def t_index() -> None:
+        got.clear()
+        for m in mats:
+            got.append(live.search_at(m, K) if has_at else (*live.search(m, K), live.seq))
+
+    def t_rows() -> None:
+        for lab, _, seq in got:
+            ids = lab[lab >= 0].tolist()
+            with parts.lock:
+                if has_at:
+                    parts.rows.reader(parts.store, seq).rows(ids)
+                else:
+                    parts.store.hit_rows(ids)
+
+    rows_of = []
+    t_index()
+    for lab, _, seq in got:
+        with parts.lock:
+            rows_of.append(parts.rows.reader(parts.store, seq).rows(lab[0].tolist()) if has_at
+                           else parts.store.hit_rows(lab[0].tolist()))
+
+    def t_hits() -> None:
+        for (lab, sc, _), rows in zip(got, rows_of, strict=True):
+            results.hits_from_rows(lab, sc, rows, parts.metric, None, None)
+
+    def t_head() -> None:
+        for _ in range(n):
+            with parts.lock:
+                parts.store.head_seq()
+
+    def t_total() -> None:
+        for q in qv:
+            col.search_vector(q, k=K)
+
+    out = {}
+    for name, fn in [("validate + as_matrix", t_validate), ("raw faiss walk", t_faiss),
+                     ("index wrapper incl. faiss + log-head check", t_index),
+                     ("hit rows (10 per query)", t_rows), ("Hit objects", t_hits),
+                     ("one log-head check (SQL max)", t_head), ("search_vector total", t_total)]:
+        fn()
+        out[name] = round(_best(fn) / n * 1e6, 1)
+    return out
+
+
+def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:
+    """Exact single queries (the flat index kept beside HNSW) vs numpy matmul + argpartition
+    over the same matrix, interleaved query by query."""
+    qv = [qs[i] for i in range(200)]
+    col.search_vector(qv[0], k=K, exact=True)
+    clock = time.perf_counter
+    passes = []
+    for _ in range(3):
+        ta = tn = 0.0
+        for q in qv:
+            t0 = clock()
+            col.search_vector(q, k=K, exact=True)
+            t1 = clock()
+            s = base @ q
+            p = np.argpartition(-s, K)[:K]
+            p[np.argsort(-s[p])]
+            t2 = clock()
+            ta += t1 - t0
+            tn += t2 - t1
+        passes.append((ta, tn))
+    a = statistics.median(x[0] for x in passes) / len(qv) * 1e6
+    b = statistics.median(x[1] for x in passes) / len(qv) * 1e6
+    return {"ak_exact_us": a, "numpy_us": b,
+            "ratio": statistics.median(x[1] / x[0] for x in passes)}
+
+
+def text(col: Any, qtexts: list[str]) -> dict[str, Any]:
+    """col.search(text) p50 vs raw embed (tokenizer + ORT session) + raw faiss, same queries."""
+    emb = col.parts.embedder
+    f = col.parts.live.get()._f
+    texts = qtexts[:300]
+    raw, vec, hyb = [], [], []
+    cache: Any = None
+    with contextlib.suppress(ImportError):
+        from akindb.models import query_cache as cache
+    if cache is not None:
+        cache.set_size(0)  # every query really embedded (the cache is measured apart)
+    for t in texts[:20]:
+        col.search(t, k=K, mode="vector")
+    for t in texts:
+        t0 = time.perf_counter()
+        v = emb.embed_batch([t])
+        f.search(v, K)
+        t1 = time.perf_counter()
+        col.search(t, k=K, mode="vector")
+        t2 = time.perf_counter()
+        col.search(t, k=K)
+        t3 = time.perf_counter()
+        raw.append(t1 - t0)
+        vec.append(t2 - t1)
+        hyb.append(t3 - t2)
+    out = {"raw_p50_ms": statistics.median(raw) * 1e3,
+           "vector_p50_ms": statistics.median(vec) * 1e3,
+           "hybrid_p50_ms": statistics.median(hyb) * 1e3}
+    out["vector_ratio"] = out["vector_p50_ms"] / out["raw_p50_ms"]
+    out["hybrid_ratio"] = out["hybrid_p50_ms"] / out["raw_p50_ms"]
+    if cache is not None:
+        cache.set_size(1024)
+        for t in texts:
+            col.search(t, k=K, mode="vector")
+        t0 = time.perf_counter()
+        for t in texts:
+            col.search(t, k=K, mode="vector")
+        out["vector_cached_ms"] = (time.perf_counter() - t0) / len(texts) * 1e3
+    return out
+
+
+def tune(col: Any, base: np.ndarray, qs: np.ndarray) -> dict[str, Any]:
+    live = col.parts.live
+    truth = _exact(base, qs, K)
+    t0 = time.perf_counter()
+    rep = col.tune(0.95)
+    secs = time.perf_counter() - t0
+    chosen = rep["after"]["value"]
+    real = {}
+    for ef in (10, 16, 24, 32, 40, 48, 64, 96):
+        live.set_knob(ef)
+        real[ef] = _recall(col.search_vectors(qs, k=K, include=[])["ids"], truth)
+    live.set_knob(chosen)
+    at = _recall(col.search_vectors(qs, k=K, include=[])["ids"], truth)
+    smallest = min((e for e, r in real.items() if r >= 0.95), default=None)
+    return {"chosen": chosen, "estimate": rep["after"].get("recall"),
+            "ci": rep["after"].get("recall_ci"), "estimator": rep.get("estimator"),
+            "held_out_recall_at_chosen": at, "smallest_ef_reaching_0.95": smallest,
+            "real_by_ef": real, "seconds": secs}
+
+
+def cold(where: Path, query: str, runs: int) -> dict[str, Any]:
+    env = {**os.environ}
+    akindb_cli = [sys.executable, "-m", "akindb.cli.main"]
+    floor = (
+        "import onnxruntime as ort, tokenizers, faiss, numpy as np, sys\n"
+        "from akindb.models.sources import from_package, resolve_cache_dir\n"
+        "import glob\n"
+        "g = sorted(glob.glob(str(resolve_cache_dir() / 'models' / '*' / 'model.onnx')))[-1]\n"
+        "o = ort.SessionOptions(); o.log_severity_level = 3\n"
+        "s = ort.InferenceSession(g, o, providers=['CPUExecutionProvider'])\n"
+        "t = tokenizers.Tokenizer.from_file(str(from_package().tokenizer_path))\n"
+        "e = t.encode(sys.argv[1])\n"
+        "v = s.run(None, {'input_ids': np.array([e.ids]), "
+        "'attention_mask': np.array([e.attention_mask])})[0]\n"
+    )  # + a faiss search of a 10k graph: ~0.3 ms, left out
+    res: dict[str, list[float]] = {"cli": [], "import_ort": [], "floor": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        p = subprocess.run([*akindb_cli, "search", query, "--db", str(where), "--collection",
+                            "c", "--mode", "vector"], env=env, capture_output=True, text=True)
+        res["cli"].append(time.perf_counter() - t0)
+        assert p.returncode == 0, p.stderr
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import onnxruntime"], env=env, check=True)
+        res["import_ort"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", floor, query], env=env, check=True)
+        res["floor"].append(time.perf_counter() - t0)
+    return {k: sorted(v) for k, v in res.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=19480)
+    ap.add_argument("--ef", type=int, default=48)
+    ap.add_argument("--json")
+    ap.add_argument("--skip-tune", action="store_true")
+    ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--cold-runs", type=int, default=5)
+    ap.add_argument("--only", help="comma-separated parts: engine,flat,text,tune,cold")
+    a = ap.parse_args()
+    base, qs = load_vectors(a.n, embed=False)
+    btexts, qtexts = _texts(a.n)
+    where = Path(tempfile.gettempdir()) / f"akindb_latency_{a.n}"
+    t0 = time.perf_counter()
+    _make(where, base, btexts)
+    print(f"collection ready in {time.perf_counter() - t0:.1f}s at {where}", file=sys.stderr)
+    report: dict[str, Any] = {"akindb": akindb.__file__, "n": a.n, "load": os.getloadavg()}
+    only = set(a.only.split(",")) if a.only else {"engine", "flat", "text", "tune", "cold"}
+    if a.skip_tune:
+        only.discard("tune")
+    if a.skip_cold:
+        only.discard("cold")
+    with akindb.open(where) as db:
+        col = db.get_collection("c")
+        if "engine" in only:
+            report["engine"] = engine(col, base, qs, a.ef)
+            print(json.dumps(report["engine"], indent=1), file=sys.stderr)
+        if "flat" in only:
+            report["flat"] = flat(base, qs, col)
+            print(json.dumps(report["flat"], indent=1), file=sys.stderr)
+        if "text" in only:
+            report["text"] = text(col, qtexts)
+            print(json.dumps(report["text"], indent=1), file=sys.stderr)
+        if "tune" in only:
+            report["tune"] = tune(col, base, qs)
+            col.parts.live.set_knob(a.ef)
+    if "cold" in only:
+        cold_db = Path(tempfile.gettempdir()) / "akindb_latency_cold10k"
+        _make(cold_db, base[:10000], btexts[:10000])
+        report["cold"] = cold(cold_db, qtexts[0], a.cold_runs)
+    report["load_after"] = os.getloadavg()
+    print(json.dumps(report, indent=1))
+    if a.json:
+        Path(a.json).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
