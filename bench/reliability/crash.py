@@ -213,6 +213,7 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 0.6,
     stats: Counter[str] = Counter()
     failures: list[str] = []
     in_flight_ops: Counter[str] = Counter()
+    n_failed = 0
     t0 = time.perf_counter()
     for i in range(kills):
         kind = KINDS[i % len(KINDS)]
@@ -256,6 +257,9 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 0.6,
         probs = check_database(path, exp, seed=i) if (path / "akindb.sqlite").exists() else []
         if probs:
             failures.append(f"round {i} ({kind}): {probs[:3]}")
+        if log is not None and len(failures) > n_failed:
+            print(f"  crash: {failures[-1][:2000]}", file=log, flush=True)
+            n_failed = len(failures)
         if (path / "akindb.sqlite").exists():
             resync(path, exp)
         stats["kills"] += 1
