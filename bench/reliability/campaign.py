@@ -54,39 +54,48 @@ def main() -> None:
         "platform": platform.platform()}}
     t0 = time.perf_counter()
     log = sys.stderr
+    cache = ROOT / "bench" / ".cache" / "reliability"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every part, so a long run's results survive an interruption
+        (cache / f"{a.scale}.json").write_text(json.dumps(out, indent=1, default=str))
     with tempfile.TemporaryDirectory(prefix="akindb-campaign-") as tmp:
         work = Path(tmp)
         if "crash" not in skip:
             print(f"crash: {sc['kills']} kills ...", file=log, flush=True)
             (work / "crash").mkdir()
             out["crash"] = crash.campaign(sc["kills"], a.seed, work / "crash", log=log)
+            save()
         if "disk" not in skip:
             print("disk faults ...", file=log, flush=True)
             (work / "disk").mkdir()
             out["disk"] = disk_faults.run(work / "disk")
+            save()
         if "soak" not in skip:
             w, r, secs, every = sc["soak"]
             print(f"soak: {w} writers + {r} readers, {secs:.0f} s ...", file=log, flush=True)
             (work / "soak").mkdir()
             out["soak"] = soak.run(w, r, secs, work / "soak", every)
+            save()
         if "fuzz" not in skip:
             print(f"fuzz: scale {sc['fuzz']} ...", file=log, flush=True)
             out["fuzz"] = fuzz.run(sc["fuzz"], a.seed, log=log)
+            save()
         if "security" not in skip:
             print("security ...", file=log, flush=True)
             (work / "sec").mkdir()
             out["security"] = security.run(work / "sec")
+            save()
         if "load" not in skip:
             secs, trate, vrate, files = sc["load"]
             print(f"load: {trate:.0f} req/s text for {secs:.0f} s ...", file=log, flush=True)
             (work / "load").mkdir()
             out["load"] = load.run(work / "load", secs, trate, vrate, files, 2, a.seed)
+            save()
     out["seconds"] = round(time.perf_counter() - t0, 1)
     rows = goals(out)
     out["table"] = table(rows)
-    cache = ROOT / "bench" / ".cache" / "reliability"
-    cache.mkdir(parents=True, exist_ok=True)
-    (cache / f"{a.scale}.json").write_text(json.dumps(out, indent=1, default=str))
+    save()
     print(out["table"])
     print(f"\n{a.scale} scale, {out['seconds']:.0f} s; details in {cache / (a.scale + '.json')}")
     sys.exit(0 if all(r[3] for r in rows) else 1)

@@ -24,14 +24,17 @@ and rebuilt). Not covered: a filesystem that reorders or drops writes after ``fs
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections import Counter
@@ -177,6 +180,20 @@ class Worker:
             else:
                 self.lines.append(line)
 
+    def drained(self) -> list[str]:
+        """Every line the (stopped) worker printed: wait until the pipe is empty and the
+        reader thread has taken all it read (lines still in the pipe are acknowledgements
+        the copy already contains)."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        last = -1
+        while True:
+            time.sleep(0.05)
+            waiting = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            if waiting == 0 and len(self.lines) == last:
+                return list(self.lines)
+            last = len(self.lines)
+
     def kill(self) -> str:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
@@ -213,6 +230,7 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 0.6,
     stats: Counter[str] = Counter()
     failures: list[str] = []
     in_flight_ops: Counter[str] = Counter()
+    n_failed = 0
     t0 = time.perf_counter()
     for i in range(kills):
         kind = KINDS[i % len(KINDS)]
@@ -230,8 +248,7 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 0.6,
             if i % copy_every == copy_every - 1:
                 time.sleep(delay * rng.random())
                 w.proc.send_signal(signal.SIGSTOP)
-                time.sleep(0.02)
-                seen = list(w.lines)
+                seen = w.drained()
                 snap = work / f"copy-{i}"
                 shutil.copytree(path, snap)
                 w.proc.send_signal(signal.SIGCONT)
@@ -256,6 +273,9 @@ def campaign(kills: int, seed: int, work: Path, max_delay: float = 0.6,
         probs = check_database(path, exp, seed=i) if (path / "akindb.sqlite").exists() else []
         if probs:
             failures.append(f"round {i} ({kind}): {probs[:3]}")
+        if log is not None and len(failures) > n_failed:
+            print(f"  crash: {failures[-1][:2000]}", file=log, flush=True)
+            n_failed = len(failures)
         if (path / "akindb.sqlite").exists():
             resync(path, exp)
         stats["kills"] += 1

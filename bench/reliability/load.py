@@ -101,22 +101,31 @@ async def fixed_rate(port: int, reqs: list[bytes], rate: float, seconds: float,
     opened = 0
     n = int(rate * seconds)
     t0 = time.perf_counter() + 0.2
+    give_up = t0 + seconds + max(10.0, seconds / 2)
+    dropped = 0
 
     async def one(i: int) -> None:
-        nonlocal errors, opened
+        nonlocal errors, opened, dropped
         due = t0 + i / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
         if pool.empty() and opened < max_conns:
             opened += 1
             pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-        conn = await pool.get()
+        try:  # a server that falls far behind ends the phase (the rest count as errors)
+            conn = await asyncio.wait_for(pool.get(), max(0.01, give_up - time.perf_counter()))
+        except TimeoutError:
+            errors += 1
+            dropped += 1
+            lat.append(time.perf_counter() - due)
+            return
         try:
-            status = await _one(*conn, reqs[i % len(reqs)])
+            status = await asyncio.wait_for(_one(*conn, reqs[i % len(reqs)]),
+                                            max(0.01, give_up - time.perf_counter()))
             statuses[status] = statuses.get(status, 0) + 1
             if status != 200:
                 errors += 1
             pool.put_nowait(conn)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
             errors += 1
             conn[1].close()
             pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
@@ -126,9 +135,10 @@ async def fixed_rate(port: int, reqs: list[bytes], rate: float, seconds: float,
     wall = time.perf_counter() - t0
     while not pool.empty():
         pool.get_nowait()[1].close()
-    return {"target_rate": rate, "requests": n, "achieved_rate": round(n / wall, 1),
+    return {"target_rate": rate, "requests": n, "achieved_rate": round((n - errors) / wall, 1),
             "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
             "max_ms": round(max(lat) * 1000, 1), "errors": errors, "statuses": statuses,
+            "gave_up": dropped,
             "connections": opened}
 
 

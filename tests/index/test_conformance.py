@@ -36,6 +36,7 @@ from akindb.index import approx
 from akindb.index.base import IndexFileError, VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_kinds, make_index, validate_params
+from akindb.storage.checksum import write_checksum
 from akindb.types import Metric
 
 KINDS = ["flat", "hnsw", "lsh", "quantized"]
@@ -381,8 +382,8 @@ def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
         other = db.create_collection("g", model=None, dim=DIM, index=kind)
         other.add(ids=["x"], vectors=base[:1])
         other.search_vector(base[0])
-    path = next((tmp_path / "db" / "indexes").glob(f"{col.config.uuid}.*"))
-    foreign = next((tmp_path / "db" / "indexes").glob(f"{other.config.uuid}.*"))
+    path = tmp_path / "db" / "indexes" / f"{col.config.uuid}.{kind}"
+    foreign = tmp_path / "db" / "indexes" / f"{other.config.uuid}.{kind}"
     good = path.read_bytes()
     newer = bytearray(good)
     newer[8:12] = (99).to_bytes(4, "little")
@@ -399,6 +400,7 @@ def test_index_file_problems_are_rebuilt(kind: str, tmp_path: Path) -> None:
     with akindb.open(tmp_path / "db") as db:
         c = db.get_collection("f")
         idx.save(path, collection_uuid=c.config.uuid, built_seq=c.parts.store.head_seq())
+        write_checksum(path)  # a whole file akindb wrote, just with other parameters
     with akindb.open(tmp_path / "db") as db:
         c = db.get_collection("f")
         c.search_vector(base[0])

@@ -36,8 +36,9 @@ Without a key: ``/`` and ``/static/*`` (the page shell, no data), ``/healthz`` a
 ``/openapi.json``.
 
 Concurrency: the key check runs on the event loop (a hash and a ``stat``); the work runs in the
-thread pool, so searches run in parallel with writes (SQLite WAL; the model and the index search
-run outside the database lock). Text searches run ``ServerSettings.search_threads`` at a time;
+thread pool, so searches run in parallel with writes (SQLite WAL; the model and a vector search's
+index search run outside the database lock; see ``akindb.snapshot`` for how a search still reads
+one version of the collection). Text searches run ``ServerSettings.search_threads`` at a time;
 cheap vector searches skip the thread pool (``lane.FastLane``), and successful ones skip
 FastAPI's routing too (``fast.FastPath``). Bodies are parsed with orjson. The model and the
 indexes are loaded once per worker process, at startup (``ServerSettings.warm``), and kept;
