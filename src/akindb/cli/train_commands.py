@@ -9,7 +9,16 @@ from typing import Annotated, Any
 
 import typer
 
-from akindb.cli.common import JsonOpt, err, handled, out, print_json, progress_enabled
+from akindb.cli.common import (
+    INTERRUPTED,
+    JsonOpt,
+    err,
+    handled,
+    out,
+    print_error,
+    print_json,
+    progress_enabled,
+)
 
 train_app = typer.Typer(help="Train embeddings on your own data.", no_args_is_help=True)
 
@@ -23,16 +32,17 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
 
         work = work_dir(dest.expanduser().resolve())
         if resumable and has_checkpoint(work):
-            err.print(
+            message = (
                 f"interrupted: no model was written to {dest}; the last finished epoch is "
                 f"checkpointed in {work} (not a model): run the same command with --resume to "
                 "continue, or with --force to start over"
             )
         else:
-            err.print(
+            message = (
                 f"interrupted: nothing was written to {dest} (a model folder appears only when "
                 "training is complete); run the command again to start over"
             )
+        print_error(message, INTERRUPTED, 130)  # a JSON line under --json
         raise typer.Exit(130) from None
 
 
