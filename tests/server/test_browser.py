@@ -67,9 +67,27 @@ def test_search_explain_and_map(browser: object, servers: Servers, tmp_path: Pat
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(ARTIFACTS / name))
         page.close()
-    # without the key the page shows the 401 message, not data
+    # without the key the page asks for one (no data, no raw error): see the test below
+
+
+def test_key_prompt_before_a_key_and_a_clear_refusal_after_a_wrong_one(
+    browser: object, servers: Servers, make_key: object, tmp_path: Path
+) -> None:
+    """Issue 12.16: the page showed the raw "missing API key [missing_api_key]" error in red
+    before anyone could type a key. Now it asks for one; a wrong key gets a plain refusal."""
+    make_key("read", ["*"])  # type: ignore[operator]
+    srv = servers.start()  # keys on
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(srv.url + "/")
+    status = page.locator("#status")
+    page.wait_for_function("document.getElementById('status').textContent.length > 0")
+    assert "Enter your API key" in status.inner_text()
+    assert "missing_api_key" not in status.inner_text() and status.get_attribute("class") != "error"
+    assert page.evaluate("document.activeElement.id") == "apikey"
+    assert page.locator("#results li").count() == 0
+    page.get_by_label("API key").fill("akdb_not_a_real_key")
+    page.get_by_role("button", name="Connect").click()
     page.wait_for_selector("#status.error")
-    assert "missing_api_key" in page.locator("#status").inner_text()
+    assert "did not accept this API key" in status.inner_text()
+    assert "invalid_api_key" not in status.inner_text()
     page.close()

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from akindb.cli.common import JsonOpt, err, handled, out, print_json, progress_enabled
+from akindb.cli.common import (
+    INTERRUPTED,
+    JsonOpt,
+    err,
+    handled,
+    out,
+    print_error,
+    print_json,
+    progress_enabled,
+)
 
 if TYPE_CHECKING:
     from akindb.collection import Collection
@@ -30,17 +39,18 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
         if (sentence_ckpt / CHECKPOINT).is_file():
             work = sentence_ckpt
         if resumable and (work == sentence_ckpt or has_checkpoint(work)):
-            err.print(
+            message = (
                 f"interrupted: no model was written to {dest}; the last checkpoint (word2vec: "
                 f"an epoch; sentence: a dev evaluation) is in {work} (not a model): run the "
                 "same command with --resume to "
                 "continue, or with --force to start over"
             )
         else:
-            err.print(
+            message = (
                 f"interrupted: nothing was written to {dest} (a model folder appears only when "
                 "training is complete); run the command again to start over"
             )
+        print_error(message, INTERRUPTED, 130)  # a JSON line under --json
         raise typer.Exit(130) from None
 
 

@@ -18,7 +18,7 @@ async function api(path, body) {
   const data = resp.status === 204 ? null : await resp.json();
   if (!resp.ok) {
     const e = (data && data.error) || { code: "http_" + resp.status, message: resp.statusText };
-    throw new Error(e.message + " [" + e.code + "]");
+    throw Object.assign(new Error(e.message), { code: e.code });
   }
   return data;
 }
@@ -27,6 +27,22 @@ function status(msg, isError) {
   const el = $("status");
   el.textContent = msg;
   el.className = isError ? "error" : "";
+}
+
+// Errors in words for the page. A server with keys answers "missing_api_key" before anyone
+// typed one: that is the first step, not an error.
+function showError(e) {
+  if (e.code === "missing_api_key") {
+    status("Enter your API key above and press Connect. (No key yet? On the server: " +
+           "akindb keys create --role read --collections '*')", false);
+    $("apikey").focus();
+  } else if (e.code === "invalid_api_key") {
+    status("The server did not accept this API key (unknown, revoked or expired). " +
+           "Check it, or create a new one with akindb keys create.", true);
+    $("apikey").focus();
+  } else {
+    status(String(e.message || e) + (e.code ? " [" + e.code + "]" : ""), true);
+  }
 }
 
 function colPath(suffix) { return "/v1/collections/" + encodeURIComponent(current) + suffix; }
@@ -43,7 +59,7 @@ async function connect() {
     await stats();
     await drawMap(null);
     status("Connected to collection " + current + ".");
-  } catch (e) { status(String(e.message || e), true); }
+  } catch (e) { showError(e); }
 }
 
 async function stats() {
@@ -142,7 +158,7 @@ function renderHits(hits, q) {
       if (open || panel.childElementCount) return;
       let extra = null;
       try { extra = await api(colPath("/explain"), { query: q, id: hit.id, chunk: hit.chunk }); }
-      catch (e) { status(String(e.message || e), true); }
+      catch (e) { showError(e); }
       panel.replaceChildren(explainBox(hit, extra));
     });
     li.append(meta, highlighted(hit.text, q), btn, panel);
@@ -203,7 +219,7 @@ async function search(ev) {
     renderHits(hits, q);
     status(hits.length + " results for “" + q + "”.");
     await drawMap(q);
-  } catch (e) { status(String(e.message || e), true); }
+  } catch (e) { showError(e); }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -215,7 +231,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("collection").addEventListener("change", () => {
     current = $("collection").value;
-    stats().then(() => drawMap(lastQuery || null)).catch((e) => status(String(e.message || e), true));
+    stats().then(() => drawMap(lastQuery || null)).catch(showError);
   });
   $("search").addEventListener("submit", search);
   connect();
