@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from akindb.models.base import Embedder, ProgressFn, TokenView
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
     from akindb.text.chunking import ChunkingParams
     from akindb.types import Hit, Record
@@ -202,11 +202,29 @@ class AsyncCollection:
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport:
-        """As ``Collection.add_files`` (one transaction per file: a cancelled call keeps the
-        files finished before it was abandoned, each one whole)."""
+        """As ``Collection.add_files`` (one transaction per batch of files: a cancelled call
+        keeps the files finished before it was abandoned, each one whole)."""
         return await self._pool.run(
-            self.sync.add_files, paths, metadata=metadata, progress=progress
+            self.sync.add_files, paths, metadata=metadata, progress=progress, prune=prune,
+            skip_duplicates=skip_duplicates,
+        )
+
+    async def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """As ``Collection.update`` (one transaction: all or nothing)."""
+        return await self._pool.run(
+            self.sync.update, ids, texts=texts, metadatas=metadatas, chunk=chunk,
+            progress=progress,
         )
 
     async def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
@@ -251,11 +269,12 @@ class AsyncCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         return await self._pool.run(
             self.sync.search, query, k, mode=mode, min_score=min_score,
             max_distance=max_distance, where=where, exact=exact, explain=explain,
-            rerank=rerank, fusion=fusion,
+            rerank=rerank, fusion=fusion, group_by=group_by,
         )
 
     async def context(

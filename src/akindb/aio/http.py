@@ -10,9 +10,7 @@ is told once, when the server has answered.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,6 @@ from akindb.client import _JSON, _raise
 from akindb.client import _seg as seg
 from akindb.models.base import TokenView
 from akindb.types import Hit, Metric, Record
-from akindb.upload import UPLOAD_BATCH_BYTES, UPLOAD_BATCH_FILES
 from akindb.wire.decode import hit as _hit
 from akindb.wire.decode import plain as as_lists
 from akindb.wire.decode import record as _record
@@ -37,7 +34,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
     from akindb.types import F32
 
@@ -195,43 +192,52 @@ class AsyncRemoteCollection:
         *,
         metadata: Mapping[str, Any] | None = None,
         progress: IngestProgress | None = None,
+        prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport:
-        """As ``akindb.client.RemoteCollection.add_files``: files on this machine are read (in
-        a thread) and uploaded in batches of about ``UPLOAD_BATCH_BYTES``."""
-        from akindb.collection.ingest import IngestReport
-        from akindb.text.loaders import iter_files
+        """As ``akindb.client.RemoteCollection.add_files``: files on this machine are walked
+        and read in a thread (``akindb.upload``, shared with the sync client) and each batch
+        is uploaded on this event loop."""
+        from akindb.upload import upload_files
 
-        t0 = time.perf_counter()
-        files = await asyncio.to_thread(lambda: [p.resolve() for p in iter_files(paths)])
-        report = IngestReport(files=len(files))
+        loop = asyncio.get_running_loop()
         meta = dict(metadata) if metadata else None
-        batch: list[dict[str, str]] = []
-        size = done = 0
 
-        async def upload() -> None:
-            nonlocal batch, size
-            if batch:
-                part = await self._call("POST", "/add_files", {"files": batch, "metadata": meta})
-                for name in ("added", "updated", "unchanged", "chunks"):
-                    setattr(report, name, getattr(report, name) + int(part[name]))
-                report.skipped.update(part["skipped"])
-                batch, size = [], 0
-            if progress is not None:
-                progress(done, len(files), report.chunks)
+        def send(batch: list[dict[str, str]], extra: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+            body = {"files": batch, "metadata": meta, **(extra or {})}
+            call = asyncio.run_coroutine_threadsafe(self._call("POST", "/add_files", body), loop)
+            out: dict[str, Any] = call.result()
+            return out
 
-        for path in files:
-            done += 1
-            item = await asyncio.to_thread(_read_upload, path)
-            if isinstance(item, str):
-                report.skipped[item] += 1
-                continue
-            batch.append(item[0])
-            size += item[1]
-            if size >= UPLOAD_BATCH_BYTES or len(batch) >= UPLOAD_BATCH_FILES:
-                await upload()
-        await upload()
-        report.seconds = time.perf_counter() - t0
-        return report
+        return await asyncio.to_thread(
+            upload_files, paths, send, progress=progress, prune=prune,
+            skip_duplicates=skip_duplicates,
+        )
+
+    async def update(
+        self,
+        ids: Sequence[str],
+        *,
+        texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]:
+        """As ``Collection.update`` (one request; ``progress`` is called once, at the end)."""
+        if isinstance(ids, str):
+            ids = [ids]
+        if isinstance(texts, str):
+            raise errors.InvalidArgumentError("texts must be a list of strings, not one string")
+        body = {
+            "ids": [str(i) for i in ids], "texts": list(texts) if texts is not None else None,
+            "metadatas": [dict(m) for m in metadatas] if metadatas is not None else None,
+            "chunk": chunk,
+        }
+        out = list((await self._call("POST", "/update", body))["ids"])
+        if progress is not None:
+            progress(len(out))
+        return out
 
     # ---- reads -------------------------------------------------------------------------------
     async def get(
@@ -285,12 +291,14 @@ class AsyncRemoteCollection:
         explain: bool = False,
         rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]:
         from akindb.retrieval.request import SearchRequest
 
         body = SearchRequest(
             query=query, k=k, mode=mode, min_score=min_score, max_distance=max_distance,
             where=where, exact=exact, explain=explain, rerank=rerank, fusion=fusion,
+            group_by=group_by,
         ).to_wire()
         return [_hit(h) for h in (await self._call("POST", "/search", body))["hits"]]
 
@@ -395,19 +403,3 @@ class AsyncRemoteCollection:
 
     def __repr__(self) -> str:
         return f"AsyncRemoteCollection({self.name!r}, metric={self.metric.value}, dim={self.dim})"
-
-
-def _read_upload(path: Path) -> tuple[dict[str, str], int] | str:
-    """One file as an upload item and its size, or the reason it is skipped."""
-    from akindb.text.loaders import load_bytes
-
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return "vanished"
-    except OSError:
-        return "unreadable"
-    loaded = load_bytes(path, raw)
-    if loaded.text is None:
-        return loaded.skipped or "unreadable"
-    return {"name": str(path), "content_base64": base64.b64encode(raw).decode("ascii")}, len(raw)

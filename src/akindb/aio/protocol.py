@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from akindb.models.base import ProgressFn, TokenView
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
-    from akindb.retrieval.request import SearchMode
+    from akindb.retrieval.request import GroupBy, SearchMode
     from akindb.retrieval.rerank import Reranker
     from akindb.types import F32, Hit, Record
 
@@ -54,8 +54,15 @@ class AsyncCollectionAPI(Protocol):
 
     async def add_files(
         self, paths: Sequence[str | Path], *, metadata: Mapping[str, Any] | None = None,
-        progress: IngestProgress | None = None,
+        progress: IngestProgress | None = None, prune: bool = True,
+        skip_duplicates: bool = False,
     ) -> IngestReport: ...
+
+    async def update(
+        self, ids: Sequence[str], *, texts: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None, chunk: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> list[str]: ...
 
     async def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int: ...
 
@@ -90,6 +97,7 @@ class AsyncCollectionAPI(Protocol):
         min_score: float | None = None, max_distance: float | None = None, where: Where = None,
         exact: bool = False, explain: bool = False, rerank: Reranker | str | None = None,
         fusion: FusionParams | Mapping[str, Any] | None = None,
+        group_by: GroupBy | None = None,
     ) -> list[Hit]: ...
 
     async def context(
