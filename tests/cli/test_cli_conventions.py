@@ -27,7 +27,9 @@ from tests.conftest import REPO
 runner = CliRunner()
 
 # Commands that read or write no database: a word-vector folder, a file, or a model folder.
-NO_DATABASE = {"similar", "analogy", "eval words", "eval sts", "train sentence"}
+NO_DATABASE = {"similar", "analogy", "eval words", "eval sts", "train sentence",
+               # the model catalog and the Ray cluster are not databases
+               "models list", "models add", "cluster up", "cluster down", "cluster status"}
 
 
 def _commands() -> dict[str, Any]:

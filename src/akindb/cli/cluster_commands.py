@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from akindb.cli.cluster_options import ClusterOpt
-from akindb.cli.common import err, fail, handled, out, print_json
+from akindb.cli.common import JsonOpt, err, fail, handled, out, print_json
 
 if TYPE_CHECKING:
     from akindb.distributed import Cluster, DistributedCollection
-    from akindb.ingest import IngestReport
+    from akindb.collection.ingest import IngestReport
 
 cluster_app = typer.Typer(help="Run collections on a Ray cluster: a local one for trying it, "
                           "or an existing one (`ray start`).", no_args_is_help=True)
@@ -107,7 +107,7 @@ def up(
 
 
 @cluster_app.command("down")
-def down(dir: DirOpt = Path("akindb_cluster")) -> None:
+def down(dir: DirOpt = Path("akindb_cluster"), json_out: JsonOpt = False) -> None:
     """Stop the local cluster `cluster up` started in --dir (its data stays)."""
     with handled():
         try:
@@ -128,6 +128,9 @@ def down(dir: DirOpt = Path("akindb_cluster")) -> None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         (dir / STATE_FILE).unlink()
+        if json_out:
+            print_json({"stopped": state.get("address"), "processes": len(pids)})
+            return
         out.print(f"stopped the local cluster at {state.get('address')} ({len(pids)} processes)")
 
 

@@ -12,7 +12,7 @@ ClusterOpt = Annotated[
         "--cluster",
         envvar="AKINDB_CLUSTER",
         help="Run on the Ray cluster at this address (host:port; env AKINDB_CLUSTER) instead "
-        "of a local database: `akindb cluster up --local` prints one. Needs akindb[ray].",
+        "of a local database: `akindb cluster up --local` prints one. Needs akindb\\[ray].",
         show_default=False,
     ),
 ]

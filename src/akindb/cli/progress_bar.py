@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from akindb.cli.common import err, progress_enabled
 
 PhaseProgress = Callable[[str, int, int], None]
@@ -20,6 +18,15 @@ def phase_bar(enabled: bool = True) -> Iterator[PhaseProgress | None]:
     if not (enabled and progress_enabled()):
         yield None
         return
+    # Imported here: a command that draws no bar (akindb search) never loads rich.progress.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err, transient=False,

@@ -40,9 +40,9 @@ def _interruptible(dest: Path, *, resumable: bool = False) -> Iterator[None]:
             work = sentence_ckpt
         if resumable and (work == sentence_ckpt or has_checkpoint(work)):
             message = (
-                f"interrupted: no model was written to {dest}; the last checkpoint (word2vec: "
-                f"an epoch; sentence: a dev evaluation) is in {work} (not a model): run the "
-                "same command with --resume to "
+                f"interrupted: no model was written to {dest}; the last finished epoch "
+                f"(word2vec) or dev evaluation (sentence) is checkpointed in {work} (not a "
+                "model): run the same command with --resume to "
                 "continue, or with --force to start over"
             )
         else:

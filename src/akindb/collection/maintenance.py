@@ -221,7 +221,8 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         rec = json.loads(tune_path(parts).read_text(encoding="utf-8"))
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
-            "recall": rec["after"]["recall"], "target_recall": rec.get("target_recall"),
+            "recall": rec["after"]["recall"], "recall_ci": rec["after"].get("recall_ci"),
+            "estimator": rec.get("estimator"), "target_recall": rec.get("target_recall"),
             "k": rec.get("k"), "at": rec.get("at"), "at_seq": rec.get("built_seq"),
         }
     except (OSError, ValueError, KeyError, TypeError):
