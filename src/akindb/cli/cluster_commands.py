@@ -23,8 +23,8 @@ from akindb.cli.cluster_options import ClusterOpt
 from akindb.cli.common import JsonOpt, err, fail, handled, out, print_json
 
 if TYPE_CHECKING:
-    from akindb.distributed import Cluster, DistributedCollection
     from akindb.collection.ingest import IngestReport
+    from akindb.distributed import Cluster, DistributedCollection
 
 cluster_app = typer.Typer(help="Run collections on a Ray cluster: a local one for trying it, "
                           "or an existing one (`ray start`).", no_args_is_help=True)
