@@ -289,16 +289,43 @@ def build_context(
                       stats)
 
 
+class _PartsReads:
+    """The public reads ``more_like`` needs (``vectors_of``, ``count_chunks``,
+    ``search_vectors``, ``embedder``), over one collection's parts. A distributed collection
+    has them already, so ``more_like`` serves both."""
+
+    def __init__(self, parts: CollectionParts) -> None:
+        self.parts, self.name, self.metric = parts, parts.name, parts.metric
+
+    @property
+    def embedder(self) -> Any:
+        return self.parts.embedder
+
+    def vectors_of(self, doc_id: str) -> Any:
+        with self.parts.lock, self.parts.translated():
+            return self.parts.store.chunk_vectors(doc_id)
+
+    def count_chunks(self) -> int:
+        with self.parts.lock, self.parts.translated():
+            return self.parts.store.count_chunks()
+
+    def search_vectors(self, vectors: Any, k: int, *, where: Any = None) -> Any:
+        return search_vectors(self.parts, vectors, k, where=where)
+
+
 def more_like(
-    col: CollectionParts, id: str | None, k: int = 10, *, text: str | None = None, where: Any = None
+    col: Any, id: str | None, k: int = 10, *, text: str | None = None, where: Any = None
 ) -> list[Hit]:
-    """See ``Collection.more_like``: one hit per document, best first."""
+    """See ``Collection.more_like``: one hit per document, best first. ``col`` is a
+    collection's ``CollectionParts`` or any collection with the public reads (the distributed
+    one)."""
+    if isinstance(col, CollectionParts):
+        col = _PartsReads(col)
     if (id is None) == (text is None):
         raise InvalidArgumentError("give either a stored document id or text=..., not both")
     check_k(k)
     if id is not None:
-        with col.lock, col.translated():
-            vecs = col.store.chunk_vectors(id)
+        vecs = col.vectors_of(id)
         if len(vecs) == 0:
             raise DocumentNotFoundError(
                 f"no document {id!r} in collection {col.name!r}; check the id (akindb get) "
@@ -314,11 +341,10 @@ def more_like(
             raise EmptyTextError("the text is empty; give some words to find similar documents")
         q = col.embedder.embed([text], role="query")[0]
         own = 0
-    with col.lock, col.translated():
-        total = col.store.count_chunks()
+    total = col.count_chunks()
     want = min(total, (k + 1) * 4 + own)
     while True:
-        found = search_vectors(col, q[None, :], max(want, 1), where=where)
+        found = col.search_vectors(q[None, :], max(want, 1), where=where)
         assert isinstance(found, list)
         rows = found[0]
         best: dict[str, Hit] = {}
