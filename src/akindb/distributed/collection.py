@@ -519,7 +519,7 @@ class DistributedCollection:
             "kind": self._info.get("index"), "params": {}, "size": 0, "built_seq": 0,
             "saved_seq": 0, "deleted": 0, "deleted_fraction": 0.0, "file_bytes": 0,
             "last_event": "no live replica"}
-        base.update(total, shards=rows, missing_shards=missing)
+        base.update(total, total=total, shards=rows, missing_shards=missing)
         return IndexStats.from_dict(base)
 
     def compact(self) -> CompactReport:
