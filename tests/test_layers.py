@@ -29,7 +29,6 @@ MAX_LINES = 450
 LAYER_OF: dict[str, str] = {
     # the floor: value types, the error tree, atomic file writes, the collection protocol
     "akindb.errors": "floor",
-    "akindb.validate": "floor",
     "akindb.types": "floor",
     "akindb.atomic": "floor",
     # pure numpy, no IO

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from akindb import validate
 from akindb.collection import maintenance, write
 from akindb.collection.config import CollectionConfig, Where
 from akindb.collection.parts import CollectionParts
@@ -23,6 +22,7 @@ from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats,
 from akindb.collection.results import Include, QueryResult
 from akindb.collection.space import retry_on_full_disk
 from akindb.collection.vector_search import search_vectors
+from akindb.core import validate
 from akindb.core.vectors import as_matrix
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32

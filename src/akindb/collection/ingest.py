@@ -17,9 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from akindb import validate
 from akindb.collection.parts import CollectionParts
 from akindb.collection.write import DocWrite, commit
+from akindb.core import validate
 from akindb.text.loaders import LoadedText, iter_files, load_file
 
 log = logging.getLogger(__name__)

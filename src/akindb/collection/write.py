@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from akindb import validate
 from akindb.collection.config import text_hash
 from akindb.collection.parts import CollectionParts
+from akindb.core import validate
 from akindb.core.vectors import as_matrix
 from akindb.errors import EmptyTextError, InvalidArgumentError
 from akindb.index.base import F32

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from akindb import validate
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
 from akindb.collection.snapshot import read_snapshot
+from akindb.core import validate
 from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32

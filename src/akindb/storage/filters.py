@@ -29,8 +29,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from akindb.core.validate import filter_shape
 from akindb.errors import InvalidFilterError
-from akindb.validate import filter_shape
 
 Scalar = str | int | float | bool
 _CMP = {"$eq": "=", "$ne": "IS NOT", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
