@@ -101,16 +101,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 # What is still wrong, each with the reason it stays for now. Delete an entry when it is fixed
 # (the test fails until you do). Kinds: "import: A -> B", "circle: A, B, ..." (the members of
 # one strongly connected component, sorted), "size: A".
-KNOWN_VIOLATIONS: set[str] = {
-    # distributed/: the cluster and its collection name each other only for type hints
-    # (TYPE_CHECKING) and late imports (ingest, import/export run from the cluster); to untangle
-    # with a small protocol module the way akindb.protocol does it for collections.
-    "circle: akindb.distributed.cluster, akindb.distributed.collection, "
-    "akindb.distributed.context, akindb.distributed.ingest, akindb.distributed.moving",
-    # DistributedCollection mirrors every CollectionAPI method plus export; its reads/writes
-    # are already split out (merge, files, context, moving): the maintenance half is next.
-    "size: akindb.distributed.collection",
-}
+KNOWN_VIOLATIONS: set[str] = set()  # none today
 
 
 def module_name(path: Path) -> str:

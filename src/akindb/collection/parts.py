@@ -22,8 +22,8 @@ from pathlib import Path
 from akindb.collection.config import CollectionConfig
 from akindb.collection.live_index import LiveIndex
 from akindb.collection.row_cache import RowCache
-from akindb.errors import ModelError, ModelMismatchError
-from akindb.models.base import Embedder
+from akindb.errors import ModelError
+from akindb.models.base import Embedder, check_pinned
 from akindb.storage import sqlite as sq
 from akindb.storage.store import CollectionStore
 from akindb.text.chunking import chunk_text
@@ -99,20 +99,7 @@ class CollectionParts:
 
     def check_model(self, embedder: Embedder | None) -> None:
         """Refuse a model other than the pinned one, naming both."""
-        pinned = self.config.model
-        if embedder is None or pinned is None:
-            if embedder is not None and embedder.dim != self.dim:
-                raise ModelMismatchError(
-                    f"collection {self.name!r} stores {self.dim}-d vectors; model "
-                    f"{embedder.spec.describe()} makes {embedder.dim}-d"
-                )
-            return
-        if not pinned.same_model(embedder.spec):
-            raise ModelMismatchError(
-                f"collection {self.name!r} is pinned to model {pinned.describe()}, but "
-                f"{embedder.spec.describe()} was given; use the pinned model or create a new "
-                "collection for the other one"
-            )
+        check_pinned(self.name, self.dim, self.config.model, embedder)
 
     def chunks(self, text: str, kind: str, chunk: bool = True) -> list[Chunk]:
         """``text`` cut into chunks by the collection's chunking (one chunk if not ``chunk``)."""

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from akindb.distributed.collection import DistributedCollection
 from akindb.distributed.controller import CollectionController
@@ -364,8 +364,10 @@ class Cluster:
         ``name``) into a new cluster collection: rows and vectors, nothing re-embedded."""
         from akindb.distributed.moving import import_collection
 
-        return import_collection(self, Path(path), name, shards=shards, replicas=replicas,
-                                 source=source or name, index=index, batch=batch)
+        col = import_collection(self, Path(path), name, shards=shards, replicas=replicas,
+                                source=source or name, index=index, batch=batch)
+        # moving.py types against handles.ClusterHandle; this cluster hands out its own kind.
+        return cast(DistributedCollection, col)
 
     # ---- operations --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

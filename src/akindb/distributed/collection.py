@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 
-from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import INCLUDE, Include, QueryResult
 from akindb.core.topk import top_k
 from akindb.core.vectors import as_matrix
+from akindb.distributed.maintenance import ClusterMaintenance
 from akindb.distributed.merge import (
     _CHUNK_KEY,
     PartialResult,
@@ -57,7 +57,7 @@ __all__ = ["_CHUNK_KEY", "DistributedCollection", "PartialResult", "merge_hits",
 log = logging.getLogger(__name__)
 
 
-class DistributedCollection:
+class DistributedCollection(ClusterMaintenance):
     """A collection split into shards, each replicated on distinct Ray nodes."""
 
     def __init__(self, name: str, router: Router, info: Mapping[str, Any],
@@ -82,47 +82,6 @@ class DistributedCollection:
     @property
     def dim(self) -> int:
         return int(self._info["dim"])
-
-    @property
-    def embedder(self) -> Embedder:
-        """The pinned model in this process (for ``more_like(text=...)`` and token counts)."""
-        if self._embedder is None:
-            from akindb.errors import ModelError
-            from akindb.models.registry import load_embedder
-
-            if not self._info.get("model"):
-                raise ModelError(
-                    f"collection {self.name!r} stores precomputed vectors and has no model; "
-                    "pass vectors (add(vectors=...), search_vector) instead of text"
-                )
-            name = self._info["model"]
-            emb = load_embedder(None if name == "default" else name)
-            self.check_model(emb)
-            self._embedder = emb
-        return self._embedder
-
-    def check_model(self, embedder: Embedder | None) -> None:
-        """Refuse a model other than the pinned one, naming both (as ``Collection``)."""
-        pinned = self._info.get("pinned")
-        if embedder is None or not pinned:
-            if embedder is not None and embedder.dim != self.dim:
-                from akindb.errors import ModelMismatchError
-
-                raise ModelMismatchError(
-                    f"collection {self.name!r} stores {self.dim}-d vectors; model "
-                    f"{embedder.spec.describe()} makes {embedder.dim}-d"
-                )
-            return
-        from akindb.errors import ModelMismatchError
-        from akindb.models.base import ModelSpec
-
-        want = ModelSpec.from_json(pinned)
-        if not want.same_model(embedder.spec):
-            raise ModelMismatchError(
-                f"collection {self.name!r} is pinned to model {want.describe()}, but "
-                f"{embedder.spec.describe()} was given; use the pinned model or create a new "
-                "collection for the other one"
-            )
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> tuple[list[Any], list[int]]:
         return self._router.read_all(method, args, kwargs, allow_partial=self.allow_partial)
@@ -250,33 +209,9 @@ class DistributedCollection:
     ) -> list[str]:
         """As ``Collection.update``: the stored documents are read from their shards, changed
         and written back with ``upsert`` (each shard's engine re-embeds only changed text)."""
-        from akindb.errors import DocumentNotFoundError
+        from akindb.distributed.update import update_documents
 
-        ids = [str(i) for i in ids]
-        for name, seq in (("texts", texts), ("metadatas", metadatas)):
-            if seq is not None and len(seq) != len(ids):
-                raise InvalidArgumentError(f"{len(ids)} ids but {len(seq)} {name}")
-        if texts is None and metadatas is None:
-            raise InvalidArgumentError("update needs texts, metadatas or both")
-        stored = {r.id: r for r in self.get(ids)}
-        missing = [i for i in ids if i not in stored]
-        if missing:
-            raise DocumentNotFoundError(
-                f"no documents {missing[:5]} in collection {self.name!r}; add them first"
-            )
-        new_texts = list(texts) if texts is not None else [stored[i].text for i in ids]
-        metas = []
-        for j, i in enumerate(ids):
-            m = dict(stored[i].metadata)
-            for key, value in (dict(metadatas[j]) if metadatas is not None else {}).items():
-                if value is None:
-                    m.pop(key, None)
-                else:
-                    m[key] = value
-            metas.append(m)
-        return self.upsert(new_texts, ids=ids, metadatas=metas,
-                           sources=[stored[i].source for i in ids], chunk=chunk,
-                           progress=progress)
+        return update_documents(self, ids, texts, metadatas, chunk, progress)
 
     def delete(self, ids: Sequence[str] | None = None, *, where: Where = None) -> int:
         """Delete documents by id and/or filter; returns how many were deleted."""
@@ -484,66 +419,6 @@ class DistributedCollection:
             result["partial_shards"] = list(missing)  # type: ignore[typeddict-unknown-key]
         return result
 
-    # ---- index maintenance (every replica) ---------------------------------------------------
-    def tune(
-        self,
-        target_recall: float = 0.95,
-        *,
-        k: int = 10,
-        n_queries: int = 200,
-        seed: int = 0,
-        queries: Any = None,
-    ) -> TuneReport:
-        """Tune each replica's index (see ``Collection.tune``). The report is the first
-        replica's, ``met`` only when every replica met the target, and every replica's report
-        under ``shards``."""
-        q = None if queries is None else as_matrix(queries, self.dim, self.metric, what="queries")
-        res = self._router.every_replica(
-            "tune", (target_recall,), {"k": k, "n_queries": n_queries, "seed": seed, "queries": q}
-        )
-        flat = [_as_dict(r) for r in _leaves(res)]
-        base = dict(flat[0]) if flat else {"kind": self._info.get("index"), "k": k, "size": 0,
-                                            "target_recall": target_recall, "knob": None}
-        base["met"] = all(bool(r.get("met", True)) for r in flat)
-        shards = [[None if r is None else _as_dict(r) for r in group] for group in res]
-        return TuneReport.from_dict({**base, "shards": shards})
-
-    def index_stats(self) -> IndexStats:
-        """Index statistics summed over the shards (one live replica each); per shard under
-        ``shards``, and ``missing_shards``."""
-        parts, missing = self._read("index_stats")
-        rows = [_as_dict(p) for p in parts]
-        total = {key: sum(p[key] for p in rows) for key in ("size", "deleted", "file_bytes")
-                 if all(isinstance(p.get(key), int) for p in rows)}
-        base: dict[str, Any] = dict(rows[0]) if rows else {
-            "kind": self._info.get("index"), "params": {}, "size": 0, "built_seq": 0,
-            "saved_seq": 0, "deleted": 0, "deleted_fraction": 0.0, "file_bytes": 0,
-            "last_event": "no live replica"}
-        base.update(total, total=total, shards=rows, missing_shards=missing)
-        return IndexStats.from_dict(base)
-
-    def compact(self) -> CompactReport:
-        """Compact every replica (see ``Collection.compact``); the numbers are summed."""
-        rows = [_as_dict(r) for r in _leaves(self._router.every_replica("compact"))]
-        numbers = ("tombstones_dropped", "log_entries_trimmed", "db_bytes_before",
-                   "db_bytes_after", "index_bytes_before", "index_bytes_after")
-        return CompactReport(
-            kind=str(rows[0]["kind"]) if rows else str(self._info.get("index")),
-            **{n: sum(int(r.get(n, 0)) for r in rows) for n in numbers},
-        )
-
-    def info(self) -> CollectionInfo:
-        """Count, model, metric, dims, index, and the layout (shards, replicas)."""
-        parts, missing = self._read("info")
-        base = _as_dict(parts[0]) if parts else dict(self._info)
-        base["documents"] = sum(p["documents"] for p in parts)
-        base["chunks"] = sum(p["chunks"] for p in parts)
-        base.pop("uuid", None)
-        base.update(name=self.name, shards=self.shards, replicas=self.replicas,
-                    missing_shards=missing)
-        base.setdefault("uuid", "")
-        return CollectionInfo.from_dict(base)
-
     def flush(self) -> None:
         """Save every replica's derived index file (SQLite writes are already durable)."""
         self._router.every_replica("flush")
@@ -564,18 +439,3 @@ class DistributedCollection:
     def __repr__(self) -> str:
         return (f"DistributedCollection({self.name!r}, shards={self.shards}, "
                 f"replicas={self.replicas}, metric={self.metric.value}, dim={self.dim})")
-
-
-def _as_dict(report: Any) -> dict[str, Any]:
-    """A replica's report (a typed report or, from an older replica, a dict) as a dict."""
-    to_dict = getattr(report, "to_dict", None)
-    return dict(to_dict()) if callable(to_dict) else dict(report)
-
-
-def _leaves(res: Any) -> list[Any]:
-    """The reports in ``Router.every_replica``'s answer (nested per shard, per replica)."""
-    if isinstance(res, dict) and not hasattr(res, "to_dict") and "kind" not in res:
-        return [x for v in res.values() for x in _leaves(v)]
-    if isinstance(res, list | tuple):
-        return [x for v in res for x in _leaves(v)]
-    return [] if res is None else [res]

@@ -15,10 +15,10 @@ from akindb.retrieval.context import Passage, RagContext, _dedup, _groups, cut_t
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from akindb.distributed.collection import DistributedCollection
+    from akindb.distributed.handles import ShardedCollection
 
 
-def build_context(col: DistributedCollection, query: str, max_tokens: int = 1500, *,
+def build_context(col: ShardedCollection, query: str, max_tokens: int = 1500, *,
                   k: int = 20, mode: Any = "hybrid", where: Any = None,
                   dedup_threshold: float = 0.95, merge_adjacent: bool = True,
                   count_tokens: Callable[[str], int] | None = None) -> RagContext:

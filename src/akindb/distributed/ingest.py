@@ -33,7 +33,7 @@ from akindb.distributed.rows import DocRow
 from akindb.types import Chunk
 
 if TYPE_CHECKING:
-    from akindb.distributed.cluster import Cluster
+    from akindb.distributed.handles import ClusterHandle
     from akindb.ingest import IngestReport
 
 EMBED_BATCH = 32
@@ -139,7 +139,7 @@ class ChunkEmbed:
                 "status": status, "chunks": out_chunks, "vectors": out_vecs}
 
 
-def run_ingest(cluster: Cluster, paths: Sequence[str | Path], *, collection: str, actors: int,
+def run_ingest(cluster: ClusterHandle, paths: Sequence[str | Path], *, collection: str, actors: int,
                batch_size: int, write_batch: int, progress: bool | None) -> IngestReport:
     """See ``Cluster.ingest``."""
     import ray.data

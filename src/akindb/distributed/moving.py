@@ -16,13 +16,12 @@ from akindb.distributed.placement import group_by_shard
 from akindb.distributed.rows import DocRow, iter_rows, put_rows
 
 if TYPE_CHECKING:
-    from akindb.distributed.cluster import Cluster
-    from akindb.distributed.collection import DistributedCollection
+    from akindb.distributed.handles import ClusterHandle, ShardedCollection
     from akindb.distributed.router import Router
 
 
-def import_collection(cluster: Cluster, path: Path, name: str, *, shards: int, replicas: int,
-                      source: str, index: str, batch: int) -> DistributedCollection:
+def import_collection(cluster: ClusterHandle, path: Path, name: str, *, shards: int, replicas: int,
+                      source: str, index: str, batch: int) -> ShardedCollection:
     """See ``Cluster.import_collection``."""
     import akindb
     from akindb.distributed.merge import parallel_writes
@@ -52,7 +51,7 @@ def import_collection(cluster: Cluster, path: Path, name: str, *, shards: int, r
     return dcol
 
 
-def export_collection(dcol: DistributedCollection, router: Router, path: Path, name: str,
+def export_collection(dcol: ShardedCollection, router: Router, path: Path, name: str,
                       batch: int) -> int:
     """See ``DistributedCollection.export``; returns how many documents were written."""
     import akindb

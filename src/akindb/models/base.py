@@ -150,3 +150,24 @@ class Embedder(abc.ABC):
     def embed_one(self, text: str) -> npt.NDArray[np.float32]:
         out: npt.NDArray[np.float32] = self.embed([text])[0]
         return out
+
+
+def check_pinned(collection: str, dim: int, pinned: ModelSpec | None,
+                 embedder: Embedder | None) -> None:
+    """Refuse ``embedder`` for a collection pinned to another model (or, unpinned, making
+    vectors of another dimension), naming both: the one pin check every collection uses."""
+    from akindb.errors import ModelMismatchError
+
+    if embedder is None or pinned is None:
+        if embedder is not None and embedder.dim != dim:
+            raise ModelMismatchError(
+                f"collection {collection!r} stores {dim}-d vectors; model "
+                f"{embedder.spec.describe()} makes {embedder.dim}-d"
+            )
+        return
+    if not pinned.same_model(embedder.spec):
+        raise ModelMismatchError(
+            f"collection {collection!r} is pinned to model {pinned.describe()}, but "
+            f"{embedder.spec.describe()} was given; use the pinned model or create a new "
+            "collection for the other one"
+        )
