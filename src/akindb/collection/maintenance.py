@@ -47,10 +47,6 @@ AUTO_VACUUM_MIN_BYTES = 4 * 1024 * 1024
 this big (disk space returns to the system; the index compacts itself, see live_index)."""
 
 
-def tune_path(parts: CollectionParts) -> Path:
-    return parts.tune_path
-
-
 def _recalls(found: I64, truth: list[set[int]], own: I64, k: int) -> list[float]:
     out: list[float] = []
     for row, gt, me in zip(found.tolist(), truth, own.tolist(), strict=True):
@@ -185,7 +181,7 @@ def tune(
             finally:
                 index.set_knob(original)
 
-        chosen = never_lower(tune_path(parts), report, float(target_recall), chosen, measure_at)
+        chosen = never_lower(parts.tune_path, report, float(target_recall), chosen, measure_at)
         report["queries"] = "sampled" if queries is None else "real"
         live.set_knob(int(chosen["value"]))
         params = {**parts.config.index_params, index.knob: int(chosen["value"])}
@@ -197,7 +193,7 @@ def tune(
             at=datetime.now(UTC).isoformat(timespec="seconds"), built_seq=live.seq,
         )
         try:
-            with atomic_writer(tune_path(parts)) as fh:
+            with atomic_writer(parts.tune_path) as fh:
                 fh.write(json.dumps(report, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             log.warning("could not save the tuning record: %s", exc)
@@ -218,7 +214,7 @@ def index_stats(parts: CollectionParts) -> IndexStats:
                         "misses": rows.misses, "bypassed": rows.bypassed}
     out["tuned"] = None
     try:
-        rec = json.loads(tune_path(parts).read_text(encoding="utf-8"))
+        rec = json.loads(parts.tune_path.read_text(encoding="utf-8"))
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
             "recall": rec["after"]["recall"], "recall_ci": rec["after"].get("recall_ci"),
