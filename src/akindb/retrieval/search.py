@@ -27,7 +27,6 @@ import numpy as np
 
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
-from akindb.collection.snapshot import read_snapshot
 from akindb.core import validate
 from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
@@ -46,6 +45,7 @@ from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search v
 )
 from akindb.retrieval.settings import load_settings
 from akindb.storage.filters import parse_where
+from akindb.storage.sqlite import read_snapshot
 from akindb.types import Hit, Metric
 
 if TYPE_CHECKING:
