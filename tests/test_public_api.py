@@ -18,6 +18,8 @@ EXPECTED = {
     "Database",
     "DatabaseNotFoundError",
     "Embedder",
+    "Explanation",  # what Hit.explain() returns
+    "FusionExplanation",  # Explanation.fusion
     "FusionParams",
     "IndexKind",
     "IndexStats",

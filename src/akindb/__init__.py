@@ -33,7 +33,7 @@ from akindb.retrieval.context import RagContext
 from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.request import SearchOptions, SearchRequest
 from akindb.text.chunking import ChunkingParams
-from akindb.types import Chunk, Hit, Metric, Record
+from akindb.types import Chunk, Explanation, FusionExplanation, Hit, Metric, Record
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,8 @@ __all__ = [
     "DatabaseNotFoundError",
     "Embedder",
     "EmptyTextError",
+    "Explanation",
+    "FusionExplanation",
     "FusionParams",
     "Hit",
     "IndexKind",

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,8 +33,10 @@ from akindb.errors import (
     NotFoundError,
     StorageError,
 )
+from akindb.storage import database_file as dbfile
 from akindb.storage import sqlite as sq
 from akindb.storage.atomic import atomic_write_bytes, fsync_dir
+from akindb.storage.database_file import is_open_elsewhere
 
 DB_FILE = "akindb.sqlite"
 MANIFEST = "akindb-backup.json"
@@ -107,7 +108,7 @@ def backup(db_dir: str | Path, target: str | Path, *,
                 progress("files", i, len(others))
         if progress is not None:
             progress("sqlite", 0, 1)
-        _vacuum_into(src / DB_FILE, tmp / DB_FILE)
+        dbfile.vacuum_into(src / DB_FILE, tmp / DB_FILE)
         if progress is not None:
             progress("sqlite", 1, 1)
         collections = _seal(tmp, progress)
@@ -140,28 +141,11 @@ def backup(db_dir: str | Path, target: str | Path, *,
     return report
 
 
-def _vacuum_into(db_file: Path, out: Path) -> None:
-    """Copy one committed state of ``db_file`` to ``out`` (one read transaction)."""
-    with sq.translated(db_file):
-        conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None,
-                               timeout=sq.BUSY_TIMEOUT_S)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(sq.BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("VACUUM INTO ?", (str(out),))
-        finally:
-            conn.close()
-
-
 def _seal(tmp: Path, progress: BackupProgress | None) -> dict[str, dict[str, Any]]:
     """Open the copy, check it, bring each index file to its log head and record the numbers."""
     from akindb.db import Database
 
-    with sq.translated(tmp / DB_FILE):
-        conn = sqlite3.connect(tmp / DB_FILE)
-        try:
-            check = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
-        finally:
-            conn.close()
+    check = dbfile.file_integrity(tmp / DB_FILE)
     if check != ["ok"]:
         raise CorruptDatabaseError(
             f"the backup copy fails SQLite's integrity check ({check[:3]}); the source may be "
@@ -182,7 +166,7 @@ def _seal(tmp: Path, progress: BackupProgress | None) -> dict[str, dict[str, Any
                          "index_file": col.parts.live.path.name}
             if progress is not None:
                 progress("indexes", i, len(names))
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dbfile.checkpoint(db.conn)
     finally:
         db.close()
     for p in tmp.iterdir():  # the copy's -wal/-shm are empty after the checkpoint
@@ -221,23 +205,6 @@ def verify(backup_dir: str | Path) -> dict[str, Any]:
                 "damaged: use another one"
             )
     return manifest
-
-
-def is_open_elsewhere(db_file: Path) -> bool:
-    """Whether any other connection (any process, this one included) has ``db_file`` open:
-    an exclusive-mode lock cannot be taken while one does."""
-    if not db_file.exists():
-        return False
-    conn = sqlite3.connect(db_file, isolation_level=None, timeout=0.2)
-    try:
-        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-        return False
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        conn.close()
 
 
 def restore(backup_dir: str | Path, db_dir: str | Path, *, force: bool = False,

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from akindb.errors import CollectionNotFoundError, InvalidArgumentError
+from akindb.storage import scans
 from akindb.storage import sqlite as sq
 
 if TYPE_CHECKING:
@@ -149,11 +150,7 @@ def _fill(col: Collection, shadow: Collection, rep: MigrationReport,
     seen: set[str] = set()
     while True:
         with db.lock, sq.translated(db.db_file):
-            rows = db.store.conn.execute(
-                "SELECT id, doc_id, text, source, metadata, content_hash FROM documents"
-                " WHERE +collection_id = ? AND id > ? ORDER BY id LIMIT ?",
-                (col.config.id, last, BATCH),
-            ).fetchall()
+            rows = scans.documents_after(db.store.conn, col.config.id, last, BATCH)
             have = shadow.parts.store.hashes([r[1] for r in rows]) if rows else {}
         if not rows:
             break
@@ -174,9 +171,7 @@ def _fill(col: Collection, shadow: Collection, rep: MigrationReport,
         if progress is not None:
             progress("embed", done, total)
     with db.lock, sq.translated(db.db_file):
-        stale = [d for (d,) in db.store.conn.execute(
-            "SELECT doc_id FROM documents WHERE collection_id = ?", (shadow.config.id,))
-            if d not in seen]
+        stale = [d for d in scans.doc_ids(db.store.conn, shadow.config.id) if d not in seen]
     if stale:
         rep.removed = shadow.delete(stale)
 
@@ -210,9 +205,7 @@ def _agreement(old: Collection, new: Collection, progress: MigrateProgress | Non
     """Mean share of top-``k`` documents the two collections agree on, over up to
     ``AGREEMENT_SAMPLE`` stored documents' first chunks used as queries."""
     with old.parts.lock:
-        texts = [t for (t,) in old.parts.store.conn.execute(
-            "SELECT c.text FROM chunks c WHERE c.collection_id = ? AND c.idx = 0"
-            " ORDER BY c.id LIMIT ?", (old.config.id, AGREEMENT_SAMPLE))]
+        texts = scans.first_chunk_texts(old.parts.store.conn, old.config.id, AGREEMENT_SAMPLE)
     if not texts:
         return 1.0
     total = 0.0

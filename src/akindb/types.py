@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,48 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class FusionExplanation:
+    """How a hybrid hit's fused score was made (``Explanation.fusion``; ``None`` in the other
+    modes).
+
+    ``method`` (``rrf``, ``convex``, ``weighted``) combined the lists with ``weights`` (after
+    the keyword gate, which scaled the keyword weight by ``keyword_strength``, the BM25 match
+    strength); ``ranks`` and ``raw`` are the hit's rank and score in each list, ``parts`` each
+    list's share of the fused score (they add up to it), ``raw_score`` the fused score before
+    it was divided by its maximum, ``rrf_k`` RRF's rank constant, ``formula`` the arithmetic.
+    It also reads like the dict it replaced (``fusion["parts"]``).
+
+    >>> f = FusionExplanation("rrf", 0.03, rrf_k=60, parts={"vector": 0.02, "keyword": 0.01})
+    >>> f["parts"]["vector"], f.to_dict()["method"]
+    (0.02, 'rrf')
+    """
+
+    method: str
+    raw_score: float
+    rrf_k: float | None = None
+    ranks: dict[str, int] = field(default_factory=dict)
+    raw: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    keyword_strength: float | None = None
+    formula: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FusionExplanation:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """The parts of one hit's score (what each field means: ``akindb.retrieval.explain``);
     ``str()`` renders them for people. Lives here, beside ``Hit``, so the floor imports nothing."""
@@ -78,7 +121,7 @@ class Explanation:
     keyword_rank: int | None = None
     matched_terms: dict[str, float] = field(default_factory=dict)
     query_terms: list[str] = field(default_factory=list)
-    fusion: dict[str, Any] = field(default_factory=dict)
+    fusion: FusionExplanation | None = None
     filter: Any = None
     reranker: dict[str, Any] | None = None
     token_importance: list[tuple[str, float]] | None = None
@@ -88,6 +131,7 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["fusion"] = {} if self.fusion is None else self.fusion.to_dict()
         if self.token_importance is not None:
             d["token_importance"] = [
                 {"token": t, "importance": round(v, 6)} for t, v in self.token_importance
@@ -115,18 +159,18 @@ class Explanation:
             else:
                 looked = " ".join(self.query_terms) or "(no keyword terms in the query)"
                 out.append(f"bm25: no match for {looked}")
-        if self.fusion:
-            parts = self.fusion.get("parts", {})
-            arith = " + ".join(f"{name} {val:.5f}" for name, val in parts.items())
-            out.append(f"fusion {self.fusion.get('method')}: {arith} = {self.score:.5f}")
-            raw = self.fusion.get("raw_score")
-            if raw is not None and abs(raw - self.score) > 1e-12:
-                out.append(f"   (raw fused score {raw:.6g}; shown divided by its maximum)")
-            if self.fusion.get("formula"):
-                out.append(f"   ({self.fusion['formula']})")
-            strength = self.fusion.get("keyword_strength")
+        fu = self.fusion
+        if fu is not None:
+            arith = " + ".join(f"{name} {val:.5f}" for name, val in fu.parts.items())
+            out.append(f"fusion {fu.method}: {arith} = {self.score:.5f}")
+            if abs(fu.raw_score - self.score) > 1e-12:
+                out.append(f"   (raw fused score {fu.raw_score:.6g}; shown divided by its "
+                           "maximum)")
+            if fu.formula:
+                out.append(f"   ({fu.formula})")
+            strength = fu.keyword_strength
             if strength is not None:
-                wk = self.fusion.get("weights", {}).get("keyword")
+                wk = fu.weights.get("keyword")
                 out.append(f"   (BM25 match strength {strength:.3f}: keyword weight {wk:g})")
         if self.filter is not None:
             out.append(f"filter: passed {json.dumps(self.filter, ensure_ascii=False)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from akindb.models.base import FloatMatrix
 from akindb.retrieval.context import RagContext
 from akindb.retrieval.rerank import MMR, CrossEncoderReranker, Reranker, parse_reranker
 from akindb.text.chunking import ChunkingParams
+from akindb.types import FusionExplanation
 from tests.conftest import HashEmbedder
 
 
@@ -62,7 +64,8 @@ def test_explain_parts_add_up(col: akindb.Collection) -> None:
     hits = col.search("rye flour starters", k=3, mode="hybrid", explain=True)
     for h in hits:
         e = h.explain()
-        assert sum(e.fusion["parts"].values()) == pytest.approx(h.score)
+        assert isinstance(e.fusion, FusionExplanation)
+        assert sum(e.fusion.parts.values()) == pytest.approx(h.score)
         if e.bm25_score is not None:
             assert sum(e.matched_terms.values()) == pytest.approx(e.bm25_score)
             assert set(e.matched_terms) <= {"rye", "flour", "starters"}
@@ -72,6 +75,32 @@ def test_explain_parts_add_up(col: akindb.Collection) -> None:
     assert "fusion convex" in text and "tokens that mattered" in text and "bm25" in text
     json.loads(hits[0].explain().to_json())
     assert "explanation" not in hits[0].to_dict()  # to_dict keeps its keys
+
+
+def test_fusion_explanation_is_typed_and_its_json_unchanged(col: akindb.Collection) -> None:
+    """``Explanation.fusion`` is a ``FusionExplanation`` in hybrid mode and ``None`` in the
+    others; the JSON keeps the dict it replaced (``{}`` outside hybrid), so the HTTP API, the
+    CLI's ``--json`` and the client read the same bytes; old dict reads keep working."""
+    from akindb.wire.decode import explanation
+
+    hyb = col.search("rye flour starters", k=2, mode="hybrid")[0].explain()
+    vec = col.search("rye flour starters", k=2, mode="vector")[0].explain()
+    assert vec.fusion is None and vec.to_dict()["fusion"] == {}
+    assert "fusion" not in " ".join(vec.lines())
+    f = hyb.fusion
+    assert isinstance(f, FusionExplanation)
+    d = hyb.to_dict()["fusion"]
+    assert list(d) == ["method", "raw_score", "rrf_k", "ranks", "raw", "parts", "weights",
+                       "keyword_strength", "formula"]
+    assert d["method"] == f.method == "convex" and d["parts"] == f.parts
+    assert f["raw_score"] == f.raw_score and f.get("nope", 1) == 1
+    with pytest.raises(KeyError):
+        f["nope"]
+    back = explanation(json.loads(hyb.to_json()))  # what the HTTP client rebuilds
+    assert back == hyb and back is not None and back.fusion == f
+    assert explanation(json.loads(vec.to_json())) == vec
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.method = "rrf"  # type: ignore[misc]
 
 
 def test_token_importance_is_one_model_call(

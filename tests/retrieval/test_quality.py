@@ -93,8 +93,9 @@ def test_min_score_means_the_same_in_hybrid_mode(col: akindb.Collection) -> None
     for h in col.search(q, k=4, mode="hybrid"):
         e = h.explain()
         assert 0.0 <= h.score <= 1.0
-        assert e.fusion["raw_score"] == pytest.approx(h.score)  # convex: shown as computed
-        assert sum(e.fusion["parts"].values()) == pytest.approx(h.score)
+        assert e.fusion is not None
+        assert e.fusion.raw_score == pytest.approx(h.score)  # convex: shown as computed
+        assert sum(e.fusion.parts.values()) == pytest.approx(h.score)
     rrf = col.search(q, k=4, mode="hybrid", fusion=FusionParams(), min_score=0.3)
     assert rrf and all(0.0 <= h.score <= 1.0 for h in rrf)  # RRF divided by its maximum
 

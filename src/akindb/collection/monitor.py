@@ -21,16 +21,14 @@ import contextlib
 import logging
 import queue
 import random
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32, I64
+from akindb.storage import monitor_log as mlog
 from akindb.storage import sqlite as sq
 
 if TYPE_CHECKING:
@@ -90,30 +88,16 @@ class RecallMonitor:
     def record(self, recall: float, k: int, vector: F32) -> None:
         col = self.col
         uuid = col.config.uuid
-        with col.lock, sq.write_txn(col.store.conn, col.db_file):
-            row = col.store.conn.execute(
-                "SELECT samples, recall FROM recall_monitor WHERE collection_uuid = ?", (uuid,)
-            ).fetchone()
-            n, avg = (int(row[0]), float(row[1] or 0.0)) if row else (0, 0.0)
+        conn = col.store.conn
+        with col.lock, sq.write_txn(conn, col.db_file):
+            row = mlog.read_monitor(conn, uuid)
+            n, avg = (row.samples, float(row.recall or 0.0)) if row else (0, 0.0)
             n += 1
             avg += (recall - avg) / min(n, WINDOW)
-            col.store.conn.execute(
-                "INSERT INTO recall_monitor(collection_uuid, rate, k, target, samples, recall,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(collection_uuid) DO"
-                " UPDATE SET samples = excluded.samples, recall = excluded.recall,"
-                " updated_at = excluded.updated_at",
-                (uuid, self.rate, self.k, _target(col), n, avg, time.time()),
-            )
-            cur = col.store.conn.execute(
-                "INSERT INTO recall_queries(collection_uuid, k, recall, vector, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (uuid, k, recall, np.ascontiguousarray(vector, dtype="<f4").tobytes(),
-                 time.time()),
-            )
-            col.store.conn.execute(
-                "DELETE FROM recall_queries WHERE collection_uuid = ? AND id <= ?",
-                (uuid, int(cur.lastrowid or 0) - KEEP_QUERIES),
-            )
+            mlog.save_average(conn, uuid, rate=self.rate, k=self.k, target=_target(col),
+                              samples=n, recall=avg, at=time.time())
+            mlog.add_query(conn, uuid, k=k, recall=recall, vector=vector, at=time.time(),
+                           keep=KEEP_QUERIES)
         target = _target(col)
         if n >= MIN_SAMPLES and avg < target and not self._warned:
             self._warned = True
@@ -169,22 +153,16 @@ def _parts(col: Any) -> CollectionParts:
     parts = getattr(col, "parts", col)
     return parts  # type: ignore[no-any-return]
 
-def _row(col: CollectionParts, columns: str) -> Any:
+def _row(col: CollectionParts) -> mlog.MonitorRow | None:
     """This collection's ``recall_monitor`` row (None when absent, or when the table is: a
     read-only database of an older schema)."""
-    try:
-        return col.store.conn.execute(
-            f"SELECT {columns} FROM recall_monitor WHERE collection_uuid = ?",
-            (col.config.uuid,),
-        ).fetchone()
-    except sqlite3.OperationalError:
-        return None
+    return mlog.read_monitor(col.store.conn, col.config.uuid)
 
 
 def _target(col: CollectionParts) -> float:
-    row = _row(col, "target")
+    row = _row(col)
     if row is not None:
-        return float(row[0])
+        return row.target
     try:
         import json
 
@@ -198,8 +176,8 @@ def attach(col: CollectionParts) -> None:
     if col.config.index_kind == "flat":
         return
     with col.lock, sq.translated(col.db_file):
-        row = _row(col, "rate, k")
-    rate, k = (float(row[0]), int(row[1])) if row else (DEFAULT_RATE, 10)
+        row = _row(col)
+    rate, k = (row.rate, row.k) if row else (DEFAULT_RATE, 10)
     col.live.monitor = RecallMonitor(col, rate, k) if rate > 0 else None
 
 
@@ -221,13 +199,8 @@ def configure(col: Monitored, *, rate: float | None = None, k: int | None = None
         new_target = _target(col) if target is None else target
         changed_k = new_k != cur.get("k", new_k)
         with sq.write_txn(col.store.conn, col.db_file):
-            col.store.conn.execute(
-                "INSERT INTO recall_monitor(collection_uuid, rate, k, target, samples, recall,"
-                " updated_at) VALUES (?, ?, ?, ?, 0, NULL, ?) ON CONFLICT(collection_uuid) DO"
-                " UPDATE SET rate = excluded.rate, k = excluded.k, target = excluded.target"
-                + (", samples = 0, recall = NULL" if changed_k else ""),
-                (col.config.uuid, new_rate, new_k, new_target, time.time()),
-            )
+            mlog.save_config(col.store.conn, col.config.uuid, rate=new_rate, k=new_k,
+                             target=new_target, at=time.time(), reset=changed_k)
     attach(col)
     out = recall_estimate(col)
     assert out is not None
@@ -241,13 +214,14 @@ def recall_estimate(col: Monitored) -> dict[str, Any] | None:
     if col.config.index_kind == "flat":
         return None
     with col.lock, sq.translated(col.db_file):
-        row = _row(col, "rate, k, target, samples, recall, updated_at")
+        row = _row(col)
         target = _target(col)
     if row is None:
         return {"rate": DEFAULT_RATE, "k": 10, "target": target, "samples": 0,
                 "recall": None, "below_target": False, "updated_at": None}
-    rate, k, target, n, recall, at = row
-    return {"rate": float(rate), "k": int(k), "target": float(target), "samples": int(n),
+    rate, k, target, n, recall, at = (row.rate, row.k, row.target, row.samples, row.recall,
+                                      row.updated_at)
+    return {"rate": rate, "k": k, "target": target, "samples": n,
             "recall": recall, "updated_at": at,
             "below_target": bool(n >= MIN_SAMPLES and recall is not None and recall < target)}
 
@@ -256,9 +230,4 @@ def recorded_queries(col: Monitored, limit: int = KEEP_QUERIES) -> F32:
     """The last sampled real query vectors (for ``col.tune(queries=...)``)."""
     col = _parts(col)
     with col.lock, sq.translated(col.db_file):
-        rows = col.store.conn.execute(
-            "SELECT vector FROM recall_queries WHERE collection_uuid = ? ORDER BY id DESC"
-            " LIMIT ?", (col.config.uuid, limit),
-        ).fetchall()
-    vecs = np.frombuffer(b"".join(r[0] for r in rows), dtype="<f4").astype(np.float32)
-    return vecs.reshape(len(rows), col.dim)
+        return mlog.recent_queries(col.store.conn, col.config.uuid, col.dim, limit)

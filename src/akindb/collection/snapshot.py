@@ -23,15 +23,15 @@ The fix keeps searches parallel in the common case and exact in every case:
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from akindb.collection.live_index import LiveIndex
 from akindb.collection.results import QueryResult, hits_from_rows, query_result
 from akindb.collection.row_cache import RowCache
 from akindb.index.base import F32, I64
+from akindb.storage.sqlite import read_snapshot
 from akindb.storage.store import CollectionStore
 from akindb.types import Hit, Metric
 
@@ -45,22 +45,6 @@ Fetch = Callable[[I64, F32, int], tuple[T, bool]]
 lock; returns (answer, complete): ``complete`` is False when a hit's row was no longer found
 (deleted since the index search). The position lets the row cache serve rows when no write
 landed since (``collection.row_cache``)."""
-
-
-@contextlib.contextmanager
-def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """Everything read inside sees one committed state (one SQLite read transaction). Hold the
-    database lock around it: the connection is shared. Nested use joins the open transaction.
-    """
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        if conn.in_transaction:
-            conn.execute("COMMIT")
 
 
 def consistent_search(

@@ -18,13 +18,14 @@ Checks, each a ``Finding`` (ok / warn / error):
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from akindb.errors import AkinError
+from akindb.storage import health, scans
+from akindb.storage import keyword_index as fts
 from akindb.storage import sqlite as sq
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def doctor(db: Database, *, fix: bool = False, check_models: bool = True) -> Doc
 
 
 def _integrity(db: Database, rep: DoctorReport) -> None:
-    rows = [r[0] for r in db.conn.execute("PRAGMA integrity_check").fetchall()]
+    rows = health.integrity_problems(db.conn)
     if rows == ["ok"]:
         rep.add("integrity", "ok", "SQLite integrity_check: ok")
     else:
@@ -92,75 +93,41 @@ def _integrity(db: Database, rep: DoctorReport) -> None:
 
 
 def _fts(db: Database, rep: DoctorReport, fix: bool) -> None:
-    try:
-        db.conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('integrity-check', 1)")
+    problem = fts.fts_problem(db.conn)
+    if problem is None:
         rep.add("integrity", "ok", "keyword index (FTS5) matches the chunks")
-    except sqlite3.DatabaseError as exc:
-        fixed = False
-        if fix:
-            with sq.write_txn(db.conn, db.file):
-                db.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('rebuild')")
-            fixed = True
-        rep.add("integrity", "error", f"keyword index (FTS5) disagrees with the chunks ({exc}); "
-                + ("rebuilt" if fixed else "run `akindb doctor --fix` to rebuild it"),
-                fixed=fixed)
-
-
-_ORPHANS = {
-    "chunks without a document": (
-        "SELECT count(*) FROM chunks c LEFT JOIN documents d ON d.id = c.document_id"
-        " WHERE d.id IS NULL",
-        "DELETE FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)",
-    ),
-    "chunks filed under another collection than their document": (
-        "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id"
-        " WHERE c.collection_id != d.collection_id",
-        "DELETE FROM chunks WHERE id IN (SELECT c.id FROM chunks c JOIN documents d"
-        " ON d.id = c.document_id WHERE c.collection_id != d.collection_id)",
-    ),
-    "documents of a collection that no longer exists": (
-        "SELECT count(*) FROM documents WHERE collection_id NOT IN (SELECT id FROM collections)",
-        "DELETE FROM chunks WHERE document_id IN (SELECT id FROM documents WHERE collection_id"
-        " NOT IN (SELECT id FROM collections)); DELETE FROM documents WHERE collection_id NOT IN"
-        " (SELECT id FROM collections)",
-    ),
-    "log entries of a collection that no longer exists": (
-        "SELECT count(*) FROM oplog WHERE collection_id NOT IN (SELECT id FROM collections)",
-        "DELETE FROM oplog WHERE collection_id NOT IN (SELECT id FROM collections)",
-    ),
-}
+        return
+    fixed = False
+    if fix:
+        with sq.write_txn(db.conn, db.file):
+            fts.rebuild_fts(db.conn)
+        fixed = True
+    rep.add("integrity", "error", f"keyword index (FTS5) disagrees with the chunks ({problem}); "
+            + ("rebuilt" if fixed else "run `akindb doctor --fix` to rebuild it"),
+            fixed=fixed)
 
 
 def _orphans(db: Database, rep: DoctorReport, fix: bool) -> None:
     found = False
-    for what, (count_sql, fix_sql) in _ORPHANS.items():
-        n = int(db.conn.execute(count_sql).fetchone()[0])
+    for what in health.ORPHANS:
+        n = health.count_orphans(db.conn, what)
         if not n:
             continue
         found = True
         if fix:
             with sq.write_txn(db.conn, db.file):
-                for stmt in fix_sql.split("; "):
-                    db.conn.execute(stmt)
+                health.remove_orphans(db.conn, what)
         rep.add("orphans", "error", f"{n} {what}: unreachable; "
                 + ("removed" if fix else "`akindb doctor --fix` removes them"), fixed=fix)
-    empty = db.conn.execute(
-        "SELECT c.name, count(*) FROM documents d JOIN collections c ON c.id = d.collection_id"
-        " WHERE NOT EXISTS (SELECT 1 FROM chunks k WHERE k.document_id = d.id) GROUP BY c.name"
-    ).fetchall()
-    for name, n in empty:
+    for name, n in health.documents_without_chunks(db.conn):
         found = True
         rep.add("orphans", "warn", f"{n} documents have no chunks (not searchable); re-add "
                 "them (their vectors are lost)", name)
-    bad = db.conn.execute(
-        "SELECT l.name, count(*) FROM chunks c JOIN collections l ON l.id = c.collection_id"
-        " WHERE length(c.vector) != 4 * l.dim GROUP BY l.name"
-    ).fetchall()
-    for name, n in bad:
+    for name, n in health.wrong_size_vectors(db.conn):
         found = True
         rep.add("orphans", "error", f"{n} chunks have vectors of the wrong size; delete and "
                 "re-add their documents", name)
-    uuids = {r[0] for r in db.conn.execute("SELECT uuid FROM collections")}
+    uuids = health.collection_uuids(db.conn)
     if db.index_dir.is_dir():
         for p in sorted(db.index_dir.iterdir()):
             if p.name.split(".")[0] not in uuids and p.is_file():
@@ -194,9 +161,7 @@ def _index(col: Collection, rep: DoctorReport, fix: bool) -> None:
         with col.parts.lock:
             index = live.get()
             labels = np.sort(index.labels())
-            ids = np.array([r[0] for r in col.parts.store.conn.execute(
-                "SELECT id FROM chunks WHERE collection_id = ? ORDER BY id", (col.config.id,))],
-                dtype=np.int64)
+            ids = scans.chunk_ids(col.parts.store.conn, col.config.id)
         if not np.array_equal(labels, ids):
             missing = len(np.setdiff1d(ids, labels))
             extra = len(np.setdiff1d(labels, ids))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from akindb.errors import InvalidArgumentError
+from akindb.storage import scans
 from akindb.storage import sqlite as sq
 from akindb.types import Metric
 
@@ -95,13 +96,8 @@ def find_dupes(
     rep = DupesReport(col.name, threshold)
     db, cid = col.parts, col.config.id
     with db.lock, sq.translated(db.db_file):
-        docs = db.store.conn.execute(
-            "SELECT id, doc_id, content_hash FROM documents WHERE collection_id = ? ORDER BY id",
-            (cid,),
-        ).fetchall()
-        n_chunks = dict(db.store.conn.execute(
-            "SELECT document_id, count(*) FROM chunks WHERE collection_id = ?"
-            " GROUP BY document_id", (cid,)).fetchall())
+        docs = scans.document_hashes(db.store.conn, cid)
+        n_chunks = scans.chunk_counts(db.store.conn, cid)
         rep.chunks = col.parts.store.count_chunks()
     rep.documents = len(docs)
     name = {rid: doc_id for rid, doc_id, _ in docs}
@@ -150,10 +146,7 @@ def _near(col: Collection, threshold: float, k: int, n_chunks: dict[int, int],
     kk = min(k + 1, max(total, 1))
     while True:
         with db.lock, sq.translated(db.db_file):
-            rows = db.store.conn.execute(
-                "SELECT id, document_id, vector FROM chunks WHERE collection_id = ? AND id > ?"
-                " ORDER BY id LIMIT ?", (cid, last, BATCH),
-            ).fetchall()
+            rows = scans.chunks_after(db.store.conn, cid, last, BATCH)
         if not rows:
             break
         last = rows[-1][0]
@@ -165,10 +158,7 @@ def _near(col: Collection, threshold: float, k: int, n_chunks: dict[int, int],
         need = np.unique(labels[labels >= 0])
         missing = [int(x) for x in need.tolist() if int(x) not in doc_of]
         with db.lock, sq.translated(db.db_file):
-            for lo in range(0, len(missing), 900):
-                part = missing[lo : lo + 900]
-                q = f"SELECT id, document_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-                doc_of.update(db.store.conn.execute(q, part).fetchall())
+            doc_of.update(scans.documents_of_chunks(db.store.conn, missing))
         for (chunk_id, doc, _), lab, sc in zip(rows, labels, scores, strict=True):
             for other, s in zip(lab.tolist(), sc.tolist(), strict=True):
                 if other < 0 or other == chunk_id or s < threshold:

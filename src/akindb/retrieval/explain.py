@@ -7,9 +7,10 @@ so the floor never imports retrieval; re-exported here). Its parts:
   this chunk, and its rank among the vector candidates (``None`` when it was not one);
 * ``bm25_score`` / ``keyword_rank`` / ``matched_terms``: BM25 score, rank among the keyword
   candidates, and each matching query term's share of the BM25 score (they add up);
-* ``fusion``: the method and, per list, the arithmetic (``weight/(k+rank)`` for RRF, weight ×
-  the min-max normalised score for weighted fusion) that sums to the fused score, the weights
-  used for this query and the BM25 match strength that gated the keyword weight;
+* ``fusion`` (a :class:`FusionExplanation`; ``None`` outside hybrid mode): the method and,
+  per list, the arithmetic (``weight/(k+rank)`` for RRF, weight × the min-max normalised score
+  for weighted fusion) that sums to the fused score, the weights used for this query and the
+  BM25 match strength that gated the keyword weight;
 * ``filter``: the ``where`` filter the hit passed, if any; ``reranker``: the re-ranking stage;
 * ``token_importance``: with ``explain=True``, for each query word, how much the dense score
   drops when that word is removed from the query (occlusion; all variants embedded in one batch).
@@ -17,9 +18,9 @@ so the floor never imports retrieval; re-exported here). Its parts:
 
 from __future__ import annotations
 
-from akindb.types import Explanation
+from akindb.types import Explanation, FusionExplanation
 
-__all__ = ["Explanation", "fusion_formula"]
+__all__ = ["Explanation", "FusionExplanation", "fusion_formula"]
 
 
 def fusion_formula(method: str, rrf_k: float, weights: dict[str, float]) -> str:

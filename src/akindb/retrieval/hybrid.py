@@ -22,7 +22,7 @@ give or take the keyword evidence (issue 12, item 5). For metrics other than cos
 whose scores are unbounded, ``dense`` is min-max normalised over the candidates instead.
 
 RRF scores are reported divided by their maximum ``Σ w / (k + 1)`` (in [0, 1]; 1 = first in
-every list); the raw RRF sum stays in ``Hit.explain().fusion["raw_score"]``.
+every list); the raw RRF sum stays in ``Hit.explain().fusion.raw_score``.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from akindb.storage.filters import compile_where
+from akindb.storage import keyword_index as fts
 
 # Lucene's English stop-word set (what Anserini's BM25 anchors use), 33 words.
 STOP_WORDS: frozenset[str] = frozenset(
@@ -90,13 +90,6 @@ def fts_query(terms: Sequence[str]) -> str:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-def _where_sql(where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-    if where is None:
-        return "", []
-    sql, params = compile_where(where)
-    return f" AND {sql}", list(params)
-
-
 def bm25_search(
     conn: sqlite3.Connection,
     collection_id: int,
@@ -110,17 +103,8 @@ def bm25_search(
     """
     if not terms or k < 1:
         return []
-    wsql, wparams = _where_sql(where)
-    join = " JOIN documents d ON d.id = c.document_id" if where is not None else ""
-    rows = conn.execute(
-        # ``rank`` is bm25() here; ordering by it lets FTS5 use its own top-N path.
-        "SELECT f.rowid, f.rank FROM chunks_fts f"
-        f" JOIN chunks c ON c.id = f.rowid{join}"
-        f" WHERE chunks_fts MATCH ? AND c.collection_id = ?{wsql}"
-        " ORDER BY f.rank LIMIT ?",
-        (fts_query(terms), collection_id, *wparams, k),
-    ).fetchall()
-    hits = [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+    rows = fts.bm25_top(conn, collection_id, fts_query(terms), k, where)
+    hits = [KeywordHit(chunk_id, -rank) for chunk_id, rank in rows]
     hits.sort(key=lambda h: (-h.score, h.chunk_id))  # deterministic order among ties
     return hits
 
@@ -136,54 +120,20 @@ def term_scores(
     out: dict[int, dict[str, float]] = {c: {} for c in chunk_ids}
     if not chunk_ids:
         return out
-    marks = ",".join("?" * len(chunk_ids))
     for t in terms:
-        for rowid, s in conn.execute(
-            f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-            f" AND rowid IN ({marks})",
-            (fts_query([t]), *chunk_ids),
-        ):
-            out[int(rowid)][t] = -float(s)
+        for rowid, s in fts.bm25_of(conn, fts_query([t]), chunk_ids):
+            out[rowid][t] = -s
     return out
 
 
 def fts_row_count(conn: sqlite3.Connection) -> int:
-    """Rows in the FTS5 table, i.e. the ``N`` that ``bm25()`` uses.
-
-    Read from FTS5's "averages" record (``chunks_fts_data``, id 1: a varint row count first), so
-    it costs one row read, not a count over every chunk; falls back to counting ``chunks``.
-    """
-    row = conn.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
-    if row is not None and isinstance(row[0], bytes) and row[0]:
-        n, _ = _varint(row[0])
-        return n
-    return int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
-
-
-def _varint(buf: bytes, pos: int = 0) -> tuple[int, int]:
-    """SQLite's varint (big-endian 7-bit groups; a 9th byte carries 8 bits).
-
-    >>> _varint(bytes([0x9C, 0x31]))
-    (3633, 2)
-    """
-    v = 0
-    for j in range(8):
-        b = buf[pos + j]
-        v = (v << 7) | (b & 0x7F)
-        if b < 0x80:
-            return v, pos + j + 1
-    return (v << 8) | buf[pos + 8], pos + 9
+    """Rows in the FTS5 table, i.e. the ``N`` that ``bm25()`` uses (one row read)."""
+    return fts.fts_row_count(conn)
 
 
 def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
     """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query."""
-    if not terms:
-        return []
-    sub = "(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?)"
-    row = conn.execute(
-        "SELECT " + ", ".join([sub] * len(terms)), [fts_query([t]) for t in terms]
-    ).fetchone()
-    return [int(x) for x in row]
+    return fts.match_counts(conn, [fts_query([t]) for t in terms])
 
 
 def idf(n_rows: int, df: int) -> float:

@@ -12,7 +12,7 @@
 Hybrid's default (``convex``) score is the cosine moved towards the chunk's BM25 fraction by the
 keyword weight, so ``min_score`` keeps in hybrid mode about what it keeps in vector mode; RRF
 and weighted scores are divided by their maximum. The raw fused score is in
-``Hit.explain().fusion["raw_score"]``. ``max_distance`` in keyword mode is an error (BM25 hits
+``Hit.explain().fusion.raw_score``. ``max_distance`` in keyword mode is an error (BM25 hits
 have no distance; use ``min_score``). Thresholds are applied before re-ranking.
 """
 
@@ -21,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import passes
-from akindb.collection.snapshot import read_snapshot
 from akindb.core import validate
 from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
@@ -46,7 +45,8 @@ from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search v
 )
 from akindb.retrieval.settings import load_settings
 from akindb.storage.filters import parse_where
-from akindb.types import Hit, Metric
+from akindb.storage.sqlite import read_snapshot
+from akindb.types import FusionExplanation, Hit, Metric
 
 if TYPE_CHECKING:
     from akindb.retrieval.rerank import Reranker
@@ -218,7 +218,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             matched_terms=bm25_parts.get(f.item, {}),
             terms_recorded=explain or not terms,
             query_terms=terms,
-            fusion=_fusion_dict(f, params, strength) if m == "hybrid" else {},
+            fusion=_fusion(f, params, strength) if m == "hybrid" else None,
             filter=dict(w) if w is not None else None,
         )
         hits.append(
@@ -263,19 +263,19 @@ def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, fl
     return {i: float(v) for i, v in zip(got, s.tolist(), strict=True)}
 
 
-def _fusion_dict(f: FusedItem, params: FusionParams, strength: float | None) -> dict[str, Any]:
+def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:
     weights = effective_weights(params, strength)
-    return {
-        "method": params.method.value,
-        "raw_score": f.score,
-        "rrf_k": params.rrf_k if params.method.value == "rrf" else None,
-        "ranks": dict(f.ranks),
-        "raw": dict(f.raw),
-        "parts": {name: f.parts.get(name, 0.0) for name in ("vector", "keyword")},
-        "weights": weights,
-        "keyword_strength": None if strength is None else round(strength, 4),
-        "formula": fusion_formula(params.method.value, params.rrf_k, weights),
-    }
+    return FusionExplanation(
+        method=params.method.value,
+        raw_score=f.score,
+        rrf_k=params.rrf_k if params.method.value == "rrf" else None,
+        ranks=dict(f.ranks),
+        raw=dict(f.raw),
+        parts={name: f.parts.get(name, 0.0) for name in ("vector", "keyword")},
+        weights=weights,
+        keyword_strength=None if strength is None else round(strength, 4),
+        formula=fusion_formula(params.method.value, params.rrf_k, weights),
+    )
 
 
 def _apply_rerank(

@@ -25,6 +25,7 @@ from akindb.errors import InvalidArgumentError
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import LUCENE_STOP_WORDS, STOP_WORDS_EN
 from akindb.retrieval.fusion import FusionMethod, FusionParams
+from akindb.storage import settings_table
 from akindb.storage import sqlite as sq
 
 STOP_LISTS: dict[str, frozenset[str]] = {
@@ -121,10 +122,10 @@ class RetrievalSettings:
 
 def load_settings(conn: sqlite3.Connection, collection_id: int) -> RetrievalSettings:
     """The stored settings of one collection, or the defaults when it has no row."""
-    row = conn.execute(
-        "SELECT settings FROM collection_settings WHERE collection_id = ?", (collection_id,)
-    ).fetchone()
-    return RetrievalSettings.from_dict(json.loads(row[0])) if row else RetrievalSettings()
+    text = settings_table.read_settings(conn, collection_id)
+    if text is None:
+        return RetrievalSettings()
+    return RetrievalSettings.from_dict(json.loads(text))
 
 
 def save_settings(
@@ -132,9 +133,8 @@ def save_settings(
 ) -> None:
     """Store ``settings`` for the collection (one transaction; replaces the row)."""
     with sq.write_txn(conn, path):
-        conn.execute(
-            "INSERT OR REPLACE INTO collection_settings(collection_id, settings) VALUES (?, ?)",
-            (collection_id, json.dumps(settings.to_dict(), sort_keys=True)),
+        settings_table.write_settings(
+            conn, collection_id, json.dumps(settings.to_dict(), sort_keys=True)
         )
 
 
@@ -156,7 +156,6 @@ def updated(
 
 def record_defaults(conn: sqlite3.Connection, collection_id: int) -> None:
     """Inside the transaction that creates a collection: record today's defaults for it."""
-    conn.execute(
-        "INSERT OR REPLACE INTO collection_settings(collection_id, settings) VALUES (?, ?)",
-        (collection_id, json.dumps(RetrievalSettings().to_dict(), sort_keys=True)),
+    settings_table.write_settings(
+        conn, collection_id, json.dumps(RetrievalSettings().to_dict(), sort_keys=True)
     )

@@ -13,17 +13,17 @@ embedded call), and its suffix picks the loader. Re-uploading unchanged bytes is
 
 import base64
 import binascii
-from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from akindb import errors
 from akindb.collection.ingest import ingest_named
 from akindb.server import schemas as s
 from akindb.server.respond import hits_json, json_response
+from akindb.server.routing import NameAuth, new_router
 from akindb.server.state import State
 from akindb.text.loaders import LoadedText, load_bytes
 
@@ -61,13 +61,14 @@ def _load(name: str, raw: bytes) -> LoadedText:
     return load_bytes(name, raw)
 
 
-def add_rag_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) -> None:
-    """Register the three routes; ``name_auth(role)`` is the app's key check for a role."""
+def router(state: State) -> APIRouter:
+    """``/v1/collections/{name}/{add_files,context,more_like}``."""
+    api = new_router()
     col = state.collection
-    ReadName = Annotated[str, Depends(name_auth("read"))]
-    WriteName = Annotated[str, Depends(name_auth("write"))]
+    ReadName = Annotated[str, Depends(NameAuth(state, "read"))]
+    WriteName = Annotated[str, Depends(NameAuth(state, "write"))]
 
-    @app.post("/v1/collections/{name}/add_files", response_model=s.IngestReportOut,
+    @api.post("/v1/collections/{name}/add_files", response_model=s.IngestReportOut,
               tags=["collection"])
     def add_files(body: s.AddFilesRequest, name: WriteName) -> Response:
         """Index uploaded files (contents, not server paths): unchanged ones are skipped,
@@ -81,7 +82,7 @@ def add_rag_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) 
                                            set(body.prune.present))
         return json_response(report.to_dict())
 
-    @app.post("/v1/collections/{name}/context", response_model=s.RagContextOut, tags=["search"])
+    @api.post("/v1/collections/{name}/context", response_model=s.RagContextOut, tags=["search"])
     async def context(body: s.ContextRequest, name: ReadName) -> Response:
         """RAG context: the best passages for a query within a token budget, with citations
         (tokens counted by the collection's model tokenizer)."""
@@ -94,9 +95,11 @@ def add_rag_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) 
 
         return json_response(await state.searching(run))
 
-    @app.post("/v1/collections/{name}/more_like", response_model=s.HitsResponse,
+    @api.post("/v1/collections/{name}/more_like", response_model=s.HitsResponse,
               tags=["search"])
     async def more_like(body: s.MoreLikeRequest, name: ReadName) -> Response:
         """Documents like a stored one (by id) or like a text; one hit per document."""
         return json_response(await state.searching(lambda: hits_json(
             col(name).more_like(body.id, body.k, text=body.text, where=body.where))))
+
+    return api

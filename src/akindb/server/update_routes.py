@@ -2,15 +2,15 @@
 re-embedding, texts re-embedded), so the HTTP client has every method of the collection
 protocol (``akindb.protocol``)."""
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from akindb.server import schemas as s
 from akindb.server.respond import json_response
+from akindb.server.routing import NameAuth, new_router
 from akindb.server.state import State
 
 
@@ -25,11 +25,12 @@ class UpdateRequest(BaseModel):
     chunk: bool = True
 
 
-def add_update_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any]) -> None:
-    """Register ``POST /v1/collections/{name}/update``; ``name_auth(role)`` is the key check."""
-    WriteName = Annotated[str, Depends(name_auth("write"))]
+def router(state: State) -> APIRouter:
+    """``POST /v1/collections/{name}/update``."""
+    api = new_router()
+    WriteName = Annotated[str, Depends(NameAuth(state, "write"))]
 
-    @app.post("/v1/collections/{name}/update", response_model=s.IdsResponse,
+    @api.post("/v1/collections/{name}/update", response_model=s.IdsResponse,
               tags=["collection"])
     def update(body: UpdateRequest, name: WriteName) -> Response:
         """Change stored documents by id; an unknown id is a 404 and nothing is written."""
@@ -37,3 +38,5 @@ def add_update_routes(app: FastAPI, state: State, name_auth: Callable[[str], Any
             body.ids, texts=body.texts, metadatas=body.metadatas, chunk=body.chunk,
         )
         return json_response({"ids": ids})
+
+    return api

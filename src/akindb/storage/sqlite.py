@@ -323,3 +323,19 @@ def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connecti
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+@contextlib.contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Everything read inside sees one committed state (one SQLite read transaction). Hold the
+    database lock around it: the connection is shared. Nested use joins the open transaction.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")

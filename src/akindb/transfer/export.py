@@ -5,7 +5,6 @@ so writers go on and the file is one consistent state of the collection."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
+from akindb.storage import scans
 from akindb.storage import sqlite as sq
 from akindb.storage.atomic import atomic_writer
 from akindb.transfer.format import META_KEY, ExportHeader, dumps, json_floats
@@ -69,30 +69,17 @@ def iter_batches(
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """Yield ``(total, rows)``: document rows (vectors as an (n_chunks, dim) array), ``batch``
     at a time, all from one snapshot of the database."""
-    conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True, isolation_level=None,
-                           timeout=sq.BUSY_TIMEOUT_S)
-    try:
-        conn.execute("BEGIN")
-        total = int(conn.execute("SELECT count(*) FROM documents WHERE collection_id = ?",
-                                 (collection_id,)).fetchone()[0])
+    with scans.export_snapshot(file) as conn:
+        total = scans.count_documents(conn, collection_id)
         last = -1
         while True:
-            docs = conn.execute(
-                "SELECT id, doc_id, text, source, metadata, content_hash FROM documents"
-                " WHERE +collection_id = ? AND id > ? ORDER BY id LIMIT ?",
-                (collection_id, last, batch),
-            ).fetchall()
+            docs = scans.documents_after(conn, collection_id, last, batch)
             if not docs:
                 break
             last = docs[-1][0]
             lo, hi = docs[0][0], last
-            by_doc: dict[int, list[tuple[int, int, int, str, bytes]]] = {}
-            for row in conn.execute(
-                'SELECT document_id, idx, start, "end", text, vector FROM chunks'
-                " WHERE +collection_id = ? AND document_id BETWEEN ? AND ?"
-                " ORDER BY document_id, idx",
-                (collection_id, lo, hi),
-            ):
+            by_doc: dict[int, list[tuple[Any, ...]]] = {}
+            for row in scans.chunks_of_documents(conn, collection_id, lo, hi):
                 by_doc.setdefault(row[0], []).append(row[1:])
             out = []
             for rid, doc_id, text, source, meta, h in docs:
@@ -108,9 +95,6 @@ def iter_batches(
                     "vectors": vecs,
                 })
             yield total, out
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def export_collection(

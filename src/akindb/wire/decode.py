@@ -10,7 +10,7 @@ from typing import Any
 
 from akindb import errors
 from akindb.models.base import TokenView
-from akindb.types import Chunk, Explanation, Hit, Record
+from akindb.types import Chunk, Explanation, FusionExplanation, Hit, Record
 from akindb.wire.codes import error_class
 
 
@@ -59,6 +59,7 @@ def explanation(d: Mapping[str, Any] | None) -> Explanation | None:
         return None
     names = {f.name for f in dataclasses.fields(Explanation)}
     kw = {k: v for k, v in d.items() if k in names}
+    kw["fusion"] = FusionExplanation.from_dict(kw["fusion"]) if kw.get("fusion") else None
     if kw.get("token_importance") is not None:
         kw["token_importance"] = [(t["token"], t["importance"]) for t in kw["token_importance"]]
     return Explanation(**kw)
