@@ -85,10 +85,13 @@ def test_backup_under_two_writers_restores_a_state_that_existed(
     q = rcol.vectors_of(sorted(got)[3])
     assert rcol.search_vector(q[0], k=1, exact=True)[0].score == pytest.approx(1.0, abs=1e-5)
     # HNSW is approximate (and its graph depends on the writers' interleaving): the restored
-    # index answers at once with the right kind of results, most of the exact top 10.
-    approx = {h.id for h in rcol.search_vector(q[0], k=10)}
-    exact = {h.id for h in rcol.search_vector(q[0], k=10, exact=True)}
-    assert len(approx) == 10 and len(approx & exact) >= 7
+    # index answers at once with the right kind of results, most of the exact top 10. The hash
+    # embedder gives many documents the same vector, so recall counts by score, not by id: an
+    # id-set overlap failed whenever tied documents were ordered differently (scores identical).
+    approx = rcol.search_vector(q[0], k=10)
+    exact = rcol.search_vector(q[0], k=10, exact=True)
+    assert len(approx) == 10
+    assert sum(h.score >= exact[-1].score - 1e-5 for h in approx) >= 7
     rdb.close()
 
 
