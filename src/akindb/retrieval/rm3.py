@@ -1,0 +1,237 @@
+"""RM3 pseudo-relevance feedback for keyword (BM25) search: the query grows by the words of its
+own top passages.
+
+BM25 finds only passages that share the query's words. RM3 (Lavrenko & Croft's relevance
+model, "RM3" as in Abdul-Jaleel et al., 2004, and Anserini's default) runs the query once, takes
+the ``docs`` best passages as if they were relevant, and adds the ``terms`` words that are most
+probable in them::
+
+    P(w | R) = Σ_d  s_d / Σ s  ·  tf(w, d) / |d|          (d: a feedback passage, s_d its BM25)
+    weight(w) = λ · qtf(w) + (1 - λ) · |q| · P'(w | R)     (P': P(w|R) over the chosen words)
+
+``λ`` is ``original_weight``; the scale makes ``λ = 1`` plain BM25 and keeps the original terms
+near weight 1 (so keyword-mode scores stay on BM25's scale). Words are counted by their Porter
+stem, the same stem FTS5's ``porter unicode61`` tokenizer indexes (a private in-memory FTS5 table
+stems them, so no second stemmer can disagree with the index); stop words, one-letter words and
+numbers are not candidates.
+
+FTS5 cannot weight query terms, so the second pass is computed here: the candidates are the
+first pass's list and the ``k`` best chunks for the expanded terms ORed (plain ``bm25()``);
+each candidate's score is ``Σ_t weight(t) · bm25_t(chunk)``, where FTS5 scores each term alone
+for those chunks (BM25 is a sum over terms, so this is exact for every candidate). The terms
+are quoted FTS5 strings bound as parameters (``keyword.fts_query``): no operator, no SQL.
+
+Costs: the passages' text (one read), stemming (cached), one FTS5 OR query, one count per term
+and one small FTS5 query per weighted term over the candidates. Chosen on, or kept off, by
+measurement (docs/benchmarks.md, "Feedback and fusion, measured again").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from akindb.errors import InvalidArgumentError
+from akindb.retrieval import keyword as kw
+from akindb.retrieval.analyzer import words
+
+_CACHE_MAX = 50_000
+
+
+@dataclass(frozen=True)
+class Rm3Params:
+    """RM3 for the keyword list (round-trips to JSON; stored with the collection's settings).
+
+    * ``enabled``: expand keyword queries (keyword and hybrid modes).
+    * ``docs``: feedback passages (the first pass's best). More: steadier, slower, more drift.
+    * ``terms``: expansion words added. More: recall on vocabulary mismatch, more drift.
+    * ``original_weight``: ``λ``, the original query's share (1 = no expansion).
+    """
+
+    enabled: bool = False
+    docs: int = 10
+    terms: int = 10
+    original_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.docs <= 100 or not 1 <= self.terms <= 100:
+            raise InvalidArgumentError(
+                f"RM3 docs and terms must be within 1-100, got docs={self.docs}, "
+                f"terms={self.terms}")
+        if not 0.0 <= self.original_weight <= 1.0:
+            raise InvalidArgumentError(
+                f"RM3 original_weight must be within [0, 1], got {self.original_weight}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "docs": self.docs, "terms": self.terms,
+                "original_weight": self.original_weight}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Rm3Params:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InvalidArgumentError(f"unknown RM3 settings {unknown}; known: {sorted(known)}")
+        return cls(**dict(d))
+
+
+class _PorterStems:
+    """Word -> FTS5 Porter stem, by SQLite's own tokenizer (an in-memory FTS5 table and its
+    ``fts5vocab`` instance view); a bounded cache, one lock (the connection is shared)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._cache: dict[str, str] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            c = sqlite3.connect(":memory:", check_same_thread=False)
+            c.execute("CREATE VIRTUAL TABLE w USING fts5(t, tokenize='porter unicode61')")
+            c.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
+            self._conn = c
+        return self._conn
+
+    def stems(self, ws: Sequence[str]) -> dict[str, str]:
+        """``{word: stem}`` for the distinct ``ws`` (each a run of letters/digits).
+
+        >>> s = _PorterStems().stems(["copies", "copying", "copy", "lists"])
+        >>> s["copies"] == s["copying"] == s["copy"], s["lists"]
+        (True, 'list')
+        """
+        with self._lock:
+            new = sorted({w for w in ws if w not in self._cache})
+            if len(self._cache) + len(new) > _CACHE_MAX:
+                self._cache.clear()
+                new = sorted(set(ws))
+            if new:
+                c = self._connect()
+                c.executemany("INSERT INTO w(rowid, t) VALUES (?, ?)", enumerate(new))
+                for doc, term in c.execute("SELECT doc, term FROM v"):
+                    self._cache[new[int(doc)]] = str(term)
+                c.execute("DELETE FROM w")
+                for w in new:  # a word the tokenizer drops entirely stems to itself
+                    self._cache.setdefault(w, w)
+            return {w: self._cache[w] for w in ws}
+
+
+STEMS = _PorterStems()
+
+
+def _candidate(w: str, stop_words: frozenset[str]) -> bool:
+    return len(w) > 1 and not w.isdigit() and w not in stop_words
+
+
+def feedback_terms(
+    texts: Sequence[str], scores: Sequence[float], n_terms: int, stop_words: frozenset[str]
+) -> dict[str, float]:
+    """The ``n_terms`` most probable words of the feedback passages, ``{surface word: P'(w|R)}``
+    (summing to 1). A stem is written as its most frequent surface form in the passages.
+
+    >>> t = feedback_terms(["copy the list", "a shallow copy copies"], [2.0, 2.0], 2,
+    ...                    frozenset({"the", "a"}))
+    >>> sorted(t), round(sum(t.values()), 6)
+    (['copy', 'list'], 1.0)
+    """
+    toks = [[w for w in words(t) if _candidate(w, stop_words)] for t in texts]
+    stem_of = STEMS.stems(sorted({w for ws in toks for w in ws}))
+    total = sum(max(0.0, s) for s in scores)
+    p: dict[str, float] = {}
+    surface: dict[str, Counter[str]] = {}
+    for ws, s in zip(toks, scores, strict=True):
+        if not ws:
+            continue
+        dw = max(0.0, s) / total if total > 0 else 1.0 / len(texts)
+        tf = Counter(stem_of[w] for w in ws)
+        for st, n in tf.items():
+            p[st] = p.get(st, 0.0) + dw * n / len(ws)
+        for w in ws:
+            surface.setdefault(stem_of[w], Counter())[w] += 1
+    top = sorted(p.items(), key=lambda x: (-x[1], x[0]))[:n_terms]
+    norm = sum(v for _, v in top)
+    out: dict[str, float] = {}
+    for st, v in top:
+        form = min(surface[st].items(), key=lambda x: (-x[1], len(x[0]), x[0]))[0]
+        out[form] = v / norm if norm > 0 else 0.0
+    return out
+
+
+def expanded_weights(
+    terms: Sequence[str], feedback: Mapping[str, float], original_weight: float
+) -> dict[str, float]:
+    """Per surface term, its weight in the expanded query (the module's formula); a feedback
+    word with the same stem as a query term adds to that term's weight.
+
+    >>> expanded_weights(["copy", "list"], {"copies": 0.5, "shallow": 0.5}, 0.5)
+    {'copy': 1.0, 'list': 0.5, 'shallow': 0.5}
+    """
+    lam = original_weight
+    stem_of = STEMS.stems([*terms, *feedback])
+    out: dict[str, float] = {t: lam for t in terms}
+    by_stem = {stem_of[t]: t for t in terms}
+    for w, pr in feedback.items():
+        if pr <= 0:
+            continue
+        key = by_stem.setdefault(stem_of[w], w)
+        out[key] = out.get(key, 0.0) + (1 - lam) * len(terms) * pr
+    return {t: v for t, v in out.items() if v > 0}
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """The expanded keyword list: ``{chunk: Σ weight·bm25_t}`` best first, the weights, and the
+    first (unexpanded) pass it came from."""
+
+    scores: dict[int, float]
+    weights: dict[str, float]
+    first: dict[int, float]
+
+
+def expand(
+    conn: sqlite3.Connection,
+    collection_id: int,
+    terms: Sequence[str],
+    first: Mapping[int, float],
+    k: int,
+    params: Rm3Params,
+    stop_words: frozenset[str],
+    where: Mapping[str, Any] | None = None,
+) -> Expanded:
+    """RM3's second pass (module doc) from the first pass's ``{chunk: bm25}`` list ``first``."""
+    first = dict(first)
+    fb = sorted(first, key=lambda i: (-first[i], i))[: params.docs]
+    if not terms or not fb or params.original_weight >= 1.0:
+        return Expanded(first, {t: 1.0 for t in terms}, first)
+    marks = ",".join("?" * len(fb))
+    text_of = dict(conn.execute(f"SELECT id, text FROM chunks WHERE id IN ({marks})", fb))
+    texts = [str(text_of.get(i, "")) for i in fb]
+    probs = feedback_terms(texts, [first[i] for i in fb], params.terms, stop_words)
+    weights = expanded_weights(terms, probs, params.original_weight)
+    pool = set(first) | {h.chunk_id for h in kw.bm25_search(
+        conn, collection_id, list(weights), k, where)}
+    parts = kw.term_scores(conn, sorted(pool), list(weights))
+    scored = {c: sum(weights[t] * s for t, s in ts.items()) for c, ts in parts.items()}
+    best = sorted(scored, key=lambda c: (-scored[c], c))[:k]
+    return Expanded({c: scored[c] for c in best}, weights, first)
+
+
+def weighted_bound(conn: sqlite3.Connection, weights: Mapping[str, float]) -> float:
+    """The most any chunk could score for the weighted terms, ``(k1 + 1) · Σ w_t · idf_t``
+    (``keyword.match_strength``'s bound, weighted)."""
+    ts = list(weights)
+    dfs = kw.doc_freqs(conn, ts)
+    n = kw.fts_row_count(conn)
+    return (kw.K1 + 1) * sum(weights[t] * kw.idf(n, d) for t, d in zip(ts, dfs, strict=True))
+
+
+def weighted_parts(
+    conn: sqlite3.Connection, chunk_ids: Sequence[int], weights: Mapping[str, float]
+) -> dict[int, dict[str, float]]:
+    """For explain: each chunk's expanded-query score split by term (``weight · bm25_t``; they
+    add up to the keyword score)."""
+    parts = kw.term_scores(conn, chunk_ids, list(weights))
+    return {c: {t: weights[t] * s for t, s in ts.items()} for c, ts in parts.items()}
