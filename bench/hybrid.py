@@ -37,9 +37,12 @@ import numpy as np
 import akindb
 from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
+from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.feedback import rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
+from akindb.retrieval.rm3 import Rm3Params
+from akindb.retrieval.settings import load_settings, save_settings, updated
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
@@ -180,11 +183,30 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--rounds", type=int, default=1, help="passes over the queries (latency)")
     ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--rm3", default=None,
+                    help="DOCS,TERMS,LAMBDA: run with RM3 keyword feedback on (the collection's "
+                         "setting is restored afterwards)")
+    ap.add_argument("--no-query-cache", action="store_true",
+                    help="embed every query (else the first mode of a query fills the cache "
+                         "and the others reuse its vector)")
     args = ap.parse_args()
+    if args.no_query_cache:
+        query_cache.set_size(0)
     db = akindb.open(args.db, create=False)
     col = db.get_collection(args.collection)
-    res = tune(col, args.data, args.candidates) if args.tune else compare(
-        col, args.data, args.split, args.rounds)
+    with col.parts.lock:
+        before = load_settings(col.parts.store.conn, col.config.id)
+    if args.rm3:
+        d, t, lam = args.rm3.split(",")
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      updated(before, rm3=Rm3Params(True, int(d), int(t), float(lam))))
+    try:
+        res = tune(col, args.data, args.candidates) if args.tune else compare(
+            col, args.data, args.split, args.rounds)
+    finally:
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
+    res["rm3"] = args.rm3
+    res["query_cache"] = not args.no_query_cache
     res["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(json.dumps(res, indent=1))
     db.close()
