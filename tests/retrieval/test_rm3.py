@@ -124,3 +124,26 @@ def test_cli_feedback_command(tmp_db: akindb.Database, col: akindb.Collection) -
     assert load_settings(tmp_db.conn, col.config.id).rm3 == Rm3Params(True, 4, 10, 0.7)
     r = runner.invoke(app, ["feedback", "--original-weight", "2", *base])
     assert r.exit_code != 0
+
+
+def test_hybrid_skips_expansion_when_the_gate_shuts_keywords_out(
+        tmp_db: akindb.Database, col: akindb.Collection) -> None:
+    from akindb.retrieval import keyword as kw
+    from akindb.retrieval.settings import DEFAULT_FUSION
+
+    conn = tmp_db.conn
+    weak = "tea quasar nebula galaxy pulsar"  # one common word matches, four are nowhere
+    strong = "espresso crema"
+    for q, closed in ((weak, True), (strong, False)):
+        terms = load_settings(conn, col.config.id).analyzer.query_terms(q)
+        first = {h.chunk_id: h.score for h in kw.bm25_search(conn, col.config.id, terms, 10)}
+        assert rm3_mod.gate_closed(conn, terms, first, DEFAULT_FUSION) is closed
+    before = [(h.id, h.score) for h in col.search(weak, k=5, mode="hybrid")]
+    c_plain = {h.id: h.explain().bm25_score
+               for h in col.search(strong, k=5, mode="hybrid", explain=True)}["c"]
+    _set(tmp_db, col, Rm3Params(True, docs=2, terms=5, original_weight=0.7))
+    assert [(h.id, h.score) for h in col.search(weak, k=5, mode="hybrid")] == before
+    hits = col.search(strong, k=5, mode="hybrid", explain=True)
+    c = next(h for h in hits if h.id == "c")  # the gate is open: "c" has its expanded BM25
+    assert c_plain is not None and c.explain().bm25_score != pytest.approx(c_plain)
+    assert "crema" in c.explain().matched_terms and len(c.explain().query_terms) > 2

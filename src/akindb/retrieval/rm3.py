@@ -41,6 +41,7 @@ from typing import Any
 from akindb.errors import InvalidArgumentError
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import words
+from akindb.retrieval.fusion import FusionParams, effective_weights
 
 _CACHE_MAX = 50_000
 
@@ -238,3 +239,16 @@ def weighted_parts(
     add up to the keyword score)."""
     parts = kw.term_scores(conn, chunk_ids, list(weights))
     return {c: {t: weights[t] * s for t, s in ts.items()} for c, ts in parts.items()}
+
+
+def gate_closed(
+    conn: sqlite3.Connection, terms: Sequence[str], first: Mapping[int, float],
+    fusion: FusionParams,
+) -> bool:
+    """In hybrid search: whether the keyword gate shuts the keyword list out for this query
+    (its unexpanded match is too weak), so that expanding it would cost time and change
+    nothing."""
+    if not fusion.gated or not first:
+        return False
+    s = kw.match_strength(max(first.values()), kw.doc_freqs(conn, terms), kw.fts_row_count(conn))
+    return effective_weights(fusion, s)["keyword"] <= 0.0

@@ -167,7 +167,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
                 h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
                                                             n_cand, w)
             }
-            if settings.rm3.enabled and lists["keyword"]:  # keyword feedback (retrieval.rm3)
+            if settings.rm3.enabled and lists["keyword"] and not (  # keyword feedback
+                    m == "hybrid" and rm3.gate_closed(conn, terms, lists["keyword"], params)):
                 expanded = rm3.expand(conn, parts.config.id, terms, lists["keyword"], n_cand,
                                       settings.rm3, STOP_WORDS_EN, w)
                 lists["keyword"] = expanded.scores
