@@ -55,6 +55,9 @@ def fusion_grid(n: int) -> list[FusionParams]:
                                     keyword_weight=wk, candidates=n,
                                     keyword_gate_low=lo, keyword_gate_high=hi))
     out.append(FusionParams(FusionMethod.RRF, rrf_k=60, candidates=n))
+    # the finer grid's best mean on dev (bench/fusion_variants.py), to report it on test
+    out.append(FusionParams(FusionMethod.CONVEX, vector_weight=0.45, keyword_weight=0.55,
+                            candidates=n, keyword_gate_low=0.25, keyword_gate_high=0.35))
     return out
 
 
@@ -73,7 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="dev")
     ap.add_argument("--tasks", default="nfcorpus,pydocs")
-    ap.add_argument("--only", default=None, help="run only the configuration with this label")
+    ap.add_argument("--only", default=None,
+                    help="run only the configurations with these labels (comma-separated)")
     ap.add_argument("--fusion", default=None, help="report only this fusion label")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -85,7 +89,7 @@ def main() -> None:
     report: dict[str, Any] = {"split": args.split, "vector": base_vec, "keyword": base_key,
                               "configs": []}
     for name, rm3, prf, n in configs():
-        if args.only is not None and name != args.only:
+        if args.only is not None and name not in args.only.split(","):
             continue
         t0 = time.perf_counter()
         tasks = [base[x] if (rm3, prf, n) == (None, None, 100) else

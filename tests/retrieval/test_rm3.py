@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -147,3 +148,17 @@ def test_hybrid_skips_expansion_when_the_gate_shuts_keywords_out(
     c = next(h for h in hits if h.id == "c")  # the gate is open: "c" has its expanded BM25
     assert c_plain is not None and c.explain().bm25_score != pytest.approx(c_plain)
     assert "crema" in c.explain().matched_terms and len(c.explain().query_terms) > 2
+
+
+def test_tune_hybrid_scores_the_pipeline_search_runs(tmp_db: akindb.Database,
+                                                    col: akindb.Collection,
+                                                    tmp_path: Path) -> None:
+    # With RM3 on, tune-hybrid must fuse the expanded keyword list, as search does.
+    from akindb.eval.tuning import tune_collection
+
+    queries = {"q1": "espresso"}
+    qrels = {"q1": {"c": 1}}  # only reachable by keywords through the expansion ("crema")
+    plain = tune_collection(col, queries, qrels, save=False)
+    assert plain["keyword"] == 0.0
+    _set(tmp_db, col, Rm3Params(True, docs=2, terms=5))
+    assert tune_collection(col, queries, qrels, save=False)["keyword"] > 0.0

@@ -198,7 +198,7 @@ def tune_collection(
     with col.parts.lock:
         current = load_settings(col.parts.store.conn, col.config.id)
     task = collect(col, queries, qrels, candidates=candidates, analyzer=current.analyzer,
-                   progress=progress)
+                   progress=progress, rm3=current.rm3)
     res = choose([task], [current.fusion, *default_grid(candidates)])
     name = task.name
     report: dict[str, Any] = {
