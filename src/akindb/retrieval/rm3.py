@@ -16,17 +16,20 @@ stems them, so no second stemmer can disagree with the index); stop words, one-l
 numbers are not candidates.
 
 FTS5 cannot weight query terms, so the second pass is computed here, a term at a time: FTS5
-returns each weighted term's own ``k`` best chunks with that term's BM25 (BM25 is a sum over
-terms and a one-term query scores with the same idf, length and averages), and a chunk's score
-is ``Σ_t weight(t) · bm25_t(chunk)`` over the lists it is in. Exact for a term found in at most
-``k`` chunks; for a commoner term a chunk outside its ``k`` best misses a share smaller than the
-``k``-th best one's (the classic truncated term-at-a-time approximation). Scoring exactly the
-candidates instead (FTS5 ``rowid IN (...)`` per term) measured 7x slower. The terms are quoted
-FTS5 strings bound as parameters (``keyword.fts_query``): no operator, no SQL.
+returns each weighted term's own best chunks (``k``, at least ``TERM_DEPTH``) with that term's
+BM25 (BM25 is a sum over terms and a one-term query scores with the same idf, length and
+averages), and a chunk's score is ``Σ_t weight(t) · bm25_t(chunk)`` over the lists it is in.
+Exact for a term found in at most that many chunks; for a commoner term a chunk outside its
+list misses a share smaller than the list's last one (the classic truncated term-at-a-time
+approximation). Scoring exactly the candidates instead (FTS5 ``rowid IN (...)`` per term)
+measured 7x slower. The terms are quoted FTS5 strings bound as parameters
+(``keyword.fts_query``): no operator, no SQL.
 
-Costs: the passages' text (one read), stemming (cached), one top-``k`` FTS5 query per weighted
-term (about ``terms`` + the query's own). Chosen on, or kept off, by measurement
-(docs/benchmarks.md, "Feedback and fusion, measured again").
+Costs: the passages' text (one read), stemming (cached), one FTS5 query per weighted term
+(about ``terms`` + the query's own), each scoring every chunk that has the term: on NFCorpus
+with 2 busy cores, hybrid + RM3 (5 passages, 20 words) took 5.2x vector search's p50, against
+1.34x without it; hybrid search skips it when the keyword gate is shut. Off by default: it did
+not win on both dev tasks (docs/benchmarks.md, "Feedback and fusion, measured again").
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ from akindb.retrieval.analyzer import words
 from akindb.retrieval.fusion import FusionParams, effective_weights
 
 _CACHE_MAX = 50_000
+TERM_DEPTH = 100
+"""Each weighted term's list is at least this deep, also when fewer hits are asked for: a
+keyword search for 10 hits sums the terms' 100 best, as hybrid search with its 100 candidates
+does (with 10-deep lists, NFCorpus test keyword + RM3 fell from 0.345 to 0.3282)."""
 
 
 @dataclass(frozen=True)
@@ -216,8 +223,9 @@ def expand(
     probs = feedback_terms(texts, [first[i] for i in fb], params.terms, stop_words)
     weights = expanded_weights(terms, probs, params.original_weight)
     scored: dict[int, float] = {}
-    for t, wt in weights.items():  # term at a time: each term's own best k chunks
-        for h in kw.bm25_search(conn, collection_id, [t], k, where):
+    depth = max(k, TERM_DEPTH)
+    for t, wt in weights.items():  # term at a time: each term's own best chunks
+        for h in kw.bm25_search(conn, collection_id, [t], depth, where):
             scored[h.chunk_id] = scored.get(h.chunk_id, 0.0) + wt * h.score
     best = sorted(scored, key=lambda c: (-scored[c], c))[:k]
     return Expanded({c: scored[c] for c in best}, weights, first)
