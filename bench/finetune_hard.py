@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--device", default="cpu", help="cpu | cuda")
+    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--patience", type=int, default=3)
     args = ap.parse_args()
     col = akindb.open(args.db, create=False).get_collection("beir-nfcorpus")
     t0 = time.perf_counter()
@@ -60,7 +62,7 @@ def main() -> None:
     dq, dr = subset(*load_judgements(DATA, "dev"), args.dev_queries)
     dev_eval = pool_evaluator(col, dq, dr, depth=args.depth)
     params = HardParams(batch_size=args.batch, max_steps=args.steps, eval_every=args.eval_every,
-                        device=args.device)
+                        device=args.device, lr=args.lr, patience=args.patience)
     report, curve = finetune_hard("default", triples, args.out, dev_eval, params,
                                   on_note=lambda m: print(m, flush=True))
     sq, sr = subset(*load_judgements(DATA, "test"), args.test_queries)

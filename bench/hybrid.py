@@ -37,9 +37,12 @@ import numpy as np
 import akindb
 from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
+from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.feedback import rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
+from akindb.retrieval.rm3 import Rm3Params
+from akindb.retrieval.settings import load_settings, save_settings, updated
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
@@ -128,13 +131,26 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
             "grid_no_gate": grid}
 
 
-def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> dict[str, object]:
+def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
+            rm3: Rm3Params | None = None) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
-    modes = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
+    modes: tuple[str, ...] = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
+    if rm3 is not None:
+        modes += ("keyword+rm3", "hybrid+rm3")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
+    with col.parts.lock:
+        plain = load_settings(col.parts.store.conn, col.config.id)
+    fb = updated(plain, rm3=rm3) if rm3 is not None else plain
+
+    def setting(m: str) -> None:  # outside the timed call: the collection's RM3 setting
+        if rm3 is not None:
+            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                          fb if m.endswith("+rm3") else plain)
 
     def search(q: str, m: str) -> list[akindb.Hit]:
+        if m.endswith("+rm3"):
+            m = m[: -len("+rm3")]
         if m == "hybrid-rrf":
             return col.search(q, 10, mode="hybrid", fusion=rrf)
         if m == "vector+prf":  # dense Rocchio: a second index search from the moved query
@@ -147,6 +163,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> 
 
     for q in qids[:20]:  # warm-up: model, index, SQLite pages
         for m in modes:
+            setting(m)
             search(data.queries[q], m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
@@ -154,6 +171,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> 
         for i, q in enumerate(qids):
             order = modes if (i + r) % 2 == 0 else modes[::-1]
             for m in order:
+                setting(m)
                 t0 = time.perf_counter()
                 hits = search(data.queries[q], m)
                 lat[m].append(time.perf_counter() - t0)
@@ -166,8 +184,12 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int) -> 
             "p50_ms": round(1000 * xs[len(xs) // 2], 2),
             "p95_ms": round(1000 * xs[int(len(xs) * 0.95)], 2),
         }
+    setting("hybrid")
     v50 = out["vector"]["p50_ms"]  # type: ignore[index]
     out["hybrid_p50_over_vector_p50"] = round(out["hybrid"]["p50_ms"] / v50, 3)  # type: ignore[index]
+    if rm3 is not None:
+        out["hybrid+rm3_p50_over_vector_p50"] = round(
+            out["hybrid+rm3"]["p50_ms"] / v50, 3)  # type: ignore[index]
     return out
 
 
@@ -180,11 +202,30 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--rounds", type=int, default=1, help="passes over the queries (latency)")
     ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--rm3", default=None,
+                    help="DOCS,TERMS,LAMBDA: also time keyword+rm3 and hybrid+rm3 (the "
+                         "collection's RM3 setting, switched between calls, restored after)")
+    ap.add_argument("--no-query-cache", action="store_true",
+                    help="embed every query (else the first mode of a query fills the cache "
+                         "and the others reuse its vector)")
     args = ap.parse_args()
+    if args.no_query_cache:
+        query_cache.set_size(0)
     db = akindb.open(args.db, create=False)
     col = db.get_collection(args.collection)
-    res = tune(col, args.data, args.candidates) if args.tune else compare(
-        col, args.data, args.split, args.rounds)
+    with col.parts.lock:
+        before = load_settings(col.parts.store.conn, col.config.id)
+    rm3 = None
+    if args.rm3:
+        d, t, lam = args.rm3.split(",")
+        rm3 = Rm3Params(True, int(d), int(t), float(lam))
+    try:
+        res = tune(col, args.data, args.candidates) if args.tune else compare(
+            col, args.data, args.split, args.rounds, rm3)
+    finally:
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
+    res["rm3"] = args.rm3
+    res["query_cache"] = not args.no_query_cache
     res["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(json.dumps(res, indent=1))
     db.close()

@@ -31,6 +31,7 @@ from akindb.eval.tuning import Task, choose, collect, default_grid, label
 from akindb.retrieval.feedback import rocchio
 from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import fuse_candidates
+from akindb.retrieval.rm3 import Rm3Params
 from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ def prf_vectors(col: akindb.Collection, vecs: np.ndarray, beta: float, m: int) -
 
 
 def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int,
-              prf: tuple[float, int] | None = None) -> Task:
+              prf: tuple[float, int] | None = None, rm3: Rm3Params | None = None) -> Task:
     db_path, col_name, qdir = TASKS[name]
     queries, qrels = load_judgements(qdir, split)
     db = akindb.open(db_path, create=False)
@@ -69,7 +70,7 @@ def load_task(name: str, split: str, analyzer: KeywordAnalyzer, n_cand: int,
     if prf is not None:
         vecs = prf_vectors(col, vecs, *prf)
     task = collect(col, {q: queries[q] for q in qids}, qrels, name=name, candidates=n_cand,
-                   qvecs=vecs, analyzer=analyzer)
+                   qvecs=vecs, analyzer=analyzer, rm3=rm3)
     if name == "pydocs":  # documents are paths; judgements name the page file
         task.doc_of = {c: Path(d).name for c, d in task.doc_of.items()}
     db.close()

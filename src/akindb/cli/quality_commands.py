@@ -1,4 +1,5 @@
-"""Retrieval quality knobs of a collection: ``akindb tune-hybrid``, ``akindb analyzer``."""
+"""Retrieval quality knobs of a collection: ``akindb tune-hybrid``, ``akindb analyzer``,
+``akindb feedback``."""
 
 from __future__ import annotations
 
@@ -94,6 +95,52 @@ def analyzer(
         out.print(f"stemmer {a.stemmer}, stop words {a.stop_words}", markup=False)
 
 
+def feedback(
+    rm3: Annotated[
+        bool | None, typer.Option("--rm3/--no-rm3", help="Expand keyword queries (RM3).")
+    ] = None,
+    docs: Annotated[
+        int | None, typer.Option(min=1, max=100, help="RM3 feedback passages.")
+    ] = None,
+    terms: Annotated[
+        int | None, typer.Option(min=1, max=100, help="RM3 expansion words.")
+    ] = None,
+    original_weight: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="RM3 lambda: the original query's share."),
+    ] = None,
+    db: DbOpt = None,
+    collection: CollectionOpt = DEFAULT_COLLECTION,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show or change the collection's keyword feedback: RM3 adds the words of a query's best
+    BM25 passages to the query (keyword and hybrid modes); costs one more keyword pass."""
+    from akindb.retrieval.rm3 import Rm3Params
+    from akindb.retrieval.settings import load_settings, save_settings, updated
+
+    with handled():
+        col = akindb.open(db_path(db), create=False).get_collection(collection)
+        with col.parts.lock:
+            current = load_settings(col.parts.store.conn, col.config.id)
+        r = current.rm3
+        new = Rm3Params(
+            enabled=r.enabled if rm3 is None else rm3,
+            docs=r.docs if docs is None else docs,
+            terms=r.terms if terms is None else terms,
+            original_weight=r.original_weight if original_weight is None else original_weight,
+        )
+        if new != r:
+            current = updated(current, rm3=new)
+            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, current)
+        r = current.rm3
+        if json_out:
+            print_json({"rm3": r.to_dict()})
+            return
+        out.print(f"rm3 {'on' if r.enabled else 'off'}: {r.docs} passages, {r.terms} words, "
+                  f"original weight {r.original_weight:g}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("tune-hybrid")(tune_hybrid)
     app.command("analyzer")(analyzer)
+    app.command("feedback")(feedback)

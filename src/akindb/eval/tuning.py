@@ -19,8 +19,10 @@ import numpy as np
 
 from akindb.eval.metrics import ndcg_at_k
 from akindb.retrieval import keyword as kw
+from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.fusion import FusionMethod, FusionParams
 from akindb.retrieval.hybrid import Candidates, fuse_candidates
+from akindb.retrieval.rm3 import Rm3Params, expand, weighted_bound
 from akindb.retrieval.settings import KeywordAnalyzer
 from akindb.types import Metric
 
@@ -74,9 +76,11 @@ def collect(
     qvecs: np.ndarray[Any, Any] | None = None,
     analyzer: KeywordAnalyzer | None = None,
     progress: Progress | None = None,
+    rm3: Rm3Params | None = None,
 ) -> Task:
     """Run every judged query through both retrievers once (``qvecs``: precomputed query
-    vectors in ``queries`` order, else the collection's model embeds them)."""
+    vectors in ``queries`` order, else the collection's model embeds them; ``rm3``: expand the
+    keyword list as a search with that setting would)."""
     from akindb.retrieval.search import dense_scores
 
     qids = [q for q in queries if q in qrels and queries[q].strip()]
@@ -94,18 +98,25 @@ def collect(
             vec = {int(a): float(s) for a, s in zip(labels[j], scores[j], strict=True) if a >= 0}
             terms = an.query_terms(queries[q])
             with col.parts.lock:
-                hits = kw.bm25_search(col.parts.store.conn, col.config.id, terms, candidates)
-                dfs = kw.doc_freqs(col.parts.store.conn, terms)
-                missing = [h.chunk_id for h in hits if h.chunk_id not in vec]
+                conn = col.parts.store.conn
+                hits = kw.bm25_search(conn, col.config.id, terms, candidates)
+                dfs = kw.doc_freqs(conn, terms)
+                first = key = {h.chunk_id: h.score for h in hits}
+                weights: dict[str, float] | None = None
+                if rm3 is not None and rm3.enabled and key:
+                    ex = expand(conn, col.config.id, terms, key, candidates, rm3, STOP_WORDS_EN)
+                    key, weights = ex.scores, ex.weights
+                missing = [c for c in key if c not in vec]
                 stored = col.parts.store.vectors_by_chunk(missing)
-            key = {h.chunk_id: h.score for h in hits}
+                top = (kw.K1 + 1) * sum(kw.idf(n_rows, d) for d in dfs)
+                if weights is not None:
+                    top = weighted_bound(conn, weights)
             dense = dict(vec)
             if stored:
                 ids = list(stored)
                 ds = dense_scores(metric, vecs[lo + j], np.stack([stored[i] for i in ids]))
                 dense.update({i: float(s) for i, s in zip(ids, ds.tolist(), strict=True)})
-            top = (kw.K1 + 1) * sum(kw.idf(n_rows, d) for d in dfs)
-            strength = kw.match_strength(max(key.values()), dfs, n_rows) if key else None
+            strength = kw.match_strength(max(first.values()), dfs, n_rows) if first else None
             cands[q] = Candidates(vec, key, dense, top, strength, metric is Metric.COSINE)
         if progress is not None:
             progress(min(lo + 64, len(qids)), len(qids))
@@ -187,7 +198,7 @@ def tune_collection(
     with col.parts.lock:
         current = load_settings(col.parts.store.conn, col.config.id)
     task = collect(col, queries, qrels, candidates=candidates, analyzer=current.analyzer,
-                   progress=progress)
+                   progress=progress, rm3=current.rm3)
     res = choose([task], [current.fusion, *default_grid(candidates)])
     name = task.name
     report: dict[str, Any] = {

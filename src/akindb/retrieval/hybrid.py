@@ -40,6 +40,7 @@ from akindb.retrieval.fusion import (
     fuse,
     normalise,
 )
+from akindb.retrieval.rm3 import weighted_bound
 
 
 @dataclass
@@ -129,10 +130,16 @@ def gather(
     *,
     bounded: bool,
     dense_of: Callable[[list[int]], dict[int, float]],
+    weights: Mapping[str, float] | None = None,
+    first: Mapping[int, float] | None = None,
 ) -> Candidates:
     """One query's ``Candidates`` for hybrid search: the BM25 statistics the method needs (one
     FTS5 count per term, only when the gate or ``convex`` uses them) and, for ``convex``, the
-    exact dense score of each keyword-only candidate (``dense_of``: ids -> metric score)."""
+    exact dense score of each keyword-only candidate (``dense_of``: ids -> metric score).
+
+    With RM3 (``akindb.retrieval.rm3``) the keyword list is the expanded one: ``weights`` are
+    its term weights (the bound becomes ``(k1+1)·Σ w·idf``) and ``first`` the unexpanded list,
+    whose best match against the query's own terms still sets the gate."""
     vec, key = dict(lists.get("vector", {})), dict(lists.get("keyword", {}))
     convex_ = params.method is FusionMethod.CONVEX
     strength: float | None = None
@@ -142,7 +149,10 @@ def gather(
         n_rows = kw.fts_row_count(conn)
         top = (kw.K1 + 1) * sum(kw.idf(n_rows, df) for df in dfs)
         if params.gated:
-            strength = kw.match_strength(max(key.values()), dfs, n_rows)
+            best = max((first or key).values(), default=0.0)
+            strength = kw.match_strength(best, dfs, n_rows)
+        if weights is not None and convex_:
+            top = weighted_bound(conn, weights)
     dense = dict(vec)
     if convex_:
         missing = [i for i in key if i not in vec]

@@ -33,6 +33,8 @@ from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
 from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
+from akindb.retrieval import rm3
+from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
 from akindb.retrieval.hybrid import fuse_candidates, gather
@@ -159,17 +161,25 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
             lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
         strength: float | None = None
+        expanded: rm3.Expanded | None = None
         if m != "vector":
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
                                                             n_cand, w)
             }
+            if settings.rm3.enabled and lists["keyword"] and not (  # keyword feedback
+                    m == "hybrid" and rm3.gate_closed(conn, terms, lists["keyword"], params)):
+                expanded = rm3.expand(conn, parts.config.id, terms, lists["keyword"], n_cand,
+                                      settings.rm3, STOP_WORDS_EN, w)
+                lists["keyword"] = expanded.scores
         if m == "hybrid":
             assert qvec is not None
             q_ = qvec
             cands = gather(
                 conn, lists, terms, params, bounded=parts.metric is Metric.COSINE,
                 dense_of=lambda ids: _dense_of(parts, q_, ids),
+                weights=expanded.weights if expanded else None,
+                first=expanded.first if expanded else None,
             )
             strength = cands.strength
             fused, shown = fuse_candidates(cands, params)
@@ -189,6 +199,9 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
         vec_of = parts.store.vectors_by_chunk(vec_ids) if qvec is not None else {}
         bm25_parts = kw.term_scores(conn, ids, terms) if (explain and terms) else {}
+        if explain and expanded is not None:
+            bm25_parts = rm3.weighted_parts(conn, ids, expanded.weights)
+            terms = list(expanded.weights)
     metric = parts.metric
     hits: list[Hit] = []
     hvecs: list[F32] = []

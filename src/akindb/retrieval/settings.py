@@ -25,6 +25,7 @@ from akindb.errors import InvalidArgumentError
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import LUCENE_STOP_WORDS, STOP_WORDS_EN
 from akindb.retrieval.fusion import FusionMethod, FusionParams
+from akindb.retrieval.rm3 import Rm3Params
 from akindb.storage import settings_table
 from akindb.storage import sqlite as sq
 
@@ -100,16 +101,18 @@ for collections whose BM25 matches are weak (tests/retrieval/test_hybrid_real.py
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """A collection's analyzer and fusion, and where the fusion came from (``tuned``: the
-    judgements and score ``tune-hybrid`` chose it on, or ``None`` for the shipped default)."""
+    """A collection's analyzer, fusion and keyword feedback (RM3), and where the fusion came
+    from (``tuned``: the judgements and score ``tune-hybrid`` chose it on, or ``None`` for the
+    shipped default)."""
 
     analyzer: KeywordAnalyzer = field(default_factory=KeywordAnalyzer)
     fusion: FusionParams = DEFAULT_FUSION
     tuned: dict[str, Any] | None = None
+    rm3: Rm3Params = field(default_factory=Rm3Params)
 
     def to_dict(self) -> dict[str, Any]:
         return {"analyzer": self.analyzer.to_dict(), "fusion": self.fusion.to_dict(),
-                "tuned": self.tuned}
+                "tuned": self.tuned, "rm3": self.rm3.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RetrievalSettings:
@@ -117,6 +120,7 @@ class RetrievalSettings:
             analyzer=KeywordAnalyzer.from_dict(dict(d.get("analyzer") or {})),
             fusion=FusionParams.from_dict(d["fusion"]) if d.get("fusion") else DEFAULT_FUSION,
             tuned=d.get("tuned"),
+            rm3=Rm3Params.from_dict(d["rm3"]) if d.get("rm3") else Rm3Params(),
         )
 
 
@@ -144,9 +148,12 @@ def updated(
     analyzer: KeywordAnalyzer | None = None,
     fusion: FusionParams | None = None,
     tuned: dict[str, Any] | None = None,
+    rm3: Rm3Params | None = None,
 ) -> RetrievalSettings:
     """``settings`` with the given parts replaced (a new fusion drops the old provenance)."""
     out = settings
+    if rm3 is not None:
+        out = replace(out, rm3=rm3)
     if analyzer is not None:
         out = replace(out, analyzer=analyzer)
     if fusion is not None:

@@ -117,3 +117,12 @@ def first_chunk_texts(conn: sqlite3.Connection, collection_id: int, limit: int) 
     return [str(t) for (t,) in conn.execute(
         "SELECT c.text FROM chunks c WHERE c.collection_id = ? AND c.idx = 0"
         " ORDER BY c.id LIMIT ?", (collection_id, limit))]
+
+
+def chunk_texts(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int, str]:
+    """``{chunk id: text}`` of the given chunks (RM3's feedback passages); missing ids absent."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(f"SELECT id, text FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+    return {int(i): str(t) for i, t in rows}
