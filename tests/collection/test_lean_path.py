@@ -171,3 +171,30 @@ def test_fast_hits_are_hits() -> None:
     assert row_hits([5], [0.5], [0.5], rows, 0.6, None) == []  # type: ignore[arg-type]
     assert row_hits([5], [math.nan], [math.nan], rows, None, 0.4) == []  # type: ignore[arg-type]
     assert len(row_hits([5], [math.nan], [math.nan], rows, None, None)) == 1  # type: ignore[arg-type]
+
+
+def test_explanation_dicts_are_asdicts() -> None:
+    """``Explanation.to_dict`` skips ``asdict`` when nothing is nested: same dict, same key
+    order (JSON bytes), fresh containers (a caller may mutate them)."""
+    import dataclasses
+    import json
+
+    from akindb.types import Explanation
+
+    cases = [
+        Explanation("vector", 0.5, dense_score=0.5, dense_rank=1),
+        Explanation("vector", 0.5, reranker={}, token_importance=[]),
+        Explanation("hybrid", 0.7, 0.6, 2, 3.1, 1, {"cat": 1.2}, ["cat"],
+                    {"method": "convex", "weights": {"vector": 0.7}}, {"a": 1},
+                    {"mmr": 0.5}, [("cat", 0.25)], False),
+    ]
+    for e in cases:
+        d = e.to_dict()
+        want = dataclasses.asdict(e)
+        if e.token_importance is not None:
+            want["token_importance"] = [{"token": t, "importance": v}
+                                        for t, v in e.token_importance]
+        assert d == want and json.dumps(d) == json.dumps(want)
+        d["matched_terms"]["x"] = 1.0
+        d["query_terms"].append("x")
+        assert "x" not in e.matched_terms and "x" not in e.query_terms

@@ -90,7 +90,9 @@ class RecallMonitor:
     def record(self, recall: float, k: int, vector: F32) -> None:
         col = self.col
         uuid = col.config.uuid
-        with col.lock, sq.write_txn(col.store.conn, col.db_file):
+        # Unsynced: an estimate may lose its last samples to a power cut, and a synced commit
+        # here held the database lock (every search waits on it) for 8-30 ms on a busy disk.
+        with col.lock, sq.unsynced(col.store.conn), sq.write_txn(col.store.conn, col.db_file):
             row = col.store.conn.execute(
                 "SELECT samples, recall FROM recall_monitor WHERE collection_uuid = ?", (uuid,)
             ).fetchone()

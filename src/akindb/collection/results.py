@@ -35,7 +35,8 @@ class _HitTwin:
     __slots__ = _HIT_FIELDS
 
     def __init__(self, i: str, sc: float, di: float, text: str, source: str | None,
-                 start: int, end: int, chunk: int, meta: dict[str, Any]) -> None:
+                 start: int, end: int, chunk: int, meta: dict[str, Any], expl: Any = None,
+                 cid: int | None = None) -> None:
         self.id = i
         self.score = sc
         self.distance = di
@@ -45,8 +46,8 @@ class _HitTwin:
         self.end = end
         self.chunk = chunk
         self.metadata = meta
-        self.explanation = None
-        self.chunk_id = None
+        self.explanation = expl
+        self.chunk_id = cid
         self.others = ()
 
 
@@ -60,8 +61,8 @@ def _hit_maker() -> Any:
     twin, hit = _HitTwin, Hit
 
     def make(i: str, sc: float, di: float, text: str, source: str | None, start: int, end: int,
-             chunk: int, meta: dict[str, Any]) -> Hit:
-        h: Any = twin(i, sc, di, text, source, start, end, chunk, meta)
+             chunk: int, meta: dict[str, Any], expl: Any = None, cid: int | None = None) -> Hit:
+        h: Any = twin(i, sc, di, text, source, start, end, chunk, meta, expl, cid)
         h.__class__ = hit
         return h  # type: ignore[no-any-return]
 

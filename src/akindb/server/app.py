@@ -66,6 +66,7 @@ from akindb.collection.database import validate_name
 from akindb.server import schemas as s
 from akindb.server.auth import ApiKey
 from akindb.server.fast import Answer, FastPath
+from akindb.server.fast_text import text_answer
 from akindb.server.handlers import install_error_handlers
 from akindb.server.hardening import SecurityHeaders, check_budget
 from akindb.server.limits import BodyLimit
@@ -363,6 +364,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.add_middleware(FastPath, routes={
             "search_vector": fast(s.SearchVectorRequest),
             "search_vectors": fast(s.SearchVectorsRequest),
+            "search": text_answer(state),
         })
     # outermost: the size and time limits apply to every route, the fast path's included
     app.add_middleware(

@@ -49,6 +49,8 @@ class CommitWatch:
 
     def __init__(self, db_file: Path) -> None:
         self._fd = -1
+        if not hasattr(os, "pread"):  # not on Windows: every head read is a query there
+            return
         try:
             fd = os.open(f"{db_file}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:

@@ -1,0 +1,95 @@
+"""The hot path for text search: ``POST /v1/collections/{name}/search`` without FastAPI.
+
+A text search costs the model (≈3-6 ms of CPU for one short query) plus everything around it.
+Through the FastAPI route that was ≈2.7 ms more CPU per request on the shared 2-core machine
+(server CPU 7.8 ms per request against 5.1 ms for the same ``Collection.search`` in-process;
+issue 14, docs/benchmarks.md): route matching, the key dependencies, a second body parse, a
+hand-off to a pool thread and back, response classes. This answer, plugged into
+``fast.FastPath`` beside the vector routes, does what the route does and nothing else: the
+same key check, the same pydantic model, the same option checks, the same ``Collection.search``
+and the same JSON bytes (``tests/server/test_fast_text.py`` compares them byte for byte).
+
+Where the search runs: on the event loop when it is cheap (``lane.FastLane``: its CPU time,
+model included, averages under the lane's budget, and the database lock is free), else in a
+pool thread exactly as the route runs it (``State.searching``). A worker's requests then run
+one after another on its core instead of handing off to threads that fight for it.
+
+Like the vector fast path it only ever answers 200: anything else (no or a bad key, a body that
+does not validate, an option the route refuses, an error from the search) returns None and the
+FastAPI route answers, with its codes and messages. A search is read-only, so running it again
+for an error changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from akindb import errors
+from akindb.collection.database import validate_name
+from akindb.retrieval.request import OPTION_NAMES, SearchOptions
+from akindb.server import schemas as s
+from akindb.server.fast import Answer
+from akindb.server.lane import FastLane
+from akindb.server.respond import dumps, hits_json, loads
+from akindb.server.state import State, authenticate, authorize
+
+T = TypeVar("T")
+
+TEXT_BUDGET_S = 0.012
+"""CPU budget of a text search run on the event loop: one MiniLM query on one thread
+(≈3-6 ms) plus an HNSW search fits; a big exact scan or a long query over a slow model does
+not, and is then offloaded like the route's."""
+
+
+def text_options(body: Any) -> dict[str, Any]:
+    """The body's search options, checked once (``SearchOptions.checked``), as the keyword
+    arguments of ``Collection.search``: what the ``/search`` route passes. Raises what it
+    raises (the route then answers the error)."""
+    if body.rerank is not None and not str(body.rerank).strip().lower().startswith("mmr"):
+        raise errors.InvalidArgumentError(
+            f"rerank {body.rerank!r} is not available over HTTP: use 'mmr' (a cross-encoder "
+            "runs in the process that has its weights)"
+        )
+    opts = SearchOptions(**{n: getattr(body, n) for n in OPTION_NAMES}).checked()
+    return {f.name: getattr(opts, f.name) for f in fields(opts) if f.name != "k"}
+
+
+class TextAnswer:
+    """The ``search`` answer for ``fast.FastPath`` (an ``Answer``): JSON bytes of the 200, or
+    an exception (then the route answers). ``lane`` counts inline and offloaded searches."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.lane = _TextLane(state, budget_s=TEXT_BUDGET_S if state.settings.fast_lane_ms else 0)
+
+    async def __call__(self, name: str, key_text: str | None, raw: bytes) -> bytes | None:
+        state = self.state
+        authorize(authenticate(state, key_text), "read", validate_name(name))
+        body = s.SearchRequest.model_validate(loads(raw))
+        opts = text_options(body)
+
+        def run() -> bytes:
+            col = state.collection(name)
+            return dumps(hits_json(col.search(body.query, body.k, **opts)))
+
+        if opts["where"] is None and not opts["exact"]:
+            return await self.lane.run(name, run)
+        return await state.searching(run)
+
+
+def text_answer(state: State) -> Answer:
+    return TextAnswer(state)
+
+
+class _TextLane(FastLane):
+    """The lane, offloading what does not fit as the route does (``search_threads`` at once)."""
+
+    def __init__(self, state: State, *, budget_s: float) -> None:
+        super().__init__(state.db.lock, budget_s=budget_s)
+        self._state = state
+
+    async def offload(self, fn: Callable[[], T]) -> T:
+        self.pooled += 1
+        return await self._state.searching(fn)
