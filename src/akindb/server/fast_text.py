@@ -9,10 +9,12 @@ hand-off to a pool thread and back, response classes. This answer, plugged into
 same key check, the same pydantic model, the same option checks, the same ``Collection.search``
 and the same JSON bytes (``tests/server/test_fast_text.py`` compares them byte for byte).
 
-Where the search runs: on the event loop when it is cheap (``lane.FastLane``: its CPU time,
-model included, averages under the lane's budget, and the database lock is free), else in a
-pool thread exactly as the route runs it (``State.searching``). A worker's requests then run
-one after another on its core instead of handing off to threads that fight for it.
+Where the search runs: in the route's pool threads, ``search_threads`` at once
+(``State.searching``), as the route runs it. Not on the event loop: run there (through
+``lane.FastLane``) a worker answered one text search at a time while its other connections
+waited, and 2 workers x 8 clients served 89-194 req/s with a p99 up to 325 ms, against
+138-201 req/s for the threaded route, though with 20-35 % less CPU per request
+(docs/benchmarks.md, issue 14).
 
 Like the vector fast path it only ever answers 200: anything else (no or a bad key, a body that
 does not validate, an option the route refuses, an error from the search) returns None and the
@@ -22,25 +24,16 @@ for an error changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
 
 from akindb import errors
 from akindb.collection.database import validate_name
 from akindb.retrieval.request import OPTION_NAMES, SearchOptions
 from akindb.server import schemas as s
 from akindb.server.fast import Answer
-from akindb.server.lane import FastLane
 from akindb.server.respond import dumps, hits_json, loads
 from akindb.server.state import State, authenticate, authorize
-
-T = TypeVar("T")
-
-TEXT_BUDGET_S = 0.012
-"""CPU budget of a text search run on the event loop: one MiniLM query on one thread
-(≈3-6 ms) plus an HNSW search fits; a big exact scan or a long query over a slow model does
-not, and is then offloaded like the route's."""
 
 
 def text_options(body: Any) -> dict[str, Any]:
@@ -58,11 +51,11 @@ def text_options(body: Any) -> dict[str, Any]:
 
 class TextAnswer:
     """The ``search`` answer for ``fast.FastPath`` (an ``Answer``): JSON bytes of the 200, or
-    an exception (then the route answers). ``lane`` counts inline and offloaded searches."""
+    an exception (then the route answers). ``answered`` counts the 200s it gave."""
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.lane = _TextLane(state, budget_s=TEXT_BUDGET_S if state.settings.fast_lane_ms else 0)
+        self.answered = 0
 
     async def __call__(self, name: str, key_text: str | None, raw: bytes) -> bytes | None:
         state = self.state
@@ -74,22 +67,10 @@ class TextAnswer:
             col = state.collection(name)
             return dumps(hits_json(col.search(body.query, body.k, **opts)))
 
-        if opts["where"] is None and not opts["exact"]:
-            return await self.lane.run(name, run)
-        return await state.searching(run)
+        out = await state.searching(run)
+        self.answered += 1
+        return out
 
 
 def text_answer(state: State) -> Answer:
     return TextAnswer(state)
-
-
-class _TextLane(FastLane):
-    """The lane, offloading what does not fit as the route does (``search_threads`` at once)."""
-
-    def __init__(self, state: State, *, budget_s: float) -> None:
-        super().__init__(state.db.lock, budget_s=budget_s)
-        self._state = state
-
-    async def offload(self, fn: Callable[[], T]) -> T:
-        self.pooled += 1
-        return await self._state.searching(fn)
