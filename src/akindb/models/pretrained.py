@@ -11,9 +11,9 @@ Knobs (each a trade-off):
   physical cores run out; fewer leave cores to the rest of the process. None =
   ``$AKINDB_MODEL_THREADS`` if set, else one per physical core. Can change on every load.
   (Measured on the shared 2-core machine, one short query: 1 thread cost *more* CPU than 2,
-  4.5-4.8 vs 2.7-2.9 ms, and ``serve --workers 2`` with 1 thread per worker answered 19-55
-  text searches/s against 93-116 with 2, so ``serve`` does not lower it per worker; the
-  variable is there to try it on other machines. docs/benchmarks.md, issue 14.)
+  4.5-4.8 vs 2.7-2.9 ms, and ``serve --workers 2`` with 1 thread per worker answered 116 and
+  269 text searches/s against 279 and 307 with the default, so ``serve`` does not lower it
+  per worker; the variable is there to try other machines. docs/benchmarks.md, issue 14.)
 - ``batch_size`` (32): measured on a 2-core machine, 32 beats 128 by 1.5-2.4× (less padding,
   better cache use); larger batches only pay off with many cores. Can change at any call.
 - Padded length is rounded up to a multiple of ``PAD_MULTIPLE`` (16): at most 16 distinct

@@ -1,10 +1,10 @@
 """The hot path for text search: ``POST /v1/collections/{name}/search`` without FastAPI.
 
 A text search costs the model (≈3-6 ms of CPU for one short query) plus everything around it.
-Through the FastAPI route that was ≈2.7 ms more CPU per request on the shared 2-core machine
-(server CPU 7.8 ms per request against 5.1 ms for the same ``Collection.search`` in-process;
-issue 14, docs/benchmarks.md): route matching, the key dependencies, a second body parse, a
-hand-off to a pool thread and back, response classes. This answer, plugged into
+Through the server it cost ≈2.7 ms more CPU per request than the same ``Collection.search``
+in-process (7.8 against 5.1 ms, the shared 2-core machine under load; issue 14,
+docs/benchmarks.md), part of it FastAPI's machinery: route matching, the key dependencies, a
+second body parse, response classes. This answer, plugged into
 ``fast.FastPath`` beside the vector routes, does what the route does and nothing else: the
 same key check, the same pydantic model, the same option checks, the same ``Collection.search``
 and the same JSON bytes (``tests/server/test_fast_text.py`` compares them byte for byte).
@@ -13,7 +13,7 @@ Where the search runs: in the route's pool threads, ``search_threads`` at once
 (``State.searching``), as the route runs it. Not on the event loop: run there (through
 ``lane.FastLane``) a worker answered one text search at a time while its other connections
 waited, and 2 workers x 8 clients served 89-194 req/s with a p99 up to 325 ms, against
-138-201 req/s for the threaded route, though with 20-35 % less CPU per request
+138-201 req/s for the threaded route, though with 21-35 % less CPU per request
 (docs/benchmarks.md, issue 14).
 
 Like the vector fast path it only ever answers 200: anything else (no or a bad key, a body that
