@@ -86,9 +86,12 @@ def test_backup_under_two_writers_restores_a_state_that_existed(
     assert rcol.search_vector(q[0], k=1, exact=True)[0].score == pytest.approx(1.0, abs=1e-5)
     # HNSW is approximate (and its graph depends on the writers' interleaving): the restored
     # index answers at once with the right kind of results, most of the exact top 10.
-    approx = {h.id for h in rcol.search_vector(q[0], k=10)}
-    exact = {h.id for h in rcol.search_vector(q[0], k=10, exact=True)}
-    assert len(approx) == 10 and len(approx & exact) >= 7
+    # Tie-aware: these hash-embedded texts share most words, so many chunks tie at the 10th
+    # exact score and which of them an index returns is arbitrary (comparing ids failed 3 times
+    # in 12 on the code before issue 14's read path, by tie-breaking alone).
+    approx = rcol.search_vector(q[0], k=10)
+    kth = rcol.search_vector(q[0], k=10, exact=True)[-1].score - 1e-6
+    assert len({h.id for h in approx}) == 10 and sum(h.score >= kth for h in approx) >= 7
     rdb.close()
 
 
