@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ann_data import load_shards, load_texts
+from ann_data import CACHE, load_shards, load_texts
 
 import akindb
 from akindb.server.app import hit_json, json_response
@@ -53,8 +53,29 @@ N = 10_000
 ROUTE = "/v1/collections/bench"
 
 
+def vectors() -> tuple[np.ndarray, np.ndarray]:
+    """(base, held-out queries): the embedded shards, else any cached ``ann_data`` matrix with
+    at least ``N`` base vectors (the same order: its first ``N`` rows are the shards' ``N``)."""
+    try:
+        return load_shards(N)
+    except FileNotFoundError:
+        for f in sorted(CACHE.glob("minilm_w10_*_q1000.npz")):
+            with np.load(f) as z:
+                if len(z["base"]) >= N:
+                    return z["base"][:N], z["queries"]
+        raise
+
+
+def nfcorpus_queries() -> list[str]:
+    """The 3,237 distinct NFCorpus queries (``../shared/data/ir/nfcorpus``): text queries that
+    do not repeat within a level, so the server's query-vector LRU cannot make the number."""
+    path = Path(__file__).resolve().parents[1].parent / "shared/data/ir/nfcorpus/queries.jsonl"
+    seen = dict.fromkeys(json.loads(line)["text"] for line in path.read_text().splitlines())
+    return list(seen)
+
+
 def build(db_dir: Path, index: str) -> None:
-    base, _ = load_shards(N)
+    base, _ = vectors()
     btexts = load_texts()[1000 : 1000 + N]
     with akindb.open(db_dir) as db:
         if "bench" in db.list_collections():
@@ -247,10 +268,13 @@ def serve_and_load(db_dir: Path, a: argparse.Namespace, queries: np.ndarray,
     key, _ = KeyStore.for_db(db_dir).create("read", ["bench"])
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # The server's query-vector LRU (models/query_cache) is off unless asked for: a text
+    # query seen before would skip the model, and the number would measure the cache.
+    env = {**os.environ, "AKINDB_QUERY_CACHE": str(a.query_cache)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "akindb.cli.main", "serve", "--db", str(db_dir), "--port",
          str(port), "--workers", str(a.workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
     try:
         for _ in range(600):
@@ -302,6 +326,11 @@ def main() -> None:
                     help="database directory to build once and reuse (default: a temp dir)")
     ap.add_argument("--no-embedded", action="store_true", help="skip the in-process numbers")
     ap.add_argument("--json", type=Path, help="write results here too")
+    ap.add_argument("--queries", choices=["held-out", "nfcorpus"], default="held-out",
+                    help="text queries: the 1,000 held-out passages, or the 3,237 distinct "
+                         "NFCorpus queries (no repeats within a level of up to 3,237 requests)")
+    ap.add_argument("--query-cache", type=int, default=0,
+                    help="the server's query-vector LRU size (AKINDB_QUERY_CACHE; 0: off)")
     a = ap.parse_args()
     results: dict[str, Any] = {"workers": a.workers, "n_chunks": N, "index": a.index,
                                "client": a.client, "cpus": os.cpu_count(),
@@ -311,8 +340,10 @@ def main() -> None:
         t0 = time.perf_counter()
         build(db_dir, a.index)
         results["build_s"] = round(time.perf_counter() - t0, 1)
-        _, queries = load_shards(N)
-        qtexts = load_texts()[:1000]
+        _, queries = vectors()
+        qtexts = nfcorpus_queries() if a.queries == "nfcorpus" else load_texts()[:1000]
+        results["text_queries"] = {"set": a.queries, "distinct": len(set(qtexts)),
+                                   "server_query_cache": a.query_cache}
         levels = [int(c) for c in a.levels.split(",")]
         if not a.no_embedded:
             results["embedded"] = embedded(db_dir, queries, qtexts, 300, levels,

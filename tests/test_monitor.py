@@ -158,3 +158,29 @@ def test_cli_monitor_and_tune_on_recorded_queries(tmp_path: Path) -> None:
     assert res.exit_code == 0 and json.loads(res.stdout)["n_queries"] == 15
     res = runner.invoke(app, ["monitor", "--db", path, "-c", "v", "--off", "--json"])
     assert json.loads(res.stdout)["rate"] == 0.0
+
+
+def test_samples_are_written_unsynced_and_user_writes_stay_synced(tmp_path: Path) -> None:
+    """The monitor's bookkeeping commits without an fsync (it held the database lock, and so
+    every search, for 8-30 ms per sample on a busy disk); the connection goes back to
+    ``synchronous = FULL`` for the acknowledged writes that follow."""
+    col = _col(tmp_path, params=CHEAP)
+    monitor.configure(col, rate=1.0, k=10)
+    seen: list[int] = []
+    conn = col.parts.store.conn
+    real_record = monitor.RecallMonitor.record
+
+    def spy(self: monitor.RecallMonitor, *a: object) -> None:
+        real_record(self, *a)  # type: ignore[arg-type]
+        seen.append(int(conn.execute("PRAGMA synchronous").fetchone()[0]))
+
+    monitor.RecallMonitor.record = spy  # type: ignore[method-assign]
+    try:
+        for q in _vectors(5, seed=3):
+            col.search_vector(q, 10)
+        monitor.drain()
+    finally:
+        monitor.RecallMonitor.record = real_record  # type: ignore[method-assign]
+    assert seen == [2] * 5  # FULL again after each sample
+    assert col.index_stats()["recall_monitor"]["samples"] == 5
+    _db(col).close()

@@ -78,3 +78,33 @@ def test_waiting_writer_is_not_starved() -> None:
     for t in (r1, w, r2):
         t.join(timeout=10)
     assert order.index("writer") < order.index("reader2")
+
+
+def test_try_read_never_waits_and_a_release_wakes_the_writer() -> None:
+    """``try_read`` (the lean search path) takes a shared hold only when no writer holds or
+    waits, never for the writer itself; ``release_read`` of the last reader lets a waiting
+    writer in."""
+    lock = RWLock()
+    assert lock.try_read()
+    wrote = threading.Event()
+
+    def writer() -> None:
+        with lock.write():
+            wrote.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not lock._waiting_writers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert lock._waiting_writers == 1
+    assert not lock.try_read()  # a waiting writer is not starved
+    assert not wrote.is_set()
+    lock.release_read()
+    t.join(timeout=10)
+    assert wrote.is_set()
+    with lock.write():
+        assert not lock.try_read()  # the writer itself: the ordinary read() handles it
+    assert lock.try_read()
+    lock.release_read()
+    assert lock._readers == 0

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from akindb.collection import maintenance, write
 from akindb.collection.config import CollectionConfig, Where
+from akindb.collection.lean import search_one
 from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import Include, QueryResult
@@ -321,6 +322,10 @@ class Collection:
         exact: bool = False,
     ) -> list[Hit]:
         """Search with a precomputed query vector."""
+        if where is None and not exact:
+            hits = search_one(self._parts, vector, k, min_score, max_distance)
+            if hits is not None:
+                return hits
         return self.search_vectors(
             vector, k, min_score=min_score, max_distance=max_distance, where=where, exact=exact
         )[0]

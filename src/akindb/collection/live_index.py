@@ -188,7 +188,7 @@ class LiveIndex:
                 log.info(self.last_event)
                 with self._rw.write():
                     index.compact()
-                self._ready = False
+                    self._ready = False
                 self._unsaved_ops = max(self._unsaved_ops, SAVE_AFTER_OPS)
                 self._saved_seq = -1
             if self._unsaved_ops >= SAVE_AFTER_OPS:
@@ -257,6 +257,29 @@ class LiveIndex:
             labels, scores = index.search(q, max(1, min(k, len(index))), allowed)
         if self.monitor is not None and not exact:
             self.monitor.offer(queries, k, allowed, labels)
+        return labels, scores, seq
+
+    def search_ready(self, prepped: F32, k: int, queries: F32) -> tuple[I64, F32, int] | None:
+        """The lean path's search (``collection.lean``): the loaded index as it stands, not
+        caught up, and the log position it holds; the caller reads the log head afterwards and
+        uses the answer only if it still equals that position (no write since, here or in
+        another process), else takes ``search_at``. That saves ``get()``'s head read and the
+        database lock before the search. None (nothing searched) when the index is not loaded,
+        has work pending (``ready()``, a save) or a writer holds or awaits the index lock.
+        ``prepped`` is ``prep(queries)`` (the caller may have fused it with validation)."""
+        rw = self._rw
+        if not rw.try_read():
+            return None
+        try:
+            index = self._index
+            if index is None or not self._ready or self._unsaved_ops >= SAVE_AFTER_OPS:
+                return None
+            seq = self._seq  # set with the index's contents, under the write lock
+            labels, scores = index.search(prepped, max(1, min(k, len(index))))
+        finally:
+            rw.release_read()
+        if self.monitor is not None:
+            self.monitor.offer(queries, k, None, labels)
         return labels, scores, seq
 
     def exact_index(self) -> VectorIndex:

@@ -58,6 +58,12 @@ class RowCache:
             self.bypassed += 1
         return RowReader(self, store, fresh)
 
+    def reader_at_head(self, store: CollectionStore) -> RowReader:
+        """A reader for a caller that has just read the log head, under the same hold of the
+        database lock as the rows are read in, and found it equal to the searched position
+        (``collection.lean``): ``reader``'s own head read would repeat it."""
+        return RowReader(self, store, self.max_rows > 0)
+
     def _put(self, rows: dict[int, HitRow]) -> None:
         if self.max_rows <= 0 or not rows:
             return

@@ -37,8 +37,8 @@ def to_distance(score: F32, metric: Metric) -> F32:
     [0.75]
     """
     if metric is Metric.COSINE:
-        return (1.0 - score).astype(np.float32)
-    return (-score).astype(np.float32)
+        return (1.0 - score).astype(np.float32, copy=False)
+    return (-score).astype(np.float32, copy=False)
 
 
 def top_k(score_rows: F32, k: int) -> tuple[I64, F32]:

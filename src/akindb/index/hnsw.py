@@ -94,6 +94,11 @@ class HnswParams(DictParams):
         check_range("seed", self.seed, 0, 2**31 - 1)
 
 
+def _empty(nq: int, k: int) -> tuple[I64, F32]:
+    """(labels, scores) of ``nq`` rows with no answer yet: -1 and -inf."""
+    return np.full((nq, k), -1, dtype=np.int64), np.full((nq, k), -np.inf, dtype=np.float32)
+
+
 def _new_graph(dim: int, metric: Metric, p: HnswParams) -> Any:
     faiss = _faiss()
     kind = faiss.METRIC_L2 if metric is Metric.L2 else faiss.METRIC_INNER_PRODUCT
@@ -249,10 +254,8 @@ class HnswIndex(ApproxIndex):
     def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
         nq = len(queries)
         k = max(int(k), 0)
-        out_l = np.full((nq, k), -1, dtype=np.int64)
-        out_s = np.full((nq, k), -np.inf, dtype=np.float32)
         if self._live == 0 or k == 0 or nq == 0:
-            return out_l, out_s
+            return _empty(nq, k)
         q = np.ascontiguousarray(queries, dtype=np.float32)
         n = self._n
         if allowed is None:
@@ -262,11 +265,11 @@ class HnswIndex(ApproxIndex):
                 if self._live_params is None:
                     self._live_params = self._search_params(self.p.ef_search, self._alive[:n])
                 params = self._live_params
-            return self._graph(q, min(k, self._live), params, None, out_l, out_s)
+            return self._graph(q, k, min(k, self._live), params, None)
         keep = np.isin(self._labels[:n], allowed) & self._alive[:n]
         n_allowed = int(keep.sum())
         if n_allowed == 0:
-            return out_l, out_s
+            return _empty(nq, k)
         if self.use_exact(n_allowed, self._live):
             return self._exact_over(np.flatnonzero(keep), q, k)
         # faiss walks the whole graph but keeps only allowed slots: the rarer they are, the
@@ -276,18 +279,18 @@ class HnswIndex(ApproxIndex):
         widened = math.ceil(ef / (n_allowed / self._live) ** 0.75)
         widened = min(widened, max(ef, self._live), 32768)
         params = self._search_params(widened, keep)
-        return self._graph(q, min(k, n_allowed), params, keep, out_l, out_s)
+        return self._graph(q, k, min(k, n_allowed), params, keep)
 
     def _graph(
-        self, q: F32, kk: int, params: Any, keep: npt.NDArray[np.bool_] | None,
-        out_l: I64, out_s: F32,
+        self, q: F32, k: int, kk: int, params: Any, keep: npt.NDArray[np.bool_] | None,
     ) -> tuple[I64, F32]:
-        """Graph search for ``kk`` answers; a row the graph could not fill (its live or allowed
-        neighbours were too few within the search width) is answered exactly instead."""
+        """Graph search for ``kk`` of ``k`` answers; a row the graph could not fill (its live or
+        allowed neighbours were too few within the search width) is answered exactly instead."""
         dist, slots = self._f.search(q, kk, params=params)
-        missing = slots < 0
-        if not missing.any() and kk == out_l.shape[1]:
+        if kk == k and slots.min() >= 0:
             return self._labels[slots], self._to_scores(dist)  # the common case, no copies
+        missing = slots < 0
+        out_l, out_s = _empty(len(q), k)
         short = missing.any(axis=1)
         out_l[:, :kk] = np.where(missing, -1, self._labels[: self._n][slots])
         out_s[:, :kk] = np.where(missing, -np.inf, self._to_scores(dist))

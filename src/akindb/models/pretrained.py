@@ -8,8 +8,12 @@ else ``$AKINDB_CACHE_DIR``, else ``~/.cache/akindb``.
 Knobs (each a trade-off):
 
 - ``threads``: ONNX Runtime intra-op threads. More threads embed a batch faster until the
-  physical cores run out; fewer leave cores to the rest of the process. None = one per physical
-  core. Can change on every load.
+  physical cores run out; fewer leave cores to the rest of the process. None =
+  ``$AKINDB_MODEL_THREADS`` if set, else one per physical core. Can change on every load.
+  (Measured on the shared 2-core machine, one short query: 1 thread cost *more* CPU than 2,
+  4.5-4.8 vs 2.7-2.9 ms, and ``serve --workers 2`` with 1 thread per worker answered 116 and
+  269 text searches/s against 279 and 307 with the default, so ``serve`` does not lower it
+  per worker; the variable is there to try other machines. docs/benchmarks.md, issue 14.)
 - ``batch_size`` (32): measured on a 2-core machine, 32 beats 128 by 1.5-2.4× (less padding,
   better cache use); larger batches only pay off with many cores. Can change at any call.
 - Padded length is rounded up to a multiple of ``PAD_MULTIPLE`` (16): at most 16 distinct
@@ -48,6 +52,8 @@ from akindb.models.sources import (
 log = logging.getLogger(__name__)
 
 PAD_MULTIPLE = 16
+SINGLE_PAD_MULTIPLE = 4
+"""A lone text (a query) is padded only to this multiple: the batch's padding buys nothing."""
 _ORT_LOAD_ERRORS: tuple[type[BaseException], ...] = (
     ort_state.Fail,
     ort_state.InvalidProtobuf,
@@ -110,6 +116,27 @@ def _folder_settings(folder: Path, config: BertConfig) -> tuple[int, Pooling, bo
     return max_tokens, pooling, normalize
 
 
+THREADS_ENV = "AKINDB_MODEL_THREADS"
+
+
+def env_threads() -> int | None:
+    """``$AKINDB_MODEL_THREADS`` as a positive int, else None (ONNX Runtime's default).
+
+    >>> import os; os.environ[THREADS_ENV] = "1"; env_threads()
+    1
+    >>> os.environ[THREADS_ENV] = "x"; env_threads() is None
+    True
+    >>> del os.environ[THREADS_ENV]
+    """
+    import os
+
+    try:
+        n = int(os.environ.get(THREADS_ENV, ""))
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
 class PretrainedEmbedder(Embedder):
     """A sentence-transformers BERT model (default: all-MiniLM-L6-v2) on ONNX Runtime.
 
@@ -152,7 +179,7 @@ class PretrainedEmbedder(Embedder):
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads or 0
+        opts.intra_op_num_threads = threads or env_threads() or 0
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
@@ -267,6 +294,12 @@ class PretrainedEmbedder(Embedder):
         encs = self._tok_batch.encode_batch(list(texts))
         ids = np.array([e.ids for e in encs], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        if len(encs) == 1:
+            # One text (a query): no other row to align with, so only the shapes cache needs
+            # padding; to a multiple of SINGLE_PAD_MULTIPLE (at most 64 shapes). A 10-token
+            # query padded to 16 cost 15-25 % more model CPU (docs/benchmarks.md, issue 14).
+            keep = -(-int(mask.sum()) // SINGLE_PAD_MULTIPLE) * SINGLE_PAD_MULTIPLE
+            ids, mask = ids[:, :keep], mask[:, :keep]
         if ids.shape[1] > self._max_positions:  # only padding columns can lie past the limit
             ids, mask = ids[:, : self._max_positions], mask[:, : self._max_positions]
         out = self._session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})

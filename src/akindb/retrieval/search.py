@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from akindb.collection.parts import CollectionParts
-from akindb.collection.results import passes
+from akindb.collection.results import new_hit, passes
 from akindb.core import validate
 from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
@@ -111,9 +111,12 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             "mode use min_score (the BM25 score), or search in vector or hybrid mode"
         )
     conn = parts.store.conn
-    with parts.lock, parts.translated():
-        settings = load_settings(conn, parts.config.id)
-    params = req.fusion if isinstance(req.fusion, FusionParams) else settings.fusion
+    settings = None
+    if m != "vector":  # vector mode reads neither the analyzer nor fusion: no settings query
+        with parts.lock, parts.translated():
+            settings = load_settings(conn, parts.config.id)
+    params = (req.fusion if isinstance(req.fusion, FusionParams)
+              else settings.fusion if settings is not None else FusionParams())
     w = parse_where(req.where)
     pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
@@ -141,7 +144,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         qvec = mat[0]
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
-    terms = settings.analyzer.query_terms(query) if m != "vector" else []
+    terms = settings.analyzer.query_terms(query) if settings is not None else []
 
     n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     seq = -1  # the log position the vector search saw (-1: none ran; rows from SQLite)
@@ -163,6 +166,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         strength: float | None = None
         expanded: rm3.Expanded | None = None
         if m != "vector":
+            assert settings is not None  # read for every mode but vector
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
                                                             n_cand, w)
@@ -195,6 +199,10 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         ids = [f.item for f in top]
         rows = parts.rows.reader(parts.store, seq).rows(ids)  # see collection.row_cache
         dense_known = {**lists.get("vector", {}), **(cands.dense if m == "hybrid" else {})}
+        # their distances in one numpy call (the same float32 arithmetic as one by one)
+        dist_known = dict(zip(dense_known, to_distance(
+            np.fromiter(dense_known.values(), np.float32, len(dense_known)), parts.metric
+        ).tolist(), strict=True))
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
         vec_of = parts.store.vectors_by_chunk(vec_ids) if qvec is not None else {}
@@ -214,6 +222,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             dense = float(dense_scores(metric, qvec, vec_of[f.item][None, :])[0])
         if m == "keyword":
             dist = -f.score
+        elif f.item in dist_known:
+            dist = dist_known[f.item]
         elif dense is not None:
             dist = float(to_distance(np.array([dense], np.float32), metric)[0])
         else:  # pragma: no cover - every vector candidate has a stored vector
@@ -234,17 +244,13 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             fusion=_fusion(f, params, strength) if m == "hybrid" else None,
             filter=dict(w) if w is not None else None,
         )
-        hits.append(
-            Hit(
-                id=row.doc_id, score=score, distance=dist, text=row.text, source=row.source,
-                start=row.start, end=row.end, chunk=row.idx, metadata=row.metadata,
-                explanation=expl, chunk_id=f.item,
-            )
-        )
-        if f.item in vec_of:
-            hvecs.append(vec_of[f.item])
-        else:
-            hvecs.append(np.zeros(parts.dim, dtype=np.float32))
+        hits.append(new_hit(row.doc_id, score, dist, row.text, row.source, row.start, row.end,
+                            row.idx, row.metadata, expl, f.item))
+        if need_vec:  # the re-ranker and token importance read them
+            if f.item in vec_of:
+                hvecs.append(vec_of[f.item])
+            else:
+                hvecs.append(np.zeros(parts.dim, dtype=np.float32))
     if rerank is not None:
         hits = _apply_rerank(rerank, query, qvec, hits, np.array(hvecs, np.float32), k)
         hvecs = [vec_of.get(h.chunk_id or -1, np.zeros(parts.dim, np.float32)) for h in hits]

@@ -14,6 +14,7 @@ from akindb.collection.database import validate_name
 from akindb.retrieval.request import OPTION_NAMES, SearchOptions
 from akindb.server import schemas as s
 from akindb.server.fast import Answer
+from akindb.server.fast_text import text_answer
 from akindb.server.hardening import check_budget
 from akindb.server.respond import dumps, f32_range, hit_json, hits_json, json_response, loads
 from akindb.server.routing import NameAuth, new_router
@@ -90,6 +91,7 @@ def fast_answers(state: State) -> dict[str, Answer]:
     return {
         "search_vector": fast(s.SearchVectorRequest),
         "search_vectors": fast(s.SearchVectorsRequest),
+        "search": text_answer(state),
     }
 
 

@@ -19,6 +19,7 @@ from akindb.errors import (
     ReadOnlyError,
     StorageError,
 )
+from akindb.storage.commit_watch import CommitWatch
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -195,6 +196,8 @@ def connect(path: Path) -> sqlite3.Connection:
         _tune_reads(conn)
         _migrate(conn)
         conn.file_id = _file_id(path)
+        watch = CommitWatch(path)
+        conn.watch = watch if watch.active else None
         return conn
 
 
@@ -232,6 +235,13 @@ class Connection(sqlite3.Connection):
     notice that the path now names another file or none."""
 
     file_id: tuple[int, int] | None = None
+    watch: CommitWatch | None = None
+    """Set on read-write opens: whether anything was committed since (``commit_watch``)."""
+
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+        super().close()
 
 
 def _file_id(path: Path) -> tuple[int, int]:
@@ -308,6 +318,20 @@ def _split_sql(script: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+@contextlib.contextmanager
+def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
+    """Commits inside skip the fsync (``synchronous = NORMAL``; the WAL stays consistent and a
+    later synced commit makes them durable too): for bookkeeping whose last moments may be
+    lost to a power cut, like the recall monitor's running estimate, whose synced commit
+    held the database lock for 8-30 ms on a busy disk and stalled every search meanwhile.
+    Hold the database lock around it (the setting is the connection's)."""
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA synchronous = FULL")
 
 
 @contextlib.contextmanager

@@ -61,6 +61,8 @@ class CollectionStore:
         self.conn = conn
         self.cid = collection_id
         self.dim = dim
+        self._head_stamp: bytes | None = None  # WAL-index header seen before the last query
+        self._head = 0
 
     # ---- writes (call inside write_txn) ------------------------------------------------------
     def insert_document(
@@ -165,10 +167,22 @@ class CollectionStore:
         )
 
     def head_seq(self) -> int:
-        row = self.conn.execute(
+        """The operations log's head: the last committed write to this collection. When
+        nothing was committed to the database since the last query (``commit_watch``: one
+        ``pread`` of SQLite's WAL-index header), that query's answer, without SQL."""
+        conn = self.conn
+        watch = getattr(conn, "watch", None)
+        stamp = None
+        if watch is not None and not conn.in_transaction:
+            stamp = watch.stamp()
+            if stamp is not None and stamp == self._head_stamp:
+                return self._head
+        row = conn.execute(
             "SELECT max(seq) FROM oplog WHERE collection_id = ?", (self.cid,)
         ).fetchone()
-        return int(row[0] or 0)
+        head = int(row[0] or 0)
+        self._head_stamp, self._head = stamp, head
+        return head
 
     def all_vectors(self) -> tuple[int, I64, F32]:
         """(head seq, labels, vectors) from one consistent snapshot: what a rebuild starts from."""

@@ -1,0 +1,81 @@
+"""The lean path of ``Collection.search_vector``: one query vector, no filter, Hits.
+
+The general path (``vector_search.search_vectors`` -> ``snapshot.consistent_search``) reads
+the log head twice per query (once to catch the index up, once before serving cached rows)
+and builds closures, context managers and batch-shaped arrays around a one-row search. For
+the common case (a float32 query, no ``where``, not ``exact``) this module does the same work
+with one head read and nothing else around the engine call (issue 14: single
+``search_vector`` with text + metadata against raw faiss ids-only, same graph):
+
+1. ``core.vectors.one_query`` checks the query in one pass (no copy);
+2. ``LiveIndex.search_ready`` searches the loaded index as it stands, under a non-blocking
+   shared hold of the index lock, and reports the log position the index holds;
+3. under the database lock, the log head is read once: **equal** means no write committed
+   since that position (in this process or another one), so the answer is the collection's
+   state at that moment and the row cache serves the hits' rows (a deleted chunk cannot be
+   in it: the index held no write after that position, and none was made since);
+4. ``results.row_hits`` builds the Hits and applies the thresholds (``passes``), the one
+   code path every Hit-shaped answer goes through.
+
+Anything else returns None and the caller takes the general path, which validates, raises the
+precise errors, catches up with the log and retries around concurrent writers: an unusual
+query, an index not loaded yet or with work pending, a writer holding or awaiting the index
+lock, a head that moved (the search is then repeated there, after the catch-up), a row not
+found. So the answer is always one the general path could have given.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from akindb.collection.parts import CollectionParts
+from akindb.collection.results import row_hits
+from akindb.core.topk import to_distance
+from akindb.core.vectors import one_query, unit_query
+from akindb.retrieval.request import check_threshold
+from akindb.storage.sqlite import translate
+from akindb.types import Hit, Metric
+
+
+def search_one(
+    parts: CollectionParts,
+    vector: Any,
+    k: Any,
+    min_score: Any,
+    max_distance: Any,
+) -> list[Hit] | None:
+    """Hits for one query vector without a filter, or None: take the general path."""
+    if type(k) is not int or k < 1:
+        return None  # the general path raises the error
+    if min_score is not None or max_distance is not None:
+        min_score = check_threshold("min_score", min_score)
+        max_distance = check_threshold("max_distance", max_distance)
+    dim, metric = parts.dim, parts.metric
+    if metric is Metric.COSINE:
+        q = unit_query(vector, dim)  # checked and normalised in one pass
+        if q is None:
+            return None
+        raw = vector.reshape(1, dim)
+    else:
+        q = raw = one_query(vector, dim)
+        if q is None:
+            return None
+    found = parts.live.search_ready(q, k, raw)
+    if found is None:
+        return None
+    labels, scores, seq = found
+    store = parts.store
+    labs = labels[0].tolist()
+    try:
+        with parts.lock:
+            if store.head_seq() != seq:
+                return None  # a write since: the general path catches up and searches again
+            rows = parts.rows.reader_at_head(store).rows([x for x in labs if x >= 0])
+    except sqlite3.Error as exc:
+        raise translate(exc, parts.db_file) from exc
+    if len(rows) < len(labs) and len(rows) != len({x for x in labs if x >= 0}):
+        return None  # a row not found: the general path decides
+    sc = scores[0]
+    return row_hits(labs, sc.tolist(), to_distance(sc, metric).tolist(), rows, min_score,
+                    max_distance)

@@ -1,0 +1,201 @@
+"""The lean single-query path (``akindb.collection.lean``, issue 14): the same answers as the
+general path, bit for bit, for every metric and threshold; the general path's errors for bad
+input; and a write by another connection, committed before or during a search, is never
+missed and a deleted row never served."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import akindb
+from akindb.collection import lean
+from akindb.collection.results import new_hit, row_hits
+from akindb.core.vectors import normalize_rows, unit_query
+from akindb.errors import InvalidArgumentError, InvalidVectorError
+from akindb.types import Hit
+
+N, DIM = 500, 16
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+def _open(path: Path, metric: str, base: np.ndarray) -> akindb.Database:
+    db = akindb.open(path)
+    col = db.create_collection("c", model=None, dim=DIM, metric=metric, index="hnsw")
+    col.add(texts=[f"text {i}" for i in range(len(base))], ids=[f"d{i}" for i in range(len(base))],
+            vectors=base, metadatas=[{"i": i} for i in range(len(base))])
+    return db
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "dot"])
+def test_lean_answers_equal_the_general_path(tmp_path: Path, metric: str) -> None:
+    base = _vectors(N, 1)
+    queries = _vectors(30, 2)
+    with _open(tmp_path / "db", metric, base) as db:
+        col = db.get_collection("c")
+        col.search_vector(queries[0])  # loads the index: the lean path needs it ready
+        for q in queries:
+            fast = lean.search_one(col.parts, q, 7, None, None)
+            assert fast is not None  # the common case really takes the lean path
+            general = col.search_vectors(q[None, :], k=7)[0]
+            assert fast == general and [h.score for h in fast] == [h.score for h in general]
+            assert [h.distance for h in fast] == [h.distance for h in general]
+            assert col.search_vector(q, k=7) == general
+            assert col.search_vector(q[None, :], k=7) == general  # (1, dim) too
+            cut = general[3].score
+            assert col.search_vector(q, k=7, min_score=cut) == general[:4]
+            far = general[2].distance
+            assert col.search_vector(q, k=7, max_distance=far) == general[:3]
+
+
+def test_bad_input_gets_the_general_paths_errors(tmp_path: Path) -> None:
+    base = _vectors(N, 3)
+    with _open(tmp_path / "db", "cosine", base) as db:
+        col = db.get_collection("c")
+        col.search_vector(base[0])
+        for bad_k in (0, -1, True, 2.0, "3"):
+            with pytest.raises(InvalidArgumentError, match="k must be a positive integer"):
+                col.search_vector(base[0], k=bad_k)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="min_score must be a number"):
+            col.search_vector(base[0], min_score=math.nan)
+        nan = base[0].copy()
+        nan[3] = np.nan
+        with pytest.raises(InvalidVectorError, match="NaN"):
+            col.search_vector(nan)
+        with pytest.raises(InvalidVectorError, match="all zeros"):
+            col.search_vector(np.zeros(DIM, np.float32))
+        with pytest.raises(InvalidVectorError, match="dimension"):
+            col.search_vector(np.ones(DIM + 1, np.float32))
+        # other dtypes and non-contiguous views take the general path, same answer
+        want = col.search_vector(base[5])
+        assert col.search_vector(base[5].astype(np.float64)) == want
+        assert col.search_vector(base[5].tolist()) == want
+        wide = np.zeros((1, 2 * DIM), np.float32)
+        wide[0, ::2] = base[5]
+        assert col.search_vector(wide[0, ::2]) == want
+
+
+def test_a_write_by_another_connection_is_seen_by_the_next_search(tmp_path: Path) -> None:
+    """The log-head read that the lean path relies on (cached behind SQLite's WAL-index
+    header, ``storage.commit_watch``) sees every commit of another connection."""
+    base = _vectors(N, 4)
+    with _open(tmp_path / "db", "cosine", base) as db, akindb.open(tmp_path / "db") as other:
+        col, col2 = db.get_collection("c"), other.get_collection("c")
+        for i in range(25):
+            assert col.search_vector(base[i], k=1)[0].id == f"d{i}"
+            col2.delete([f"d{i}"])
+            hits = col.search_vector(base[i], k=3)
+            assert f"d{i}" not in {h.id for h in hits}
+            col2.add(texts=["fresh"], ids=[f"new{i}"], vectors=base[i : i + 1])
+            assert col.search_vector(base[i], k=1)[0].id == f"new{i}"
+
+
+def test_readers_never_see_a_deleted_row_while_another_connection_writes(
+    tmp_path: Path,
+) -> None:
+    """Two reader threads on the lean path, a writer on another connection deleting and
+    re-adding one document over and over: no answer holds a row that SQLite no longer had
+    when the search began, and every answer has k hits."""
+    base = _vectors(N, 5)
+    with _open(tmp_path / "db", "cosine", base) as db, akindb.open(tmp_path / "db") as other:
+        col, col2 = db.get_collection("c"), other.get_collection("c")
+        col.search_vector(base[0])
+        stop = threading.Event()
+        errors: list[str] = []
+        generation = [0]
+
+        def write() -> None:
+            while not stop.is_set():
+                col2.delete(["d1"])
+                generation[0] += 1
+                col2.add(texts=[f"gen {generation[0]}"], ids=["d1"], vectors=base[1:2])
+
+        def read() -> None:
+            for _ in range(300):
+                before = generation[0]
+                hits = col.search_vector(base[1], k=5)
+                if len(hits) != 5:
+                    errors.append(f"{len(hits)} hits")
+                for h in hits:
+                    stale = h.text.startswith("gen ") and int(h.text.split()[1]) < before
+                    if h.id == "d1" and stale:
+                        errors.append(f"served {h.text!r} after generation {before}")
+
+        writer = threading.Thread(target=write)
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        writer.start()
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(timeout=120)
+        stop.set()
+        writer.join(timeout=60)
+        assert not errors, errors[:3]
+
+
+def test_unit_query_is_normalize_rows_bit_for_bit() -> None:
+    rng = np.random.default_rng(6)
+    for scale in (1e-3, 1.0, 1e3):
+        for _ in range(200):
+            v = (rng.normal(size=384) * scale).astype(np.float32)
+            out = unit_query(v, 384)
+            assert out is not None and out.shape == (1, 384)
+            assert np.array_equal(out, normalize_rows(v[None, :]))
+    assert unit_query(np.zeros(4, np.float32), 4) is None
+    assert unit_query(np.array([1, np.inf, 0, 0], np.float32), 4) is None
+    assert unit_query(np.array([1, np.nan, 0, 0], np.float32), 4) is None
+    assert unit_query(np.ones(4, np.float64), 4) is None
+    assert unit_query(np.ones((2, 4), np.float32), 4) is None
+    assert unit_query(np.full(4, 1e-30, np.float32), 4) is None  # squares underflow
+
+
+def test_fast_hits_are_hits() -> None:
+    """``row_hits`` builds Hits without the frozen dataclass's ``__init__``. Before this
+    change the fast builder had silently fallen back to ``Hit`` itself (its field guard
+    predated ``Hit.others``): this fails then."""
+    assert new_hit is not Hit
+    rows = {5: (5, "a", 2, 1, 9, "text", "src.txt", {"k": 1})}
+    (fast,) = row_hits([5, -1], [0.5, 0.1], [0.5, 0.9], rows, None, None)  # type: ignore[arg-type]
+    slow = Hit("a", 0.5, 0.5, "text", "src.txt", 1, 9, 2, {"k": 1})
+    assert type(fast) is Hit and fast == slow and repr(fast) == repr(slow)
+    assert (fast.explanation, fast.chunk_id, fast.others) == (None, None, ())
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert row_hits([5], [0.5], [0.5], rows, 0.6, None) == []  # type: ignore[arg-type]
+    assert row_hits([5], [math.nan], [math.nan], rows, None, 0.4) == []  # type: ignore[arg-type]
+    assert len(row_hits([5], [math.nan], [math.nan], rows, None, None)) == 1  # type: ignore[arg-type]
+
+
+def test_explanation_dicts_are_asdicts() -> None:
+    """``Explanation.to_dict`` skips ``asdict`` when nothing is nested: same dict, same key
+    order (JSON bytes), fresh containers (a caller may mutate them)."""
+    import dataclasses
+    import json
+
+    from akindb.types import Explanation, FusionExplanation
+
+    cases = [
+        Explanation("vector", 0.5, dense_score=0.5, dense_rank=1),
+        Explanation("vector", 0.5, reranker={}, token_importance=[]),
+        Explanation("hybrid", 0.7, 0.6, 2, 3.1, 1, {"cat": 1.2}, ["cat"],
+                    FusionExplanation("convex", 0.7, weights={"vector": 0.7}), {"a": 1},
+                    {"mmr": 0.5}, [("cat", 0.25)], False),
+    ]
+    for e in cases:
+        d = e.to_dict()
+        want = dataclasses.asdict(e)
+        want["fusion"] = {} if e.fusion is None else e.fusion.to_dict()  # the wire's shape
+        if e.token_importance is not None:
+            want["token_importance"] = [{"token": t, "importance": v}
+                                        for t, v in e.token_importance]
+        assert d == want and json.dumps(d) == json.dumps(want)
+        d["matched_terms"]["x"] = 1.0
+        d["query_terms"].append("x")
+        assert "x" not in e.matched_terms and "x" not in e.query_terms
