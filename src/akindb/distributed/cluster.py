@@ -54,6 +54,29 @@ def _controller_name(name: str) -> str:
     return f"collection:{name}"
 
 
+def check_address(address: str, timeout: float = 5.0) -> str:
+    """``host:port`` of ``address`` once something listens there; else a ``ClusterError``
+    that says what to do (checked before Ray is asked, so a wrong address never hangs)."""
+    if address in ("local", "auto"):
+        raise ClusterError(f"give the head's host:port, not {address!r}")
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(
+            f"cluster address {address!r} is not host:port (e.g. 127.0.0.1:6379 or "
+            "ray://head:10001); `akindb cluster up --local` prints one"
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=min(timeout, 5.0)):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"no Ray cluster answers at {address} ({exc}); start one with `akindb cluster "
+            "up --local` or `ray start --head`, and check the address"
+        ) from None
+    return hostport
+
+
 class Cluster:
     """A handle on a Ray cluster; make one with ``Cluster.local`` or ``Cluster.connect``."""
 
@@ -132,23 +155,7 @@ class Cluster:
         seconds is a ``ClusterError``, never a hang.
         """
         ray = require_ray()
-        if address in ("local", "auto"):
-            raise ClusterError(f"give the head's host:port, not {address!r}")
-        hostport = address.split("://", 1)[-1]
-        host, _, port = hostport.rpartition(":")
-        if not host or not port.isdigit():
-            raise ClusterError(
-                f"cluster address {address!r} is not host:port (e.g. 127.0.0.1:6379 or "
-                "ray://head:10001); `akindb cluster up --local` prints one"
-            )
-        try:
-            with socket.create_connection((host, int(port)), timeout=min(timeout, 5.0)):
-                pass
-        except OSError as exc:
-            raise ClusterError(
-                f"no Ray cluster answers at {address} ({exc}); start one with `akindb cluster "
-                "up --local` or `ray start --head`, and check the address"
-            ) from None
+        hostport = check_address(address, timeout)
         if hostport.startswith(("127.", "localhost")):
             _loopback_only()
         if ray.is_initialized():
@@ -370,14 +377,14 @@ class Cluster:
         return cast(DistributedCollection, col)
 
     # ---- operations --------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        """Nodes, and per collection each shard's replicas: node, role, epoch, lag in log
-        entries behind the primary, readiness."""
+    def status(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """Nodes, and per collection (``names``, default all) each shard's replicas: node,
+        role, epoch, lag in log entries behind the primary, readiness."""
         import ray
 
         out: dict[str, Any] = {"address": self.address, "nodes": self.nodes(),
                                "collections": {}}
-        for name in self.list_collections():
+        for name in self.list_collections() if names is None else names:
             ctl = ray.get_actor(_controller_name(name), namespace=NAMESPACE)
             st = ray.get(ctl.reconcile.remote(), timeout=60)
             shards = []

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from akindb.distributed.errors import NotPrimaryError, NotReadyError
-from akindb.distributed.rows import DocRow, content_hashes, delete_rows, put_rows, read_rows
+from akindb.distributed.rows import DocRow, delete_rows, fingerprints, put_rows, read_rows
 from akindb.errors import ModelMismatchError
 from akindb.models.base import ModelSpec
 from akindb.storage.atomic import atomic_write_bytes
@@ -187,9 +187,10 @@ class ShardReplica:
         return read_rows(self.col, [r.id for r in recs])
 
     def snapshot(self) -> tuple[int, int, dict[str, str]]:
-        """``(applied, epoch, id -> content hash)``, taken between writes."""
+        """``(applied, epoch, id -> fingerprint)`` (content hash and metadata digest), taken
+        between writes."""
         with self._write_lock:
-            return self.applied, self.epoch, content_hashes(self.col)
+            return self.applied, self.epoch, fingerprints(self.col)
 
     def log_since(self, seq: int) -> list[tuple[int, Op]] | None:
         """Operations after ``seq``, or None when the in-memory log no longer reaches back."""
@@ -227,43 +228,55 @@ class ShardReplica:
                     f"shard {self.shard} replica {self.index} is {self.role} of epoch "
                     f"{self.epoch}, not the primary of epoch {epoch}"
                 )
+            before = fingerprints(self.col, self._ids_of(kind, payload))
             result, touched = self._local_write(kind, payload)
-            before = payload.get("_before", {})
-            changed = [d for d in touched if before.get(d) != self._hash_of(d)]
-            op: Op = (("del", touched) if kind == "delete"
+            after = fingerprints(self.col, touched)
+            changed = [d for d in touched if before.get(d) != after.get(d)]
+            op: Op = (("del", touched) if kind in ("delete", "prune")
                       else ("put", read_rows(self.col, changed)))
             seq = self.applied + 1
             self._record(seq, op)
             acked = self._replicate(seq, op)
         return {"result": result, "seq": seq, "replicas": acked}
 
-    def _hash_of(self, doc_id: str) -> str | None:
-        with self.db.lock:
-            return self.col.parts.store.hashes([doc_id]).get(doc_id)
+    @staticmethod
+    def _ids_of(kind: str, p: dict[str, Any]) -> list[str]:
+        """The documents a write may change (their fingerprints are taken before it)."""
+        if kind in ("add", "upsert", "update"):
+            return [str(i) for i in p["ids"]]
+        if kind == "put":
+            return [r.id for r in p["rows"]]
+        if kind == "files":
+            return [d for d, _, _ in p["files"]]
+        return []
 
     def _local_write(self, kind: str, p: dict[str, Any]) -> tuple[Any, list[str]]:
+        """Apply one write to this primary's collection: ``(result, ids it may change)``."""
         col = self.col
         if kind in ("add", "upsert"):
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes(list(p["ids"]))
             fn = col.add if kind == "add" else col.upsert
             ids = fn(p["texts"], ids=p["ids"], metadatas=p["metadatas"], vectors=p["vectors"],
                      sources=p["sources"], chunk=p["chunk"])
             return ids, list(ids)
+        if kind == "update":  # read, merge and write under this shard's one writer: atomic
+            ids = col.update(p["ids"], texts=p["texts"], metadatas=p["metadatas"],
+                             chunk=p["chunk"])
+            return ids, list(ids)
         if kind == "put":
             rows: list[DocRow] = p["rows"]
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes([r.id for r in rows])
             return put_rows(col, rows), [r.id for r in rows]
         if kind == "files":
             from akindb.collection.ingest import ingest_named
             from akindb.text.loaders import load_bytes
 
             items = [(doc_id, partial(load_bytes, name, raw)) for doc_id, name, raw in p["files"]]
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes([d for d, _ in items])
             report = ingest_named(col.parts, items, metadata=p["metadata"])
             return report, [d for d, _ in items]
+        if kind == "prune":  # documents under the folders whose file was not walked
+            from akindb.collection.prune import prune_missing
+
+            gone = prune_missing(col.parts, p["folders"], set(p["present"]))
+            return gone, gone
         if kind == "delete":
             ids, where = p["ids"], p["where"]
             targets = (list(ids) if where is None
@@ -338,7 +351,7 @@ class ShardReplica:
         try:
             with self._write_lock:
                 head, epoch, theirs = ray.get(primary.snapshot.remote(), timeout=60)
-                mine = content_hashes(self.col)
+                mine = fingerprints(self.col)
                 delete_rows(self.col, [d for d in mine if d not in theirs])
                 want = [d for d, h in theirs.items() if mine.get(d) != h]
                 for lo in range(0, len(want), SYNC_BATCH):

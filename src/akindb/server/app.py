@@ -88,7 +88,7 @@ from akindb.server.state import (
     authorize,
     presented,
 )
-from akindb.server.views import build_map, explain
+from akindb.server.views import build_map, explain, viewable
 
 __all__ = [
     "ApiError", "ServerSettings", "app_from_env", "create_app", "error_response", "hit_json",
@@ -345,18 +345,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
     from akindb.server.update_routes import add_update_routes
 
     add_update_routes(app, state, name_auth)
+    from akindb.server.cluster_state import add_cluster_routes
+
+    add_cluster_routes(app, state, name_auth)
 
     # ---- the web page's views ------------------------------------------------------------------
     @app.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])
     def map_(body: s.MapRequest, name: ReadName) -> Response:
-        return json_response(build_map(col(name), state.maps, body.query, body.k,
+        return json_response(build_map(viewable(col(name)), state.maps, body.query, body.k,
                                        body.max_points))
 
     @app.post("/v1/collections/{name}/explain", response_model=s.ExplainResponse, tags=["page"])
     def explain_(body: s.ExplainRequest, name: ReadName) -> Response:
         if not body.query.strip():
             raise errors.EmptyTextError("the query is empty; type some words to search for")
-        return json_response(explain(col(name), body.query, body.id, body.chunk))
+        return json_response(explain(viewable(col(name)), body.query, body.id, body.chunk))
 
     # ---- middleware (the last added runs first) ------------------------------------------------
     if settings.fast_path:

@@ -57,9 +57,39 @@ async function connect() {
     sel.value = collections.includes(keep) ? keep : collections[0];
     current = sel.value;
     await stats();
+    await shards();
     await drawMap(null);
     status("Connected to collection " + current + ".");
   } catch (e) { showError(e); }
+}
+
+// On `akindb serve --cluster`: each shard's replicas with their node, role, health and lag
+// (log entries behind the primary). An embedded server answers {shards: null}: no section.
+async function shards() {
+  const data = await api(colPath("/shards"));
+  const box = $("shards-box");
+  if (!data.shards) { box.hidden = true; return; }
+  const cell = (tr, v) => { const td = document.createElement("td"); td.textContent = v; tr.append(td); };
+  const rows = [];
+  for (const sh of data.shards) {
+    for (const r of sh.replicas) {
+      const tr = document.createElement("tr");
+      const health = !r.alive ? "down" : r.ready ? "ready" : "catching up";
+      tr.className = health === "ready" ? "ok" : "bad";
+      tr.dataset.shard = String(sh.shard);
+      cell(tr, String(sh.shard)); cell(tr, String(r.replica)); cell(tr, r.node ? r.node.slice(0, 8) : "—");
+      cell(tr, r.alive ? r.role + (r.role === "primary" ? " e" + sh.epoch : "") : "—");
+      cell(tr, health);
+      cell(tr, r.lag === null || r.lag === undefined ? "—" : String(r.lag));
+      cell(tr, r.documents === undefined ? "—" : String(r.documents));
+      rows.push(tr);
+    }
+  }
+  $("shards").tBodies[0].replaceChildren(...rows);
+  const alive = data.nodes.filter((n) => n.alive).length;
+  $("shards-nodes").textContent = data.shards.length + " shard(s) on the cluster at " +
+    data.address + ": " + alive + " of " + data.nodes.length + " node(s) alive.";
+  box.hidden = false;
 }
 
 async function stats() {
@@ -231,8 +261,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("collection").addEventListener("change", () => {
     current = $("collection").value;
-    stats().then(() => drawMap(lastQuery || null)).catch(showError);
+    stats().then(shards).then(() => drawMap(lastQuery || null)).catch(showError);
   });
   $("search").addEventListener("submit", search);
+  // the shard view follows fail-overs and catch-ups while the page is open
+  setInterval(() => { if (current && !$("shards-box").hidden) shards().catch(() => {}); }, 5000);
   connect();
 });
