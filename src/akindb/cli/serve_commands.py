@@ -130,7 +130,7 @@ def serve(
         from akindb.collection.database import DB_FILE
 
         if cluster:  # a wrong address fails here, before the server starts
-            from akindb.distributed.cluster import check_address
+            from akindb.distributed.ray_env import check_address
 
             check_address(cluster)
         elif not create and not (path / DB_FILE).is_file():

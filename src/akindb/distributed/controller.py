@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 RECONCILE_S = 0.5
 PING_TIMEOUT_S = 1.5
-FAST_PING_S = 0.4
+FAST_PING_S = 0.25
+"""In a fail-over, how long to wait for every replica's state before going on with those in
+(a dead node's replica never answers); the router waits out this grace on every fail-over."""
 
 
 class CollectionController:
@@ -90,12 +92,12 @@ class CollectionController:
         with self._lock:
             return {"view": self.view(), "replicas": dict(self._last)}
 
-    def _promote(self, shard: int, idx: int, epoch: int) -> None:
+    def _promote(self, shard: int, idx: int, epoch: int, down: list[int] | None = None) -> None:
         import ray
 
         group = self.replicas[shard]
         peers = [h for i, h in enumerate(group) if i != idx]
-        ray.get(group[idx].promote.remote(epoch, peers), timeout=30)
+        ray.get(group[idx].promote.remote(epoch, peers, down or []), timeout=30)
         for p in peers:
             p.fence.remote(epoch)
         self.primary[shard], self.epoch[shard] = idx, epoch
@@ -133,7 +135,8 @@ class CollectionController:
                     [shard],
                 )
             best = max(states, key=lambda i: (states[i]["ready"], states[i]["applied"], -i))
-            self._promote(shard, best, self.epoch[shard] + 1)
+            down = [i for i in range(len(group)) if i not in states]
+            self._promote(shard, best, self.epoch[shard] + 1, down)
             self._save()
             log.info("collection %s shard %s: replica %s is primary of epoch %s", self.name,
                      shard, best, self.epoch[shard])

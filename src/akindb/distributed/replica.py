@@ -61,24 +61,32 @@ def _unwrap(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else exc
 
 
-PROBE_S = 0.5
+PROBE_S = 0.4
+"""How often a primary waiting on a peer pings it; a ping unanswered this long means the
+peer is not live for this write (its node died, or it restarts)."""
 
 
 def _await_peer(ref: Any, peer: Any, deadline: float) -> Any:
-    """A peer's answer to ``ref``. Every ``PROBE_S`` without one the peer is pinged; a peer
-    that does not answer a ping (its node died) is not live for this write: ``TimeoutError``
-    at once, instead of waiting for Ray to notice the death."""
+    """A peer's answer to ``ref``. The peer is pinged at once and every ``PROBE_S`` while no
+    answer comes; a peer that does not answer a ping within ``PROBE_S`` (its node died) is
+    not live for this write: ``TimeoutError``, instead of waiting for Ray to notice the
+    death (about 2 s on a local cluster, longer on a real one)."""
     import ray
 
+    ping = peer.ping.remote()
     while True:
         done, _ = ray.wait([ref], timeout=PROBE_S)
         if done:
             return ray.get(ref, timeout=0)
         if time.monotonic() > deadline:
             raise TimeoutError("replication deadline passed")
-        alive, _ = ray.wait([peer.ping.remote()], timeout=PROBE_S)
+        alive, _ = ray.wait([ping], timeout=0)
         if not alive:
+            done, _ = ray.wait([ref], timeout=0)
+            if done:
+                return ray.get(ref, timeout=0)
             raise TimeoutError("the replica does not answer")
+        ping = peer.ping.remote()
 
 
 class ShardReplica:
@@ -119,6 +127,12 @@ class ShardReplica:
         self.syncing = False
         self._missed = 0
         self.peers: list[Any] = []
+        self.not_live = 0
+        """Writes that found a peer not live (each such write waited for its probe)."""
+        self._down: set[int] = set()
+        """Peers (replica indexes) this primary no longer waits for: found not live during a
+        write, or down at promotion. They are sent nothing until they catch up
+        (``sync_from``) and ``rejoin``."""
         self._log: deque[tuple[int, Op]] = deque(maxlen=LOG_KEEP)
         self._state_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -154,6 +168,7 @@ class ShardReplica:
             "shard": self.shard, "replica": self.index, "node": self.node_id,
             "role": self.role, "epoch": self.epoch, "applied": self.applied,
             "ready": self.ready, "syncing": self.syncing, "documents": self.col.count(),
+            "down": sorted(self._down), "not_live": self.not_live,
         }
 
     # ---- reads and maintenance -------------------------------------------------------------
@@ -202,15 +217,39 @@ class ShardReplica:
             return [(s, op) for s, op in self._log if s > seq]
 
     # ---- roles -----------------------------------------------------------------------------
-    def promote(self, epoch: int, peers: list[Any]) -> dict[str, Any]:
-        """Become the primary of ``epoch`` (called by the controller only)."""
+    def promote(self, epoch: int, peers: list[Any], down: Sequence[int] = ()) -> dict[str, Any]:
+        """Become the primary of ``epoch`` (called by the controller only). ``peers`` are the
+        shard's other replicas in index order; ``down`` the indexes of those that did not
+        answer the controller (a write does not wait for them: they catch up and rejoin)."""
         with self._state_lock, self._write_lock:
             if epoch < self.epoch:
                 raise NotPrimaryError(f"epoch {epoch} is older than this replica's {self.epoch}")
             self.epoch, self.role, self.peers = epoch, "primary", list(peers)
+            self._down = set(down)
             self.ready, self.syncing = True, False
             self._save_state()
         return self.state()
+
+    def _peer_index(self, j: int) -> int:
+        """The replica index of ``self.peers[j]`` (peers are the others, in index order)."""
+        return j if j < self.index else j + 1
+
+    def rejoin(self, index: int, epoch: int) -> bool:
+        """A peer caught up from this primary (``sync_from``): writes wait for it again. A gap
+        left between its copy and this call is resent from the log by the next write."""
+        with self._write_lock:
+            if self.role != "primary" or epoch > self.epoch:
+                return False
+            self._down.discard(index)
+            return True
+
+    def behind(self, seq: int) -> None:
+        """The primary acknowledged ``seq`` without this replica (not live, or too slow) and
+        sends it nothing more: serve no reads until the controller has it catch up, after
+        which it rejoins (even if it got ``seq`` after all: it must rejoin to get more)."""
+        with self._state_lock:
+            if self.role != "primary" and not self.syncing:
+                self.ready = False
 
     def fence(self, epoch: int) -> None:
         """Learn of a newer epoch: a primary of an older one steps down."""
@@ -288,17 +327,19 @@ class ShardReplica:
         """Send ``op`` to every other replica; the indexes of those that committed it."""
 
         acked = [self.index]
-        refs = {p.replicate.remote(self.epoch, seq, op): p for p in self.peers}
+        refs = {p.replicate.remote(self.epoch, seq, op): (self._peer_index(j), p)
+                for j, p in enumerate(self.peers) if self._peer_index(j) not in self._down}
         deadline = time.monotonic() + REPLICATE_TIMEOUT_S
-        for ref, peer in refs.items():
+        for ref, (idx, peer) in refs.items():
+            status = "down"
             try:
                 status, at, who = _await_peer(ref, peer, deadline)
                 if status == "gap":
                     entries = self.log_since(at)
-                    if entries is None:  # too far behind: the controller has it copy a snapshot
-                        continue
-                    status, at, who = _await_peer(
-                        peer.replicate_many.remote(self.epoch, entries), peer, deadline)
+                    status = "behind"  # too far back for the log: it must copy a snapshot
+                    if entries is not None:
+                        status, at, who = _await_peer(
+                            peer.replicate_many.remote(self.epoch, entries), peer, deadline)
                 if status == "stale":
                     self.role = "secondary"
                     self.ready = False  # this write may exist only here: resync before reads
@@ -308,11 +349,18 @@ class ShardReplica:
                     )
                 if status == "ok":
                     acked.append(who)
+                    continue
             except NotPrimaryError:
                 raise
             except Exception as exc:  # dead or too slow: not live for this write
-                log.info("shard %s: replica not live for seq %s: %s", self.shard, seq,
+                log.info("shard %s: replica %s not live for seq %s: %s", self.shard, idx, seq,
                          type(_unwrap(exc)).__name__)
+            # Not live, behind or syncing: later writes do not wait for it (no stall per
+            # write while Ray restarts it); it stops serving reads, catches up and rejoins.
+            self.not_live += status == "down"
+            self._down.add(idx)
+            if status != "syncing":
+                peer.behind.remote(seq)
         return acked
 
     # ---- the write path (secondaries) --------------------------------------------------------
@@ -376,6 +424,8 @@ class ShardReplica:
         finally:
             with self._state_lock:
                 self.syncing = False
+        if self.ready:  # outside the write lock: the primary takes its own
+            ray.get(primary.rejoin.remote(self.index, self.epoch), timeout=30)
         return self.state()
 
     def ping(self) -> str:
