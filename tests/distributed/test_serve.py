@@ -140,14 +140,16 @@ def test_web_page_shows_shards_and_replicas(served: Served) -> None:
                 raise AssertionError(
                     f"no shard view; page status: {page.locator('#status').inner_text()!r}; "
                     f"server log: {served.log.read_text(errors='replace')[-2000:]}") from None
+            page.locator("#collection").select_option("web")  # other collections may exist
             rows = page.locator("#shards tbody tr")
-            assert rows.count() == 4  # 2 shards x 2 replicas
+            sync_api.expect(rows).to_have_count(4, timeout=60_000)  # 2 shards x 2 replicas
+            sync_api.expect(page.locator("#stats dd").first).to_have_text("20",
+                                                                       timeout=60_000)
             text = page.locator("#shards").inner_text()
             assert text.count("primary") == 2 and "ready" in text
             assert sorted(rows.nth(i).get_attribute("data-shard") or ""
                           for i in range(4)) == ["0", "0", "1", "1"]
             assert "node(s) alive" in page.locator("#shards-nodes").inner_text()
-            assert "20" in page.locator("#stats").inner_text()  # documents over both shards
             page.get_by_label("Search by meaning").fill("vitamin D deficiency")
             page.get_by_role("button", name="Search", exact=True).click()
             page.locator("#results li").first.wait_for(timeout=60_000)
