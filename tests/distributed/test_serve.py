@@ -83,7 +83,12 @@ def served(cluster: Cluster, nf_docs: list[tuple[str, str]],
 
 def test_http_client_reads_and_writes_a_cluster_collection(
         served: Served, nf_docs: list[tuple[str, str]], tmp_path: Path) -> None:
-    client = akindb.connect(served.url, api_key=served.key)
+    with akindb.connect(served.url, api_key=served.key) as client:
+        _client_calls(client, served, nf_docs, tmp_path)
+
+
+def _client_calls(client: akindb.client.Client, served: Served,
+                  nf_docs: list[tuple[str, str]], tmp_path: Path) -> None:
     assert "web" in client.list_collections()
     rc, col = client.get_collection("web"), served.col
     assert rc.count() == col.count() == 20
