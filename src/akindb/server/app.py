@@ -30,6 +30,7 @@ POST   /v1/collections/{name}/compact                 Collection.compact        
 POST   /v1/collections/{name}/vectors_of              Collection.vectors_of            read
 POST   /v1/collections/{name}/map                     2-D PCA map (web page)           read
 POST   /v1/collections/{name}/explain                 why a hit scored so (web page)   read
+GET    /v1/collections/{name}/shards                  shards, replicas (--cluster)     read
 ====================================================  ===============================  ======
 
 Without a key: ``/`` and ``/static/*`` (the page shell, no data), ``/healthz`` and
