@@ -4,9 +4,10 @@ One named Ray actor per collection. It is the only place that promotes a primary
 routers that both see a primary die cannot promote two different replicas: ``failover`` is
 serialised here and a caller that saw an older epoch simply gets the current view. A
 background loop (``RECONCILE_S``) pings every replica, fails over a primary that stopped
-answering, and has replicas that are not ready (restarted by Ray, maybe on another node)
-catch up from the primary. The layout and epochs are saved to ``root/controller-NAME.json``
-so a restarted controller continues with the same primaries and never reuses an epoch.
+answering, and has replicas that are not ready (restarted by Ray, maybe on another node) or
+on the primary's down list catch up from the primary (and rejoin it). The layout and epochs
+are saved to ``root/controller-NAME.json`` so a restarted controller continues with the same
+primaries and never reuses an epoch.
 """
 
 from __future__ import annotations
@@ -174,9 +175,10 @@ class CollectionController:
                 except ShardUnavailableError:
                     continue
                 continue
+            down = set(pst.get("down", ()))  # the primary sends these nothing: catch up
             for i in range(len(group)):
                 st = states[(s, i)]
-                if i == p or st is None or st["ready"] or st["syncing"]:
+                if i == p or st is None or st["syncing"] or (st["ready"] and i not in down):
                     continue
                 pending = self._syncs.get((s, i))
                 if pending is not None:

@@ -425,7 +425,13 @@ class ShardReplica:
             with self._state_lock:
                 self.syncing = False
         if self.ready:  # outside the write lock: the primary takes its own
-            ray.get(primary.rejoin.remote(self.index, self.epoch), timeout=30)
+            try:
+                joined = bool(ray.get(primary.rejoin.remote(self.index, self.epoch), timeout=30))
+            except Exception:
+                joined = False
+            if not joined:  # it is no longer the primary: catch up again from the current one
+                with self._state_lock:
+                    self.ready = False
         return self.state()
 
     def ping(self) -> str:
