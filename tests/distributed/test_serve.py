@@ -157,7 +157,11 @@ def test_web_page_shows_shards_and_replicas(served: Served) -> None:
             assert "node(s) alive" in page.locator("#shards-nodes").inner_text()
             page.get_by_label("Search by meaning").fill("vitamin D deficiency")
             page.get_by_role("button", name="Search", exact=True).click()
-            page.locator("#results li").first.wait_for(timeout=60_000)
+            first = page.locator("#results li").first
+            first.wait_for(timeout=60_000)
+            first.get_by_role("button", name="Explain").click()  # recomputed in the server
+            sync_api.expect(first.locator(".explain")).to_contain_text("score",
+                                                                     timeout=60_000)
             page.wait_for_selector("#map circle.hit", timeout=60_000)
             assert page.locator("#map circle").count() >= 10
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
