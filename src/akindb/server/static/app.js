@@ -77,7 +77,7 @@ async function shards() {
       const health = !r.alive ? "down" : r.ready ? "ready" : "catching up";
       tr.className = health === "ready" ? "ok" : "bad";
       tr.dataset.shard = String(sh.shard);
-      cell(tr, String(sh.shard)); cell(tr, String(r.replica)); cell(tr, r.node ? r.node.slice(0, 8) : "—");
+      cell(tr, String(sh.shard)); cell(tr, String(r.replica)); cell(tr, r.node ? r.node.slice(0, 6) : "—");
       cell(tr, r.alive ? r.role + (r.role === "primary" ? " e" + sh.epoch : "") : "—");
       cell(tr, health);
       cell(tr, r.lag === null || r.lag === undefined ? "—" : String(r.lag));
