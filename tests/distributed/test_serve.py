@@ -119,6 +119,12 @@ def _client_calls(client: akindb.client.Client, served: Served,
     col.delete([str((docs / "a.txt").resolve())])
     with pytest.raises(akindb.errors.CollectionNotFoundError):
         client.get_collection("nope").count()
+    made = client.create_collection("made-over-http", model=None, dim=4)  # on the cluster
+    made.add(["x"], ids=["x"], vectors=[[1.0, 0.0, 0.0, 0.0]])
+    assert made.search_vector([1.0, 0.0, 0.0, 0.0], k=1)[0].id == "x"
+    assert made.info()["documents"] == 1
+    client.drop_collection("made-over-http")
+    assert "made-over-http" not in client.list_collections()
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -162,7 +168,12 @@ def test_web_page_shows_shards_and_replicas(served: Served) -> None:
             first.get_by_role("button", name="Explain").click()  # recomputed in the server
             sync_api.expect(first.locator(".explain")).to_contain_text("score",
                                                                      timeout=60_000)
-            page.wait_for_selector("#map circle.hit", timeout=60_000)
+            try:
+                page.wait_for_selector("#map circle.hit", timeout=60_000)
+            except sync_api.TimeoutError:
+                raise AssertionError(
+                    f"no map; page status: {page.locator('#status').inner_text()!r}; "
+                    f"server log: {served.log.read_text(errors='replace')[-3000:]}") from None
             assert page.locator("#map circle").count() >= 10
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "page-cluster.png"))

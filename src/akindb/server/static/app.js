@@ -196,9 +196,13 @@ function renderHits(hits, q) {
   });
 }
 
+let mapSeq = 0;  // a map answer that arrives after a newer request is dropped
+
 async function drawMap(q) {
   const svg = $("map");
+  const seq = ++mapSeq;
   const data = await api(colPath("/map"), { query: q, k: 10 });
+  if (seq !== mapSeq) return;  // e.g. the collection's plain map, answered after a search's
   const pts = data.points.slice();
   const xs = pts.map((p) => p.x).concat(data.query ? [data.query[0]] : []);
   const ys = pts.map((p) => p.y).concat(data.query ? [data.query[1]] : []);
