@@ -230,16 +230,27 @@ class ShardReplica:
             self._save_state()
         return self.state()
 
-    def _peer_index(self, j: int) -> int:
-        """The replica index of ``self.peers[j]`` (peers are the others, in index order)."""
+    def _peer_index(self, j: int) -> int:  # peers are the other replicas, in index order
         return j if j < self.index else j + 1
 
-    def rejoin(self, index: int, epoch: int) -> bool:
-        """A peer caught up from this primary (``sync_from``): writes wait for it again. A gap
-        left between its copy and this call is resent from the log by the next write."""
+    def rejoin(self, index: int, epoch: int, applied: int) -> bool:
+        """A peer caught up from this primary to ``applied``: under the write lock, send it
+        what was written since, then writes wait for it again. False: it must catch up again
+        (not the primary any more, the log no longer reaches back, the peer refused)."""
+        import ray
+
         with self._write_lock:
             if self.role != "primary" or epoch > self.epoch:
                 return False
+            entries = self.log_since(applied)
+            if entries is None:
+                return False
+            if entries:
+                j = index if index < self.index else index - 1
+                status, _, _ = ray.get(self.peers[j].replicate_many.remote(self.epoch, entries),
+                                       timeout=REPLICATE_TIMEOUT_S)
+                if status != "ok":
+                    return False
             self._down.discard(index)
             return True
 
@@ -396,6 +407,7 @@ class ShardReplica:
             if self.role == "primary":
                 return self.state()
             self.syncing, self.ready, self._missed = True, False, 0
+        caught_up = False
         try:
             with self._write_lock:
                 head, epoch, theirs = ray.get(primary.snapshot.remote(), timeout=60)
@@ -419,19 +431,19 @@ class ShardReplica:
                             self._record(seq, op)
                     with self._state_lock:
                         if not entries and self._missed <= self.applied:
-                            self.syncing, self.ready = False, True
+                            self.syncing, caught_up = False, True
                             break
         finally:
             with self._state_lock:
                 self.syncing = False
-        if self.ready:  # outside the write lock: the primary takes its own
+        if caught_up:  # outside the write lock: the primary pushes what it wrote meanwhile
             try:
-                joined = bool(ray.get(primary.rejoin.remote(self.index, self.epoch), timeout=30))
+                joined = bool(ray.get(primary.rejoin.remote(self.index, self.epoch, self.applied),
+                                      timeout=30))
             except Exception:
                 joined = False
-            if not joined:  # it is no longer the primary: catch up again from the current one
-                with self._state_lock:
-                    self.ready = False
+            with self._state_lock:  # not rejoined (no longer the primary...): catch up again
+                self.ready = joined
         return self.state()
 
     def ping(self) -> str:
