@@ -108,6 +108,28 @@ def test_a_dead_peer_costs_one_probe_not_one_per_write(cluster: Cluster) -> None
     cluster.drop_collection("f-down")
 
 
+def test_a_replica_catching_up_under_writes_ends_with_every_write(cluster: Cluster) -> None:
+    """A replica told it is behind catches up while writes go on, rejoins the primary and
+    ends with every write (lag 0, same count), three times over. It is ready only once it
+    has rejoined, and rejoining first sends it what was written since its catch-up. (The
+    defect this guards, writes acknowledged between the end of a catch-up and the rejoin
+    skipping a replica that already served reads, needs a write inside that window; this
+    test did not hit it on the old code in two runs.)"""
+    col = cluster.create_collection("f-rejoin", shards=1, replicas=2, model=None, dim=DIM)
+    _fill(col, 20)
+    group = col._router.replicas[0]
+    secondary = group[1 - col._router.view[0][0]]
+    for round_ in range(3):  # each round: it falls behind and catches up under writes
+        ray.get(secondary.behind.remote(0), timeout=30)
+        for i in range(40):
+            col.add([f"r{round_}-{i}"], ids=[f"r{round_}-{i}"],
+                    vectors=_vectors(1, 100 * round_ + i))
+        assert wait_until(lambda: _all_ready(cluster, "f-rejoin"), 60)
+        counts = ray.get([h.state.remote() for h in group], timeout=30)
+        assert [c["documents"] for c in counts] == [20 + 40 * (round_ + 1)] * 2
+    cluster.drop_collection("f-rejoin")
+
+
 def test_both_replicas_down_is_an_error_or_flagged_partial(cluster: Cluster) -> None:
     col = cluster.create_collection("f-shard", shards=2, replicas=2, model=None, dim=DIM)
     v = _fill(col, 30)
