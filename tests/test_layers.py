@@ -92,8 +92,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "distributed": _LIBRARY | {"distributed", "client", "protocol", "facade"},
     "eval": _LIBRARY | {"eval", "facade"},
     "viz": _LIBRARY | {"viz", "facade"},
-    # nothing imports cli/ or server/; cli/ starts the server (``akindb serve``)
-    "server": _LIBRARY | _TOOLS | {"server", "wire", "client"},
+    # nothing imports cli/ or server/; cli/ starts the server (``akindb serve``); the server
+    # serves a Ray cluster's collections (``akindb serve --cluster``: server.cluster_state)
+    "server": _LIBRARY | _TOOLS | {"server", "wire", "client", "distributed"},
     "cli": _LIBRARY | _TOOLS | {"cli", "server", "client", "wire", "distributed"},
     "facade": _LIBRARY | _TOOLS | {"client", "aio", "distributed"},
 }

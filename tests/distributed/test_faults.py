@@ -44,6 +44,8 @@ def test_kill_a_replica_actor(cluster: Cluster) -> None:
         assert col.search_vector(v[i], k=1, exact=True)[0].id == f"d{i}"
     col.add(["after"], ids=["after"], vectors=_vectors(1, 9))
     assert wait_until(lambda: _all_ready(cluster, "f-actor"), 60)
+    p0 = col._router.replicas[0][col._router.view[0][0]]
+    assert wait_until(lambda: ray.get(p0.state.remote(), timeout=30)["down"] == [], 60)
     st = cluster.status()["collections"]["f-actor"]["shards"]
     for sh in st:  # the restarted replica holds what its primary holds
         docs = [r["documents"] for r in sh["replicas"]]
@@ -84,6 +86,48 @@ def test_kill_the_primary_during_a_write_batch(cluster: Cluster) -> None:
     assert col.count() == 200 and len({r.id for r in col.get()}) == 200
     assert wait_until(lambda: _all_ready(cluster, "f-primary"), 60)
     cluster.drop_collection("f-primary")
+
+
+def test_a_dead_peer_costs_one_probe_not_one_per_write(cluster: Cluster) -> None:
+    """Regression (issue 15, write stall): every write waited for a dead secondary's probe
+    until Ray had restarted it, and a new primary waited for the dead old one. Now the first
+    write that finds a peer not live puts it on the primary's down list; later writes do not
+    wait for it, and a replica that comes back catches up and rejoins."""
+    col = cluster.create_collection("f-down", shards=1, replicas=2, model=None, dim=DIM)
+    _fill(col, 10)
+    primary_idx = col._router.view[0][0]
+    group = col._router.replicas[0]
+    peer = 1 - primary_idx
+    ray.kill(group[peer], no_restart=True)  # gone for good: never answers again
+    for i in range(4):
+        col.add([f"x{i}"], ids=[f"x{i}"], vectors=_vectors(1, 50 + i))
+    st = ray.get(group[primary_idx].state.remote(), timeout=30)
+    assert st["down"] == [peer]
+    assert st["not_live"] == 1  # only the first write waited for the dead peer
+    assert col.count() == 14
+    cluster.drop_collection("f-down")
+
+
+def test_a_replica_catching_up_under_writes_ends_with_every_write(cluster: Cluster) -> None:
+    """A replica told it is behind catches up while writes go on, rejoins the primary and
+    ends with every write (lag 0, same count), three times over. It is ready only once it
+    has rejoined, and rejoining first sends it what was written since its catch-up. (The
+    defect this guards, writes acknowledged between the end of a catch-up and the rejoin
+    skipping a replica that already served reads, needs a write inside that window; this
+    test did not hit it on the old code in two runs.)"""
+    col = cluster.create_collection("f-rejoin", shards=1, replicas=2, model=None, dim=DIM)
+    _fill(col, 20)
+    group = col._router.replicas[0]
+    secondary = group[1 - col._router.view[0][0]]
+    for round_ in range(3):  # each round: it falls behind and catches up under writes
+        ray.get(secondary.behind.remote(0), timeout=30)
+        for i in range(40):
+            col.add([f"r{round_}-{i}"], ids=[f"r{round_}-{i}"],
+                    vectors=_vectors(1, 100 * round_ + i))
+        assert wait_until(lambda: _all_ready(cluster, "f-rejoin"), 60)
+        counts = ray.get([h.state.remote() for h in group], timeout=30)
+        assert [c["documents"] for c in counts] == [20 + 40 * (round_ + 1)] * 2
+    cluster.drop_collection("f-rejoin")
 
 
 def test_both_replicas_down_is_an_error_or_flagged_partial(cluster: Cluster) -> None:

@@ -37,6 +37,7 @@ EXPECTED: dict[tuple[str, str], str] = {
         "more_like", "tokenize", "vectors_of", "map", "explain")},
     ("GET", f"{C}/count"): "read",
     ("GET", f"{C}/index_stats"): "read",
+    ("GET", f"{C}/shards"): "read",
 }
 IN_BODY_ROLE = {("GET", "/v1/collections"): "read", ("POST", "/v1/collections"): "admin"}
 """The role the two ``key`` routes check in their body (the docstring table names it)."""

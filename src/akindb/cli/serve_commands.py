@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from akindb.cli.cluster_options import ClusterOpt
 from akindb.cli.common import (
     PORT_IN_USE,
     DbOpt,
@@ -110,11 +111,14 @@ def serve(
             "--create", help="Create the database if --db holds none (to fill it over the API)."
         ),
     ] = False,
+    cluster: ClusterOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Serve the database over HTTP: the JSON API under /v1, a search page at /, the schema at
-    /openapi.json. Every API route needs a key (`akindb keys create`). Exit code 6: the port
-    is busy or the address cannot be bound."""
+    /openapi.json. Every API route needs a key (`akindb keys create`). With --cluster, serve
+    the Ray cluster's collections instead (the same API and page, plus each collection's
+    shards and replicas; --db then only holds keys.toml). Exit code 6: the port is busy or
+    the address cannot be bound."""
     with handled():
         try:
             import uvicorn
@@ -125,7 +129,11 @@ def serve(
         path = db_path(db).expanduser().resolve()
         from akindb.collection.database import DB_FILE
 
-        if not create and not (path / DB_FILE).is_file():
+        if cluster:  # a wrong address fails here, before the server starts
+            from akindb.distributed.ray_env import check_address
+
+            check_address(cluster)
+        elif not create and not (path / DB_FILE).is_file():
             raise DatabaseNotFoundError(
                 f"no akindb database at {path}; check --db, create one with `akindb index "
                 f"FOLDER --db {path}`, or pass --create to serve a new empty database"
@@ -152,11 +160,12 @@ def serve(
         settings = ServerSettings(
             db=path, auth=not no_auth,
             key_file=api_key_file.expanduser().resolve() if api_key_file else None,
-            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            max_body_bytes=int(max_body_mb * 1024 * 1024), cluster=cluster or None,
         )
         from akindb.collection.database import Database
 
-        Database(path, create=True).close()  # create or migrate it once, not in each worker
+        if not cluster:
+            Database(path, create=True).close()  # create or migrate it once, not per worker
         # Each worker process imports the app factory and builds the app from these settings,
         # loading each collection's model and index once, at its startup.
         os.environ[SETTINGS_ENV] = settings.to_json()
@@ -169,10 +178,12 @@ def serve(
                 os.environ.setdefault(var, share)
         url = f"http://{host}:{port}/"
         if json_out:
-            print_json({"serving": url, "db": str(path), "workers": workers, "auth": not no_auth})
+            print_json({"serving": url, "db": str(path), "workers": workers, "auth": not no_auth,
+                        "cluster": cluster or None})
             sys.stdout.flush()
         else:
-            err.print(f"akindb serving {path} at {url} ({workers} worker(s))")
+            what = f"the cluster at {cluster}" if cluster else str(path)
+            err.print(f"akindb serving {escape(what)} at {url} ({workers} worker(s))")
         try:
             uvicorn.run(
                 "akindb.server.app:app_from_env", factory=True, host=host, port=port,

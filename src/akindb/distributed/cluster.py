@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from akindb.distributed.ray_env import (
     _ClusterInfo,
     _loopback_only,
     _start_error,
+    check_address,
     require_ray,
 )
 from akindb.distributed.replica import ShardReplica
@@ -132,23 +132,7 @@ class Cluster:
         seconds is a ``ClusterError``, never a hang.
         """
         ray = require_ray()
-        if address in ("local", "auto"):
-            raise ClusterError(f"give the head's host:port, not {address!r}")
-        hostport = address.split("://", 1)[-1]
-        host, _, port = hostport.rpartition(":")
-        if not host or not port.isdigit():
-            raise ClusterError(
-                f"cluster address {address!r} is not host:port (e.g. 127.0.0.1:6379 or "
-                "ray://head:10001); `akindb cluster up --local` prints one"
-            )
-        try:
-            with socket.create_connection((host, int(port)), timeout=min(timeout, 5.0)):
-                pass
-        except OSError as exc:
-            raise ClusterError(
-                f"no Ray cluster answers at {address} ({exc}); start one with `akindb cluster "
-                "up --local` or `ray start --head`, and check the address"
-            ) from None
+        hostport = check_address(address, timeout)
         if hostport.startswith(("127.", "localhost")):
             _loopback_only()
         if ray.is_initialized():
@@ -348,14 +332,17 @@ class Cluster:
 
     # ---- data in and out -------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], *, collection: str, actors: int = 2,
-               batch_size: int = 32, write_batch: int = 64,
-               progress: bool | None = None) -> IngestReport:
+               batch_size: int = 32, write_batch: int = 64, progress: bool | None = None,
+               filesystem: Any = None) -> IngestReport:
         """Index files, folders and ``.jsonl`` files as a Ray Data job (read -> chunk -> embed on
-        an actor pool -> write to the shard primaries). See ``akindb.distributed.ingest``."""
+        an actor pool -> write to the shard primaries): local paths, ``pyarrow.fs`` URIs
+        (``s3://bucket/docs``, ``file:///data``) or paths in ``filesystem`` (any
+        ``pyarrow.fs.FileSystem``). See ``akindb.distributed.ingest`` and ``.sources``."""
         from akindb.distributed.ingest import run_ingest
 
         return run_ingest(self, paths, collection=collection, actors=actors,
-                          batch_size=batch_size, write_batch=write_batch, progress=progress)
+                          batch_size=batch_size, write_batch=write_batch, progress=progress,
+                          filesystem=filesystem)
 
     def import_collection(self, path: str | Path, name: str, *, shards: int = 1,
                           replicas: int = 2, source: str | None = None, index: str = "flat",
@@ -370,14 +357,14 @@ class Cluster:
         return cast(DistributedCollection, col)
 
     # ---- operations --------------------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        """Nodes, and per collection each shard's replicas: node, role, epoch, lag in log
-        entries behind the primary, readiness."""
+    def status(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """Nodes, and per collection (``names``, default all) each shard's replicas: node,
+        role, epoch, lag in log entries behind the primary, readiness."""
         import ray
 
         out: dict[str, Any] = {"address": self.address, "nodes": self.nodes(),
                                "collections": {}}
-        for name in self.list_collections():
+        for name in self.list_collections() if names is None else names:
             ctl = ray.get_actor(_controller_name(name), namespace=NAMESPACE)
             st = ray.get(ctl.reconcile.remote(), timeout=60)
             shards = []

@@ -181,22 +181,25 @@ class DistributedCollection(ClusterMaintenance):
         prune: bool = True,
         skip_duplicates: bool = False,
     ) -> IngestReport:
-        """Index files and folders (read here, chunked and embedded on each shard's primary);
-        unchanged files are skipped, changed ones replaced. For big corpora use
-        ``Cluster.ingest`` (a Ray Data job with an embedding actor pool).
-
-        Not yet on a cluster: ``prune`` (removing documents of files gone from the folders;
-        delete them by id) and ``skip_duplicates``; asking for ``skip_duplicates`` is an
-        error, and a note says pruning was not done."""
+        """Index files and folders (read here, chunked and embedded on each shard's primary):
+        unchanged files are skipped, changed ones replaced, and (``prune``) documents of files
+        gone from the given folders removed; exact duplicates are reported and, with
+        ``skip_duplicates``, stored once (as ``Collection.add_files``). For big corpora use
+        ``Cluster.ingest`` (a Ray Data job with an embedding actor pool)."""
         from akindb.distributed.files import add_files
 
-        if skip_duplicates:
-            raise InvalidArgumentError(
-                "skip_duplicates is not available on a cluster collection yet; index without it"
-            )
-        if prune:
-            log.info("add_files on a cluster does not prune documents of deleted files yet")
-        return add_files(self._router, paths, dict(metadata or {}), progress)
+        return add_files(self._router, paths, dict(metadata or {}), progress, prune=prune,
+                         skip_duplicates=skip_duplicates)
+
+    def add_uploads(self, files: Sequence[tuple[str, bytes]], *,
+                    metadata: Mapping[str, Any] | None = None,
+                    prune: tuple[Sequence[str], Sequence[str]] | None = None) -> IngestReport:
+        """Index file contents that arrived over HTTP (``akindb serve --cluster``): each
+        ``(name, bytes)`` is stored under the document id ``name``; ``prune = (folders,
+        present)`` then removes the documents under ``folders`` not in ``present``."""
+        from akindb.distributed.files import add_uploads
+
+        return add_uploads(self._router, files, dict(metadata or {}), prune)
 
     def update(
         self,

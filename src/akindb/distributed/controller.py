@@ -4,9 +4,10 @@ One named Ray actor per collection. It is the only place that promotes a primary
 routers that both see a primary die cannot promote two different replicas: ``failover`` is
 serialised here and a caller that saw an older epoch simply gets the current view. A
 background loop (``RECONCILE_S``) pings every replica, fails over a primary that stopped
-answering, and has replicas that are not ready (restarted by Ray, maybe on another node)
-catch up from the primary. The layout and epochs are saved to ``root/controller-NAME.json``
-so a restarted controller continues with the same primaries and never reuses an epoch.
+answering, and has replicas that are not ready (restarted by Ray, maybe on another node) or
+on the primary's down list catch up from the primary (and rejoin it). The layout and epochs
+are saved to ``root/controller-NAME.json`` so a restarted controller continues with the same
+primaries and never reuses an epoch.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 RECONCILE_S = 0.5
 PING_TIMEOUT_S = 1.5
-FAST_PING_S = 0.4
+FAST_PING_S = 0.25
+"""In a fail-over, how long to wait for every replica's state before going on with those in
+(a dead node's replica never answers); the router waits out this grace on every fail-over."""
 
 
 class CollectionController:
@@ -90,12 +93,12 @@ class CollectionController:
         with self._lock:
             return {"view": self.view(), "replicas": dict(self._last)}
 
-    def _promote(self, shard: int, idx: int, epoch: int) -> None:
+    def _promote(self, shard: int, idx: int, epoch: int, down: list[int] | None = None) -> None:
         import ray
 
         group = self.replicas[shard]
         peers = [h for i, h in enumerate(group) if i != idx]
-        ray.get(group[idx].promote.remote(epoch, peers), timeout=30)
+        ray.get(group[idx].promote.remote(epoch, peers, down or []), timeout=30)
         for p in peers:
             p.fence.remote(epoch)
         self.primary[shard], self.epoch[shard] = idx, epoch
@@ -133,7 +136,8 @@ class CollectionController:
                     [shard],
                 )
             best = max(states, key=lambda i: (states[i]["ready"], states[i]["applied"], -i))
-            self._promote(shard, best, self.epoch[shard] + 1)
+            down = [i for i in range(len(group)) if i not in states]
+            self._promote(shard, best, self.epoch[shard] + 1, down)
             self._save()
             log.info("collection %s shard %s: replica %s is primary of epoch %s", self.name,
                      shard, best, self.epoch[shard])
@@ -171,9 +175,10 @@ class CollectionController:
                 except ShardUnavailableError:
                     continue
                 continue
+            down = set(pst.get("down", ()))  # the primary sends these nothing: catch up
             for i in range(len(group)):
                 st = states[(s, i)]
-                if i == p or st is None or st["ready"] or st["syncing"]:
+                if i == p or st is None or st["syncing"] or (st["ready"] and i not in down):
                     continue
                 pending = self._syncs.get((s, i))
                 if pending is not None:

@@ -13,7 +13,9 @@ twice (its id is fixed: the resolved path of a file, ``PATH:LINE`` or the ``id``
 JSONL line). Writes are ``put`` operations (idempotent, replicated like any write).
 
 A JSONL line is ``{"text": ..., "id": ... (optional), "metadata": {...} (optional)}``.
-Paths are read where the tasks run: on a real cluster, give paths every node can read.
+Inputs are local paths, ``pyarrow.fs`` URIs (``s3://...``, ``file://...``) or paths in a
+``filesystem=`` object (``akindb.distributed.sources``). Files are read where the tasks run:
+on a real cluster, give paths every node can read, or a filesystem they can all reach.
 """
 
 from __future__ import annotations
@@ -43,37 +45,6 @@ EMBED_CPU = 0.5
 """CPU reservations of the read tasks and the embedding actors. Fractions, because replicas
 hold a sliver of every node's CPU (their placement groups) and a whole-CPU request would then
 fit nowhere on one-CPU nodes; ONNX Runtime uses the node's cores whatever is reserved."""
-
-
-def read_documents(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """One input file -> its documents (a file is one; a ``.jsonl`` file is one per line)."""
-    from akindb.collection import text_hash
-    from akindb.ingest import file_metadata
-    from akindb.text.loaders import load_file
-
-    path = Path(item["path"])
-    if path.suffix.lower() == ".jsonl":
-        out = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                obj = json.loads(line)
-                text = str(obj.get("text", ""))
-                if not text.strip():
-                    continue
-                meta = {"source": str(path), "line": n, **(obj.get("metadata") or {})}
-                body = json.dumps([text, meta], sort_keys=True)
-                out.append({"id": str(obj.get("id") or f"{path}:{n}"), "text": text,
-                            "kind": "text", "source": str(path),
-                            "metadata": json.dumps(meta), "hash": text_hash(body)})
-        return out
-    loaded = load_file(path)
-    if loaded.text is None:
-        return []
-    return [{"id": str(path), "text": loaded.text, "kind": loaded.kind, "source": str(path),
-             "metadata": json.dumps(file_metadata(path, loaded)),
-             "hash": loaded.content_hash}]
 
 
 class ChunkEmbed:
@@ -140,21 +111,24 @@ class ChunkEmbed:
 
 
 def run_ingest(cluster: ClusterHandle, paths: Sequence[str | Path], *, collection: str, actors: int,
-               batch_size: int, write_batch: int, progress: bool | None) -> IngestReport:
+               batch_size: int, write_batch: int, progress: bool | None,
+               filesystem: Any = None) -> IngestReport:
     """See ``Cluster.ingest``."""
+    from functools import partial
+
     import ray.data
 
     from akindb.distributed.merge import parallel_writes
     from akindb.distributed.ray_env import NAMESPACE
+    from akindb.distributed.sources import read_documents, resolve_inputs
     from akindb.errors import InvalidArgumentError
     from akindb.ingest import IngestReport
-    from akindb.text.loaders import iter_files
 
     if isinstance(actors, bool) or not isinstance(actors, int) or actors < 1:
         raise InvalidArgumentError(f"actors must be an integer >= 1, got actors={actors!r}")
     t0 = time.perf_counter()
     dcol = cluster.get_collection(collection)
-    files = [str(p.resolve()) for p in iter_files(paths)]
+    filesystems, files = resolve_inputs(paths, filesystem)
     report = IngestReport(files=len(files))
     if not files:
         return report
@@ -165,8 +139,8 @@ def run_ingest(cluster: ClusterHandle, paths: Sequence[str | Path], *, collectio
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = sys.stderr.isatty() if progress is None else progress
         ds = (
-            ray.data.from_items([{"path": p} for p in files])
-            .flat_map(read_documents, num_cpus=READ_CPU)
+            ray.data.from_items(files)
+            .flat_map(partial(read_documents, filesystems=filesystems), num_cpus=READ_CPU)
             .map_batches(ChunkEmbed, fn_constructor_args=(collection, NAMESPACE),
                          batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
                          batch_format="numpy", num_cpus=EMBED_CPU)

@@ -7,6 +7,7 @@ cluster-info actor, and turning a replica's start-up failure into the akindb err
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Any
 
@@ -81,3 +82,26 @@ def wait_until(pred: Any, timeout: float, every: float = 0.2) -> bool:
             return True
         time.sleep(every)
     return bool(pred())
+
+
+def check_address(address: str, timeout: float = 5.0) -> str:
+    """``host:port`` of ``address`` once something listens there; else a ``ClusterError``
+    that says what to do (checked before Ray is asked, so a wrong address never hangs)."""
+    if address in ("local", "auto"):
+        raise ClusterError(f"give the head's host:port, not {address!r}")
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(
+            f"cluster address {address!r} is not host:port (e.g. 127.0.0.1:6379 or "
+            "ray://head:10001); `akindb cluster up --local` prints one"
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=min(timeout, 5.0)):
+            pass
+    except OSError as exc:
+        raise ClusterError(
+            f"no Ray cluster answers at {address} ({exc}); start one with `akindb cluster "
+            "up --local` or `ray start --head`, and check the address"
+        ) from None
+    return hostport

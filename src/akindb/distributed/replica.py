@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from akindb.distributed.errors import NotPrimaryError, NotReadyError
-from akindb.distributed.rows import DocRow, content_hashes, delete_rows, put_rows, read_rows
+from akindb.distributed.rows import DocRow, delete_rows, fingerprints, put_rows, read_rows
 from akindb.errors import ModelMismatchError
 from akindb.models.base import ModelSpec
 from akindb.storage.atomic import atomic_write_bytes
@@ -61,24 +61,32 @@ def _unwrap(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else exc
 
 
-PROBE_S = 0.5
+PROBE_S = 0.4
+"""How often a primary waiting on a peer pings it; a ping unanswered this long means the
+peer is not live for this write (its node died, or it restarts)."""
 
 
 def _await_peer(ref: Any, peer: Any, deadline: float) -> Any:
-    """A peer's answer to ``ref``. Every ``PROBE_S`` without one the peer is pinged; a peer
-    that does not answer a ping (its node died) is not live for this write: ``TimeoutError``
-    at once, instead of waiting for Ray to notice the death."""
+    """A peer's answer to ``ref``. The peer is pinged at once and every ``PROBE_S`` while no
+    answer comes; a peer that does not answer a ping within ``PROBE_S`` (its node died) is
+    not live for this write: ``TimeoutError``, instead of waiting for Ray to notice the
+    death (about 2 s on a local cluster, longer on a real one)."""
     import ray
 
+    ping = peer.ping.remote()
     while True:
         done, _ = ray.wait([ref], timeout=PROBE_S)
         if done:
             return ray.get(ref, timeout=0)
         if time.monotonic() > deadline:
             raise TimeoutError("replication deadline passed")
-        alive, _ = ray.wait([peer.ping.remote()], timeout=PROBE_S)
+        alive, _ = ray.wait([ping], timeout=0)
         if not alive:
+            done, _ = ray.wait([ref], timeout=0)
+            if done:
+                return ray.get(ref, timeout=0)
             raise TimeoutError("the replica does not answer")
+        ping = peer.ping.remote()
 
 
 class ShardReplica:
@@ -119,6 +127,12 @@ class ShardReplica:
         self.syncing = False
         self._missed = 0
         self.peers: list[Any] = []
+        self.not_live = 0
+        """Writes that found a peer not live (each such write waited for its probe)."""
+        self._down: set[int] = set()
+        """Peers (replica indexes) this primary no longer waits for: found not live during a
+        write, or down at promotion. They are sent nothing until they catch up
+        (``sync_from``) and ``rejoin``."""
         self._log: deque[tuple[int, Op]] = deque(maxlen=LOG_KEEP)
         self._state_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -154,6 +168,7 @@ class ShardReplica:
             "shard": self.shard, "replica": self.index, "node": self.node_id,
             "role": self.role, "epoch": self.epoch, "applied": self.applied,
             "ready": self.ready, "syncing": self.syncing, "documents": self.col.count(),
+            "down": sorted(self._down), "not_live": self.not_live,
         }
 
     # ---- reads and maintenance -------------------------------------------------------------
@@ -187,9 +202,10 @@ class ShardReplica:
         return read_rows(self.col, [r.id for r in recs])
 
     def snapshot(self) -> tuple[int, int, dict[str, str]]:
-        """``(applied, epoch, id -> content hash)``, taken between writes."""
+        """``(applied, epoch, id -> fingerprint)`` (content hash and metadata digest), taken
+        between writes."""
         with self._write_lock:
-            return self.applied, self.epoch, content_hashes(self.col)
+            return self.applied, self.epoch, fingerprints(self.col)
 
     def log_since(self, seq: int) -> list[tuple[int, Op]] | None:
         """Operations after ``seq``, or None when the in-memory log no longer reaches back."""
@@ -201,15 +217,50 @@ class ShardReplica:
             return [(s, op) for s, op in self._log if s > seq]
 
     # ---- roles -----------------------------------------------------------------------------
-    def promote(self, epoch: int, peers: list[Any]) -> dict[str, Any]:
-        """Become the primary of ``epoch`` (called by the controller only)."""
+    def promote(self, epoch: int, peers: list[Any], down: Sequence[int] = ()) -> dict[str, Any]:
+        """Become the primary of ``epoch`` (called by the controller only). ``peers`` are the
+        shard's other replicas in index order; ``down`` the indexes of those that did not
+        answer the controller (a write does not wait for them: they catch up and rejoin)."""
         with self._state_lock, self._write_lock:
             if epoch < self.epoch:
                 raise NotPrimaryError(f"epoch {epoch} is older than this replica's {self.epoch}")
             self.epoch, self.role, self.peers = epoch, "primary", list(peers)
+            self._down = set(down)
             self.ready, self.syncing = True, False
             self._save_state()
         return self.state()
+
+    def _peer_index(self, j: int) -> int:  # peers are the other replicas, in index order
+        return j if j < self.index else j + 1
+
+    def rejoin(self, index: int, epoch: int, applied: int) -> bool:
+        """A peer caught up from this primary to ``applied``: under the write lock, send it
+        what was written since, then writes wait for it again. False: it must catch up again
+        (not the primary any more, the log no longer reaches back, the peer refused)."""
+        import ray
+
+        with self._write_lock:
+            if self.role != "primary" or epoch > self.epoch:
+                return False
+            entries = self.log_since(applied)
+            if entries is None:
+                return False
+            if entries:
+                j = index if index < self.index else index - 1
+                status, _, _ = ray.get(self.peers[j].replicate_many.remote(self.epoch, entries),
+                                       timeout=REPLICATE_TIMEOUT_S)
+                if status != "ok":
+                    return False
+            self._down.discard(index)
+            return True
+
+    def behind(self, seq: int) -> None:
+        """The primary acknowledged ``seq`` without this replica (not live, or too slow) and
+        sends it nothing more: serve no reads until the controller has it catch up, after
+        which it rejoins (even if it got ``seq`` after all: it must rejoin to get more)."""
+        with self._state_lock:
+            if self.role != "primary" and not self.syncing:
+                self.ready = False
 
     def fence(self, epoch: int) -> None:
         """Learn of a newer epoch: a primary of an older one steps down."""
@@ -227,43 +278,55 @@ class ShardReplica:
                     f"shard {self.shard} replica {self.index} is {self.role} of epoch "
                     f"{self.epoch}, not the primary of epoch {epoch}"
                 )
+            before = fingerprints(self.col, self._ids_of(kind, payload))
             result, touched = self._local_write(kind, payload)
-            before = payload.get("_before", {})
-            changed = [d for d in touched if before.get(d) != self._hash_of(d)]
-            op: Op = (("del", touched) if kind == "delete"
+            after = fingerprints(self.col, touched)
+            changed = [d for d in touched if before.get(d) != after.get(d)]
+            op: Op = (("del", touched) if kind in ("delete", "prune")
                       else ("put", read_rows(self.col, changed)))
             seq = self.applied + 1
             self._record(seq, op)
             acked = self._replicate(seq, op)
         return {"result": result, "seq": seq, "replicas": acked}
 
-    def _hash_of(self, doc_id: str) -> str | None:
-        with self.db.lock:
-            return self.col.parts.store.hashes([doc_id]).get(doc_id)
+    @staticmethod
+    def _ids_of(kind: str, p: dict[str, Any]) -> list[str]:
+        """The documents a write may change (their fingerprints are taken before it)."""
+        if kind in ("add", "upsert", "update"):
+            return [str(i) for i in p["ids"]]
+        if kind == "put":
+            return [r.id for r in p["rows"]]
+        if kind == "files":
+            return [d for d, _, _ in p["files"]]
+        return []
 
     def _local_write(self, kind: str, p: dict[str, Any]) -> tuple[Any, list[str]]:
+        """Apply one write to this primary's collection: ``(result, ids it may change)``."""
         col = self.col
         if kind in ("add", "upsert"):
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes(list(p["ids"]))
             fn = col.add if kind == "add" else col.upsert
             ids = fn(p["texts"], ids=p["ids"], metadatas=p["metadatas"], vectors=p["vectors"],
                      sources=p["sources"], chunk=p["chunk"])
             return ids, list(ids)
+        if kind == "update":  # read, merge and write under this shard's one writer: atomic
+            ids = col.update(p["ids"], texts=p["texts"], metadatas=p["metadatas"],
+                             chunk=p["chunk"])
+            return ids, list(ids)
         if kind == "put":
             rows: list[DocRow] = p["rows"]
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes([r.id for r in rows])
             return put_rows(col, rows), [r.id for r in rows]
         if kind == "files":
             from akindb.collection.ingest import ingest_named
             from akindb.text.loaders import load_bytes
 
             items = [(doc_id, partial(load_bytes, name, raw)) for doc_id, name, raw in p["files"]]
-            with self.db.lock:
-                p["_before"] = col.parts.store.hashes([d for d, _ in items])
             report = ingest_named(col.parts, items, metadata=p["metadata"])
             return report, [d for d, _ in items]
+        if kind == "prune":  # documents under the folders whose file was not walked
+            from akindb.collection.prune import prune_missing
+
+            gone = prune_missing(col.parts, p["folders"], set(p["present"]))
+            return gone, gone
         if kind == "delete":
             ids, where = p["ids"], p["where"]
             targets = (list(ids) if where is None
@@ -275,17 +338,19 @@ class ShardReplica:
         """Send ``op`` to every other replica; the indexes of those that committed it."""
 
         acked = [self.index]
-        refs = {p.replicate.remote(self.epoch, seq, op): p for p in self.peers}
+        refs = {p.replicate.remote(self.epoch, seq, op): (self._peer_index(j), p)
+                for j, p in enumerate(self.peers) if self._peer_index(j) not in self._down}
         deadline = time.monotonic() + REPLICATE_TIMEOUT_S
-        for ref, peer in refs.items():
+        for ref, (idx, peer) in refs.items():
+            status = "down"
             try:
                 status, at, who = _await_peer(ref, peer, deadline)
                 if status == "gap":
                     entries = self.log_since(at)
-                    if entries is None:  # too far behind: the controller has it copy a snapshot
-                        continue
-                    status, at, who = _await_peer(
-                        peer.replicate_many.remote(self.epoch, entries), peer, deadline)
+                    status = "behind"  # too far back for the log: it must copy a snapshot
+                    if entries is not None:
+                        status, at, who = _await_peer(
+                            peer.replicate_many.remote(self.epoch, entries), peer, deadline)
                 if status == "stale":
                     self.role = "secondary"
                     self.ready = False  # this write may exist only here: resync before reads
@@ -295,11 +360,18 @@ class ShardReplica:
                     )
                 if status == "ok":
                     acked.append(who)
+                    continue
             except NotPrimaryError:
                 raise
             except Exception as exc:  # dead or too slow: not live for this write
-                log.info("shard %s: replica not live for seq %s: %s", self.shard, seq,
+                log.info("shard %s: replica %s not live for seq %s: %s", self.shard, idx, seq,
                          type(_unwrap(exc)).__name__)
+            # Not live, behind or syncing: later writes do not wait for it (no stall per
+            # write while Ray restarts it); it stops serving reads, catches up and rejoins.
+            self.not_live += status == "down"
+            self._down.add(idx)
+            if status != "syncing":
+                peer.behind.remote(seq)
         return acked
 
     # ---- the write path (secondaries) --------------------------------------------------------
@@ -335,10 +407,11 @@ class ShardReplica:
             if self.role == "primary":
                 return self.state()
             self.syncing, self.ready, self._missed = True, False, 0
+        caught_up = False
         try:
             with self._write_lock:
                 head, epoch, theirs = ray.get(primary.snapshot.remote(), timeout=60)
-                mine = content_hashes(self.col)
+                mine = fingerprints(self.col)
                 delete_rows(self.col, [d for d in mine if d not in theirs])
                 want = [d for d, h in theirs.items() if mine.get(d) != h]
                 for lo in range(0, len(want), SYNC_BATCH):
@@ -358,11 +431,19 @@ class ShardReplica:
                             self._record(seq, op)
                     with self._state_lock:
                         if not entries and self._missed <= self.applied:
-                            self.syncing, self.ready = False, True
+                            self.syncing, caught_up = False, True
                             break
         finally:
             with self._state_lock:
                 self.syncing = False
+        if caught_up:  # outside the write lock: the primary pushes what it wrote meanwhile
+            try:
+                joined = bool(ray.get(primary.rejoin.remote(self.index, self.epoch, self.applied),
+                                      timeout=30))
+            except Exception:
+                joined = False
+            with self._state_lock:  # not rejoined (no longer the primary...): catch up again
+                self.ready = joined
         return self.state()
 
     def ping(self) -> str:

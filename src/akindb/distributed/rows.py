@@ -12,7 +12,9 @@ row store and write transaction); everything else goes through the public method
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,20 +73,40 @@ def content_hashes(col: Collection) -> dict[str, str]:
         return parts.store.content_hashes()
 
 
-def put_rows(col: Collection, rows: Sequence[DocRow]) -> int:
-    """Store ``rows`` in one transaction, replacing documents whose content differs.
+def _meta_digest(meta: Mapping[str, Any]) -> str:
+    body = json.dumps(meta, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
-    Idempotent: a row whose id is stored with the same content hash is skipped, so replaying
-    an operation (after a crash between commit and bookkeeping) changes nothing. Returns how
-    many documents were written.
+
+def fingerprints(col: Collection, ids: Sequence[str] | None = None) -> dict[str, str]:
+    """``doc id -> content hash + metadata digest`` (of ``ids``, or of every document): what
+    tells two replicas' copies of a document apart. The content hash alone misses a
+    metadata-only change (``update(metadatas=...)``, an upsert of the same text)."""
+    parts = col.parts
+    with parts.lock, parts.translated():
+        hashes = parts.store.content_hashes() if ids is None else parts.store.hashes(list(ids))
+        metas = parts.store.metadatas(list(hashes))
+    return {d: f"{h}:{_meta_digest(metas.get(d, {}))}" for d, h in hashes.items()}
+
+
+def put_rows(col: Collection, rows: Sequence[DocRow]) -> int:
+    """Store ``rows`` in one transaction, replacing documents whose content differs and
+    rewriting in place those whose metadata alone differs (nothing re-indexed).
+
+    Idempotent: a row whose id is stored with the same content and metadata is skipped, so
+    replaying an operation (after a crash between commit and bookkeeping) changes nothing.
+    Returns how many documents were written.
     """
     if not rows:
         return 0
     parts = col.parts
     with parts.lock:
         known = parts.store.hashes([r.id for r in rows])
+        metas = parts.store.metadatas([r.id for r in rows if r.id in known])
     todo = [r for r in rows if known.get(r.id) != r.content_hash]
-    if not todo:
+    meta_only = [r for r in rows if known.get(r.id) == r.content_hash
+                 and _meta_digest(metas.get(r.id, {})) != _meta_digest(r.metadata)]
+    if not todo and not meta_only:
         return 0
     for r in todo:
         if r.vectors.shape != (len(r.chunks), col.dim):
@@ -99,8 +121,12 @@ def put_rows(col: Collection, rows: Sequence[DocRow]) -> int:
         DocWrite(r.id, r.text, r.content_hash, dict(r.metadata), r.source, list(r.chunks),
                  replace=r.id in known, vectors=r.vectors)
         for r in todo
+    ] + [
+        DocWrite(r.id, r.text, r.content_hash, dict(r.metadata), r.source, [], replace=False,
+                 metadata_only=True)
+        for r in meta_only
     ])
-    return len(todo)
+    return len(todo) + len(meta_only)
 
 
 def delete_rows(col: Collection, ids: Sequence[str]) -> int:

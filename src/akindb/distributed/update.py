@@ -1,7 +1,13 @@
-"""``DistributedCollection.update``: read the stored documents, merge the change, upsert.
+"""``DistributedCollection.update``: each shard's primary reads, merges and writes its documents.
 
-Not atomic across shards (each shard's upsert is its own transaction); each shard's engine
-re-embeds only documents whose text changed.
+A document lives on one shard, so an update is sent to the primary of each shard holding one
+of its ids as an ``update`` write: the primary runs the embedded ``Collection.update`` (metadata
+merged with ``collection.update.merge_metadata``, new text re-chunked and re-embedded) under
+its one-writer lock, fenced by its epoch, and replicates the resulting rows like any write.
+Two drivers updating the same document are serialised there: neither change is lost (the old
+get-then-upsert from the driver could lose one). Unknown ids are found first (one cheap read
+per shard) and are an error with nothing written; a shard that fails mid-call leaves the other
+shards' updates applied (each shard is its own transaction), and retrying the call is safe.
 """
 
 from __future__ import annotations
@@ -9,38 +15,56 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from akindb.collection.update import merge_metadata
+from akindb.distributed.handles import ShardedCollection
+from akindb.distributed.merge import parallel_writes
+from akindb.distributed.placement import group_by_shard
 from akindb.errors import DocumentNotFoundError, InvalidArgumentError
 from akindb.models.base import ProgressFn
-from akindb.protocol import CollectionAPI
 
 
 def update_documents(
-    col: CollectionAPI,
+    col: ShardedCollection,
     ids: Sequence[str],
     texts: Sequence[str] | None,
     metadatas: Sequence[Mapping[str, Any]] | None,
     chunk: bool,
     progress: ProgressFn | None,
 ) -> list[str]:
-    """See ``Collection.update``, through ``col``'s public ``get`` and ``upsert``; metadata is
-    merged as the embedded engine merges it (``collection.update.merge_metadata``)."""
-
+    """See ``Collection.update``; the merge runs inside each shard's primary."""
+    if isinstance(ids, str):
+        ids = [ids]
     ids = [str(i) for i in ids]
+    if texts is None and metadatas is None:
+        raise InvalidArgumentError("update needs texts=, metadatas= or both")
+    if isinstance(texts, str):
+        raise InvalidArgumentError("texts must be a list of strings, not one string")
     for name, seq in (("texts", texts), ("metadatas", metadatas)):
         if seq is not None and len(seq) != len(ids):
             raise InvalidArgumentError(f"{len(ids)} ids but {len(seq)} {name}")
-    if texts is None and metadatas is None:
-        raise InvalidArgumentError("update needs texts, metadatas or both")
-    stored = {r.id: r for r in col.get(ids)}
-    missing = [i for i in ids if i not in stored]
+    if len(set(ids)) != len(ids):
+        raise InvalidArgumentError("ids must be unique within one call")
+    if not ids:
+        return []
+    router = col._router
+    groups = group_by_shard(ids, col.shards)
+    args = {s: ([ids[i] for i in pos],) for s, pos in groups.items()}
+    res, missing_shards = router.scatter("hashes", (), {}, shards=list(args), args_of=args)
+    router.check_missing(missing_shards, False)
+    known = {d for part in res.values() for d in part}
+    missing = [i for i in ids if i not in known]
     if missing:
         raise DocumentNotFoundError(
-            f"no documents {missing[:5]} in collection {col.name!r}; add them first"
+            f"no documents with ids {missing[:5]} in collection {col.name!r}; update changes "
+            "stored documents only, use add() or upsert() to create them"
         )
-    new_texts = list(texts) if texts is not None else [stored[i].text for i in ids]
-    metas = [merge_metadata(stored[i].metadata, metadatas[j] if metadatas is not None else {})
-             for j, i in enumerate(ids)]
-    return col.upsert(new_texts, ids=ids, metadatas=metas,
-                       sources=[stored[i].source for i in ids], chunk=chunk,
-                       progress=progress)
+    parts = {
+        s: {"ids": [ids[i] for i in pos],
+            "texts": [texts[i] for i in pos] if texts is not None else None,
+            "metadatas": [dict(metadatas[i]) for i in pos] if metadatas is not None else None,
+            "chunk": chunk}
+        for s, pos in groups.items()
+    }
+    parallel_writes(router, "update", parts)
+    if progress is not None:
+        progress(len(ids))
+    return ids

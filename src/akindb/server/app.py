@@ -30,6 +30,7 @@ POST   /v1/collections/{name}/compact                 Collection.compact        
 POST   /v1/collections/{name}/vectors_of              Collection.vectors_of            read
 POST   /v1/collections/{name}/map                     2-D PCA map (web page)           read
 POST   /v1/collections/{name}/explain                 why a hit scored so (web page)   read
+GET    /v1/collections/{name}/shards                  shards, replicas (--cluster)     read
 ====================================================  ===============================  ======
 
 Without a key: ``/`` and ``/static/*`` (the page shell, no data), ``/healthz`` and
@@ -66,6 +67,7 @@ from starlette.concurrency import run_in_threadpool
 import akindb
 from akindb import errors
 from akindb.server import (
+    cluster_routes,
     collection_routes,
     document_routes,
     maintenance_routes,
@@ -125,7 +127,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(page_routes.router(state))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for routes in (collection_routes, document_routes, search_routes, rag_routes,
-                   maintenance_routes, update_routes, view_routes):
+                   maintenance_routes, update_routes, view_routes, cluster_routes):
         app.include_router(routes.router(state))
 
     # ---- middleware (the last added runs first) ------------------------------------------------

@@ -13,23 +13,21 @@ embedded call), and its suffix picks the loader. Re-uploading unchanged bytes is
 
 import base64
 import binascii
-from functools import partial
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from akindb import errors
-from akindb.collection.ingest import ingest_named
 from akindb.server import schemas as s
 from akindb.server.respond import hits_json, json_response
 from akindb.server.routing import NameAuth, new_router
 from akindb.server.state import State
-from akindb.text.loaders import LoadedText, load_bytes
+from akindb.server.uploads import ingest_uploads
 
 
-def _uploads(files: list[s.UploadedFile]) -> list[tuple[str, Any]]:
-    items: list[tuple[str, Any]] = []
+def _uploads(files: list[s.UploadedFile]) -> list[tuple[str, bytes]]:
+    items: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     for i, f in enumerate(files):
         if "\x00" in f.name:
@@ -53,12 +51,8 @@ def _uploads(files: list[s.UploadedFile]) -> list[tuple[str, Any]]:
                 raise errors.InvalidArgumentError(
                     f"file #{i} ({f.name!r}): content_base64 is not valid base64"
                 ) from None
-        items.append((f.name, partial(_load, f.name, raw)))
+        items.append((f.name, raw))
     return items
-
-
-def _load(name: str, raw: bytes) -> LoadedText:
-    return load_bytes(name, raw)
 
 
 def router(state: State) -> APIRouter:
@@ -73,13 +67,8 @@ def router(state: State) -> APIRouter:
     def add_files(body: s.AddFilesRequest, name: WriteName) -> Response:
         """Index uploaded files (contents, not server paths): unchanged ones are skipped,
         changed ones replaced, binary ones counted in ``skipped``."""
-        items = _uploads(body.files)
-        report = ingest_named(col(name).parts, items, metadata=body.metadata or {})
-        if body.prune is not None:
-            from akindb.collection.prune import prune_missing
-
-            report.removed = prune_missing(col(name).parts, body.prune.folders,
-                                           set(body.prune.present))
+        prune = None if body.prune is None else (body.prune.folders, body.prune.present)
+        report = ingest_uploads(col(name), _uploads(body.files), body.metadata or {}, prune)
         return json_response(report.to_dict())
 
     @api.post("/v1/collections/{name}/context", response_model=s.RagContextOut, tags=["search"])

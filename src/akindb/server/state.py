@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -16,12 +16,16 @@ from akindb import errors
 from akindb.collection import Collection
 from akindb.collection.database import Database, validate_name
 from akindb.models.base import Embedder
+from akindb.protocol import CollectionAPI
 from akindb.server.auth import ApiKey, KeyStore
 from akindb.server.hardening import not_found
 from akindb.server.lane import FastLane
 from akindb.server.respond import ApiError
 from akindb.server.views import MapCache
 from akindb.wire import codes
+
+if TYPE_CHECKING:
+    from akindb.server.cluster_state import ClusterCatalog
 
 log = logging.getLogger("akindb.server.app")
 T = TypeVar("T")
@@ -55,6 +59,9 @@ class ServerSettings:
     """Load every collection's model and index at startup, not on its first request."""
     embedders: tuple[Embedder, ...] = ()
     """Models to use instead of loading by name (matched on ``spec.name``): tests, custom."""
+    cluster: str | None = None
+    """Serve the collections of the Ray cluster at this address (``server.cluster_state``)
+    instead of the database at ``db`` (which then only holds the key store)."""
 
     def to_json(self) -> str:
         if self.embedders:
@@ -85,11 +92,20 @@ class State:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.db = Database(settings.db, create=True)
+        self.db: Database | ClusterCatalog
+        if settings.cluster:
+            from akindb.server import cluster_state
+
+            self.db = cluster_state.ClusterCatalog.open(settings.cluster, settings.db)
+        else:
+            self.db = Database(settings.db, create=True)
         self.keys = KeyStore.for_db(self.db.path, settings.key_file)
         self.embedders = {e.spec.name: e for e in settings.embedders}
         self.maps = MapCache()
-        self.lane = FastLane(self.db.lock, budget_s=settings.fast_lane_ms / 1000)
+        # On a cluster every search waits on the network: never inline on the event loop.
+        self.lane = FastLane(
+            self.db.lock, budget_s=0.0 if settings.cluster else settings.fast_lane_ms / 1000,
+            threads=max(1, settings.search_threads) if settings.cluster else 1)
         self._search_limiter: anyio.CapacityLimiter | None = None
 
     async def searching(self, fn: Callable[[], T]) -> T:
@@ -105,22 +121,27 @@ class State:
             return self.embedders[model]
         return model
 
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str) -> CollectionAPI:
+        """The collection ``name`` (embedded, or a cluster's), or a 404."""
         try:
             col = self.db.get_collection(validate_name(name))
         except errors.CollectionNotFoundError:
             raise not_found(name) from None  # not the other names, not the path (issue 13)
-        spec = col.config.model
-        if spec is not None and col.parts.model is None and spec.name in self.embedders:
-            col.use_model(self.embedders[spec.name])
+        if isinstance(col, Collection):
+            spec = col.config.model
+            if spec is not None and col.parts.model is None and spec.name in self.embedders:
+                col.use_model(self.embedders[spec.name])
         return col
 
     def warm(self) -> None:
         """Load each collection's model (one call, so its runtime is ready) and index."""
+        if not isinstance(self.db, Database):
+            self.db.warm()
+            return
         for name in self.db.list_collections():
             try:
                 col = self.collection(name)
-                if col.config.model is not None:
+                if isinstance(col, Collection) and col.config.model is not None:
                     col.embedder.embed(["warm up"])
                 col.index_stats()
             except errors.AkinError as exc:  # served (and explained) on its first request

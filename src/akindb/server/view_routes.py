@@ -11,7 +11,7 @@ from akindb.server import schemas as s
 from akindb.server.respond import json_response
 from akindb.server.routing import NameAuth, new_router
 from akindb.server.state import State
-from akindb.server.views import build_map, explain
+from akindb.server.views import build_map, explain, viewable
 
 
 def router(state: State) -> APIRouter:
@@ -22,13 +22,13 @@ def router(state: State) -> APIRouter:
 
     @api.post("/v1/collections/{name}/map", response_model=s.MapResponse, tags=["page"])
     def map_(body: s.MapRequest, name: ReadName) -> Response:
-        return json_response(build_map(col(name), state.maps, body.query, body.k,
+        return json_response(build_map(viewable(col(name)), state.maps, body.query, body.k,
                                        body.max_points))
 
     @api.post("/v1/collections/{name}/explain", response_model=s.ExplainResponse, tags=["page"])
     def explain_(body: s.ExplainRequest, name: ReadName) -> Response:
         if not body.query.strip():
             raise errors.EmptyTextError("the query is empty; type some words to search for")
-        return json_response(explain(col(name), body.query, body.id, body.chunk))
+        return json_response(explain(viewable(col(name)), body.query, body.id, body.chunk))
 
     return api

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,8 @@ from akindb.core.pca import principal_axes
 from akindb.core.topk import to_distance
 from akindb.core.vectors import normalize_rows
 from akindb.errors import DocumentNotFoundError, InvalidArgumentError
+from akindb.models.base import Embedder
+from akindb.protocol import CollectionAPI
 from akindb.types import Metric
 
 F32 = npt.NDArray[np.float32]
@@ -48,6 +50,25 @@ class Projection:
     rows: dict[int, Any]
 
 
+@runtime_checkable
+class Viewable(CollectionAPI, Protocol):
+    """What the page's views need: the collection protocol and the model in this process (an
+    embedded ``Collection``, a cluster's ``DistributedCollection``)."""
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+
+def viewable(col: CollectionAPI) -> Viewable:
+    """``col`` as the views take it; a collection without a model here is refused."""
+    if isinstance(col, Viewable):
+        return col
+    raise InvalidArgumentError(
+        f"collection {col.name!r} has no model in this server: the map and explanations "
+        "need one"
+    )
+
+
 class MapCache:
     """One projection per (collection uuid, sample size), refreshed when the log moves on."""
 
@@ -55,7 +76,9 @@ class MapCache:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, int], Projection] = {}
 
-    def projection(self, col: Collection, max_points: int) -> Projection:
+    def projection(self, col: Viewable, max_points: int) -> Projection:
+        if not isinstance(col, Collection):  # a cluster's: sampled through the protocol
+            return self._sampled(col, max_points)
         key = (col.config.uuid, max_points)
         parts = col.parts
         with parts.lock:
@@ -83,12 +106,29 @@ class MapCache:
         return proj
 
 
+    def _sampled(self, col: Viewable, max_points: int) -> Projection:
+        from akindb.server.map_sample import project, sampled_rows
+
+        key = (f"api:{col.name}", max_points)
+        total = col.count_chunks()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit.seq == total:
+            return hit
+        total, labels, vecs, rows = sampled_rows(col, max_points)
+        coords, mean, axes, var = project(vecs, col.dim, col.metric, pca_2d, _prep)
+        proj = Projection(total, labels, coords, mean, axes, var, total, rows)
+        with self._lock:
+            self._cache[key] = proj
+        return proj
+
+
 def _prep(vecs: F32, metric: Metric) -> F32:
     return normalize_rows(vecs) if metric is Metric.COSINE else vecs
 
 
 def build_map(
-    col: Collection, cache: MapCache, query: str | None, k: int, max_points: int
+    col: Viewable, cache: MapCache, query: str | None, k: int, max_points: int
 ) -> dict[str, Any]:
     proj = cache.projection(col, max_points)
     points: list[dict[str, Any]] = []
@@ -128,7 +168,7 @@ def build_map(
     }
 
 
-def explain(col: Collection, query: str, doc_id: str, chunk: int) -> dict[str, Any]:
+def explain(col: Viewable, query: str, doc_id: str, chunk: int) -> dict[str, Any]:
     """Why a chunk scored what it did: score and distance recomputed from the stored vectors,
     its exact rank (top 100), the query's tokens and the words the passage shares with it."""
     records = col.get([doc_id])
@@ -166,7 +206,7 @@ def explain(col: Collection, query: str, doc_id: str, chunk: int) -> dict[str, A
         "score": score,
         "distance": dist,
         "rank": rank,
-        "model": col.config.model.name if col.config.model else None,
+        "model": emb.spec.name,
         "source": rec.source,
         "start": c.start,
         "end": c.end,

@@ -57,9 +57,39 @@ async function connect() {
     sel.value = collections.includes(keep) ? keep : collections[0];
     current = sel.value;
     await stats();
+    await shards();
     await drawMap(null);
     status("Connected to collection " + current + ".");
   } catch (e) { showError(e); }
+}
+
+// On `akindb serve --cluster`: each shard's replicas with their node, role, health and lag
+// (log entries behind the primary). An embedded server answers {shards: null}: no section.
+async function shards() {
+  const data = await api(colPath("/shards"));
+  const box = $("shards-box");
+  if (!data.shards) { box.hidden = true; return; }
+  const cell = (tr, v) => { const td = document.createElement("td"); td.textContent = v; tr.append(td); };
+  const rows = [];
+  for (const sh of data.shards) {
+    for (const r of sh.replicas) {
+      const tr = document.createElement("tr");
+      const health = !r.alive ? "down" : r.ready ? "ready" : "catching up";
+      tr.className = health === "ready" ? "ok" : "bad";
+      tr.dataset.shard = String(sh.shard);
+      cell(tr, String(sh.shard)); cell(tr, String(r.replica)); cell(tr, r.node ? r.node.slice(0, 6) : "—");
+      cell(tr, r.alive ? r.role + (r.role === "primary" ? " e" + sh.epoch : "") : "—");
+      cell(tr, health);
+      cell(tr, r.lag === null || r.lag === undefined ? "—" : String(r.lag));
+      cell(tr, r.documents === undefined ? "—" : String(r.documents));
+      rows.push(tr);
+    }
+  }
+  $("shards").tBodies[0].replaceChildren(...rows);
+  const alive = data.nodes.filter((n) => n.alive).length;
+  $("shards-nodes").textContent = data.shards.length + " shard(s) on the cluster at " +
+    data.address + ": " + alive + " of " + data.nodes.length + " node(s) alive.";
+  box.hidden = false;
 }
 
 async function stats() {
@@ -166,9 +196,13 @@ function renderHits(hits, q) {
   });
 }
 
+let mapSeq = 0;  // a map answer that arrives after a newer request is dropped
+
 async function drawMap(q) {
   const svg = $("map");
+  const seq = ++mapSeq;
   const data = await api(colPath("/map"), { query: q, k: 10 });
+  if (seq !== mapSeq) return;  // e.g. the collection's plain map, answered after a search's
   const pts = data.points.slice();
   const xs = pts.map((p) => p.x).concat(data.query ? [data.query[0]] : []);
   const ys = pts.map((p) => p.y).concat(data.query ? [data.query[1]] : []);
@@ -231,8 +265,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("collection").addEventListener("change", () => {
     current = $("collection").value;
-    stats().then(() => drawMap(lastQuery || null)).catch(showError);
+    stats().then(shards).then(() => drawMap(lastQuery || null)).catch(showError);
   });
   $("search").addEventListener("submit", search);
+  // the shard view follows fail-overs and catch-ups while the page is open
+  setInterval(() => { if (current && !$("shards-box").hidden) shards().catch(() => {}); }, 5000);
   connect();
 });
