@@ -5,7 +5,7 @@
     nice -n 10 python bench/reliability/campaign.py --scale reduced   # ~15 min on 2 cores
     python bench/reliability/campaign.py --scale smoke                # ~2 min
 
-Each part is its own script (crash, disk_faults, soak, fuzz, security, load) with the same
+Each part is its own script (crash, disk_faults, eio, soak, fuzz, security, load) with the same
 numbers at ``--scale full``; results go to ``bench/.cache/reliability/<scale>.json`` and the
 table to stdout (paste it into docs/reliability.md with the command and the machine).
 """
@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import crash
 import disk_faults
+import eio
 import fuzz
 import load
 import security
@@ -32,11 +33,11 @@ import soak
 from common import ROOT, table
 
 SCALES: dict[str, dict[str, Any]] = {
-    "full": {"kills": 1000, "fuzz": 1.0, "soak": (4, 8, 600.0, 60.0),
+    "full": {"kills": 1000, "eio": 200, "fuzz": 1.0, "soak": (4, 8, 600.0, 60.0),
              "load": (60.0, 200.0, 500.0, 150)},
-    "reduced": {"kills": 200, "fuzz": 0.22, "soak": (2, 4, 90.0, 30.0),
+    "reduced": {"kills": 200, "eio": 60, "fuzz": 0.22, "soak": (2, 4, 90.0, 30.0),
                 "load": (60.0, 200.0, 500.0, 60)},
-    "smoke": {"kills": 12, "fuzz": 0.01, "soak": (1, 2, 8.0, 3.0),
+    "smoke": {"kills": 12, "eio": 6, "fuzz": 0.01, "soak": (1, 2, 8.0, 3.0),
               "load": (3.0, 20.0, 50.0, 10)},
 }
 
@@ -70,6 +71,14 @@ def main() -> None:
             print("disk faults ...", file=log, flush=True)
             (work / "disk").mkdir()
             out["disk"] = disk_faults.run(work / "disk")
+            save()
+        if "eio" not in skip:
+            if eio.strace_available():
+                print(f"eio: {sc['eio']} trials ...", file=log, flush=True)
+                (work / "eio").mkdir()
+                out["eio"] = eio.campaign(sc["eio"], a.seed, work / "eio", log=log)
+            else:
+                out["eio"] = {"skipped": "strace is missing or cannot trace here"}
             save()
         if "soak" not in skip:
             w, r, secs, every = sc["soak"]
@@ -118,6 +127,14 @@ def goals(o: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                      f"{len(d['trials'])} trials / {len(d['problems'])} problems"
                      + (f", skipped {d['skipped']}" if d["skipped"] else ""),
                      not d["problems"]))
+    if "eio" in o:
+        e = o["eio"]
+        rows.append(("EIO on write (strace-injected into pwrite64, fsync, write)",
+                     "clear errors, nothing acknowledged lost, nothing corrupt",
+                     f"skipped: {e['skipped']}" if "skipped" in e else
+                     f"{e['trials']} trials, {e['failed_ops']} failed operations, "
+                     f"{e['acknowledged_ops']} acknowledged / {len(e['failures'])} problems",
+                     "skipped" not in e and not e["failures"]))
     if "soak" in o:
         s = o["soak"]
         rows.append((f"soak {s['writers']} writers + {s['readers']} readers, "
