@@ -65,6 +65,7 @@ from akindb import errors
 from akindb.collection.database import validate_name
 from akindb.server import schemas as s
 from akindb.server.auth import ApiKey
+from akindb.server.disconnect import add_disconnect_handling, in_chunks
 from akindb.server.fast import Answer, FastPath
 from akindb.server.handlers import install_error_handlers
 from akindb.server.hardening import SecurityHeaders, check_budget
@@ -287,7 +288,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     VectorBody = s.SearchVectorRequest | s.SearchVectorsRequest
 
-    def _vector_call(name: str, body: VectorBody) -> tuple[int, Callable[[], dict[str, Any]]]:
+    def _vector_call(name: str, body: VectorBody) -> tuple[int, Callable[..., dict[str, Any]]]:
         if isinstance(body, s.SearchVectorRequest):
             one = body
 
@@ -299,8 +300,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         many = body
         check_budget(len(many.vectors), many.k)
 
-        def batch() -> dict[str, Any]:
-            c, vecs = col(name), f32_range(many.vectors)
+        def batch(lo: int = 0, hi: int | None = None) -> dict[str, Any]:
+            c, vecs = col(name), f32_range(many.vectors[lo:hi])
             if many.include is not None:
                 inc = cast(Any, many.include)
                 return dict(c.search_vectors(vecs, many.k, include=inc, **_opts(many)))
@@ -313,6 +314,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         n, call = _vector_call(name, body)
         if n <= LANE_MAX_QUERIES and body.where is None and not body.exact:
             return await state.lane.run(name, call)
+        if isinstance(body, s.SearchVectorsRequest):  # in chunks, dropped if the client leaves
+            return await in_chunks(n, body.k, call, state.lane.offload)
         return await state.lane.offload(call)
 
     @app.post("/v1/collections/{name}/search_vector", response_model=s.HitsResponse,
@@ -369,6 +372,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
+    add_disconnect_handling(app)  # outermost: watches the connection itself (disconnect.py)
     return app
 
 
