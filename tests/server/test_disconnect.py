@@ -96,3 +96,26 @@ def test_search_vectors_in_chunks_answers_like_one_call(servers: Servers,
         want = db.get_collection("v").search_vectors(queries, K, include=["distances"])
     assert got["ids"] == want["ids"]
     assert np.allclose(np.array(got["distances"]), np.array(want["distances"]), atol=1e-5)
+
+
+def test_search_batch_stops_when_the_client_disconnects(
+        servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(disconnect, "CHUNK_RESULTS", 5)  # one text query per chunk
+    from tests.server.conftest import EMBEDDER
+
+    with akindb.open(tmp_path / "db") as db:
+        col = db.create_collection("t", model=EMBEDDER)
+        col.add([f"document {i} about rivers and lanterns" for i in range(300)])
+    srv = servers.start(tmp_path / "db", auth=False)
+    queries = [f"river lantern {i}" for i in range(400)]
+    body = json.dumps({"queries": queries, "k": 5}).encode()
+    before, ran = disconnect.STATS.abandoned, disconnect.STATS.chunks_run
+    sock = _raw_post(srv.port, "/v1/collections/t/search_batch", body)
+    _wait(lambda: disconnect.STATS.chunks_run > ran)
+    sock.close()
+    _wait(lambda: disconnect.STATS.abandoned > before)
+    done, total = disconnect.STATS.last_abandoned_at
+    assert total == len(queries) and 1 <= done < total // 2
+    r = httpx.post(srv.url + "/v1/collections/t/search_batch",
+                   json={"queries": queries[:3], "k": 2}, timeout=60)
+    assert r.status_code == 200 and [len(x) for x in r.json()["results"]] == [2, 2, 2]

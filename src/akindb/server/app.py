@@ -278,13 +278,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def search_batch(body: s.SearchBatchRequest, name: ReadName) -> Response:
         opts = _text_opts(body)
 
-        def run() -> dict[str, Any]:
-            check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
+        check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
+
+        def run(lo: int, hi: int) -> dict[str, Any]:
             c = col(name)
-            res = [c.search(q, body.k, **opts) for q in body.queries]
+            res = [c.search(q, body.k, **opts) for q in body.queries[lo:hi]]
             return {"results": [[hit_json(h) for h in hs] for hs in res]}
 
-        return json_response(await state.searching(run))
+        # in chunks, dropped if the client leaves (disconnect.py)
+        return json_response(await in_chunks(len(body.queries), body.k, run, state.searching))
 
     VectorBody = s.SearchVectorRequest | s.SearchVectorsRequest
 
