@@ -102,3 +102,25 @@ def test_eio_checker_flags_a_raw_sqlite_message() -> None:
     assert eio.unclear("database error on /x/akindb.sqlite: disk I/O error")
     assert eio.unclear("something broke")
     assert eio.unclear("the disk holding x reported an I/O error; check it and retry") is None
+
+
+def test_eio_under_akindb_index_is_a_clear_cli_error_and_a_rerun_finishes(
+        tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.txt").write_text(f"hello world document {i} about rivers\n")
+    db = tmp_path / "db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    cli = [sys.executable, "-m", "akindb.cli.main", "index", str(src), "--db", str(db)]
+    r = subprocess.run(["strace", "-f", "-qq", "-o", os.devnull, "-e", "trace=pwrite64",
+                        "-e", "inject=pwrite64:error=EIO:when=20+", *cli],
+                       capture_output=True, text=True, env=env, timeout=300, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "Traceback" not in out
+    assert "I/O error" in out and "retry" in out
+    r = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with akindb.open(db, create=False) as d:
+        assert d.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert d.get_collection("default").count() == 3
