@@ -87,18 +87,12 @@ class ClientWatch:
             await self.app(scope, receive, send)
             return
         token = _checker.set(_watch(receive))
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, receive, tracked)
-        except ClientGone:  # from the fast path (the routes' is answered by the handler)
-            if not started:
-                await Response(status_code=499)(scope, receive, send)
+            await self.app(scope, receive, send)
+        except ClientGone:
+            # from the fast path, which raises it before sending anything (a route's is
+            # answered by the exception handler and never gets here)
+            await Response(status_code=499)(scope, receive, send)
         finally:
             _checker.reset(token)
 
