@@ -47,7 +47,15 @@ def main() -> None:
     ap.add_argument("--scale", choices=list(SCALES), default="reduced")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                    help="print the table of results run in pieces instead of running: "
+                         "campaign JSON files and part JSON files given as PART=FILE (e.g. "
+                         "crash=seed10.json crash=seed11.json load=load.json); crash pieces "
+                         "are summed")
     a = ap.parse_args()
+    if a.merge:
+        print(table(goals(merge(a.merge))))
+        return
     sc = SCALES[a.scale]
     skip = set(filter(None, a.skip.split(",")))
     out: dict[str, Any] = {"scale": a.scale, "seed": a.seed, "machine": {
@@ -108,6 +116,35 @@ def main() -> None:
     print(out["table"])
     print(f"\n{a.scale} scale, {out['seconds']:.0f} s; details in {cache / (a.scale + '.json')}")
     sys.exit(0 if all(r[3] for r in rows) else 1)
+
+
+SUMMED = ("kills", "power_loss_copies", "index_damaged_copies", "acknowledged_ops",
+          "lost_or_corrupt", "seconds")
+
+
+def merge(files: list[Path]) -> dict[str, Any]:
+    """One result from pieces: ``PART=FILE`` is one part's JSON (crash pieces are summed,
+    e.g. several ``crash.py --kills 250 --seed N --json`` runs); a bare FILE is a campaign's
+    JSON whose parts are taken as they are."""
+    out: dict[str, Any] = {}
+    for arg in files:
+        part, _, name = str(arg).rpartition("=")
+        data = json.loads(Path(name).read_text())
+        if not part:
+            out.update({k: v for k, v in data.items() if k in PARTS})
+        elif part == "crash" and "crash" in out:
+            c = out["crash"]
+            for k in SUMMED:
+                c[k] = round(c[k] + data[k], 1)
+            for op, n in data["killed_during"].items():
+                c["killed_during"][op] = c["killed_during"].get(op, 0) + n
+            c["failures"] = c["failures"] + data["failures"]
+        else:
+            out[part] = data
+    return out
+
+
+PARTS = ("crash", "disk", "eio", "soak", "fuzz", "security", "load")
 
 
 def goals(o: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
