@@ -156,7 +156,10 @@ def fuzz_api(n: int, seed: int, work: Path, t: Tally) -> None:
                 return
             for i, m, v in zip(got, ms, vecs, strict=True):
                 if not upsert and i in self.model:
-                    continue  # re-adding identical content is a no-op
+                    # re-adding identical content stores only the metadata given with it
+                    # (issue 12.1, tests/test_update.py); different content was refused
+                    self.model[i] = (json.loads(json.dumps(m)), self.model[i][1])
+                    continue
                 self.model[i] = (json.loads(json.dumps(m)), np.asarray(v, np.float32))
 
         @rule(ids=st.lists(ids_st, min_size=1, max_size=3, unique_by=repr),
