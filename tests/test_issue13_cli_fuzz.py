@@ -19,3 +19,14 @@ def test_monitor_off_on_a_flat_collection_is_not_an_assertion_error(tmp_path: Pa
         assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
         assert res.exit_code == 0, res.output
         assert "flat index" in res.output or res.output.strip() == "null"
+
+
+def test_json_error_naming_a_non_utf8_path_prints_valid_json(tmp_path: Path) -> None:
+    import json
+
+    bad = str(tmp_path / "\udcff\udcfe")  # a non-UTF-8 name, as argv carries it
+    res = CliRunner().invoke(app, ["collections", "info", "x", "--db", bad, "--json"])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code != 0
+    err = json.loads(res.output)["error"]
+    assert "\udcff" in err["message"] and err["code"]
