@@ -131,6 +131,36 @@ def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
     return live, deleted
 
 
+class Acks:
+    """The writers' logs read incrementally (only lines added since the last look). Reading
+    every log whole before each query made the reader's own memory peak grow with the number
+    of writes (the allocator keeps its high-water mark): the first 10-minute soaks measured
+    the harness, not akindb (readers +16-25 % RSS, flat in a reader without the logs)."""
+
+    def __init__(self, logs: list[Path]) -> None:
+        self.logs = logs
+        self.offsets = [0] * len(logs)
+        self.live: dict[str, int] = {}
+        self.deleted: set[str] = set()
+
+    def update(self) -> None:
+        for n, f in enumerate(self.logs):
+            if not f.exists():
+                continue
+            with open(f, "rb") as fh:
+                fh.seek(self.offsets[n])
+                data = fh.read()
+            end = data.rfind(b"\n") + 1  # a line being written right now waits
+            self.offsets[n] += end
+            for line in data[:end].splitlines():
+                op = json.loads(line)
+                for i, v in op.get("set", {}).items():
+                    self.live[i] = v
+                for i in op.get("del", []):
+                    self.live.pop(i, None)
+                    self.deleted.add(i)
+
+
 def _whole(doc_id: str, text: str, meta: dict[str, Any]) -> bool:
     return text == doc_text(doc_id, int(meta["v"]), 8)
 
@@ -143,8 +173,10 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, 
     rss: list[tuple[float, int, int]] = []
     proc = psutil.Process()
     t0 = last_rss = time.monotonic()
+    acks = Acks(logs)
     while time.monotonic() - t0 < seconds:
-        live, deleted = _acked(logs)
+        acks.update()
+        live, deleted = acks.live, acks.deleted
         kind = rng.random()
         g = rng.randrange(4)
         try:
