@@ -14,6 +14,11 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 python -c "import playwright" 2>/dev/null || python -m pip install -q playwright
+# EIO tests (tests/reliability/test_eio.py) inject I/O errors with strace; skipped without it.
+if ! command -v strace >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq strace >/dev/null; } || true
+fi
 ruff check src tests
 mypy src
 python -m pytest -q -m "not slow and not distributed" "$@"

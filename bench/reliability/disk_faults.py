@@ -10,7 +10,7 @@
   save writes it again), the keys file (every request is refused, never allowed), and the
   SQLite file itself (writes must fail clearly instead of going to a deleted file).
 
-EIO on write is not injected: no fault-injecting filesystem (FUSE, dm-error) is available here.
+EIO on write is injected into a real process with strace by ``eio.py``.
 
     python bench/reliability/disk_faults.py
 """

@@ -49,7 +49,8 @@ import akindb
 from akindb.errors import AkinError
 
 HANG_S = 20.0
-FULL = {"api": 40_000, "loaders": 25_000, "where": 20_000, "index": 5_000, "http": 12_000}
+FULL = {"api": 40_000, "loaders": 25_000, "where": 20_000, "index": 5_000, "http": 12_000,
+        "cli": 5_000}
 
 
 class Tally:
@@ -155,7 +156,10 @@ def fuzz_api(n: int, seed: int, work: Path, t: Tally) -> None:
                 return
             for i, m, v in zip(got, ms, vecs, strict=True):
                 if not upsert and i in self.model:
-                    continue  # re-adding identical content is a no-op
+                    # re-adding identical content stores only the metadata given with it
+                    # (issue 12.1, tests/test_update.py); different content was refused
+                    self.model[i] = (json.loads(json.dumps(m)), self.model[i][1])
+                    continue
                 self.model[i] = (json.loads(json.dumps(m)), np.asarray(v, np.float32))
 
         @rule(ids=st.lists(ids_st, min_size=1, max_size=3, unique_by=repr),
@@ -467,9 +471,15 @@ def _http_test(op: Any, strat: Any, per: int, base: str, client: Any,
     return one
 
 
+def fuzz_cli(n: int, seed: int, work: Path, t: Tally) -> None:
+    from fuzz_cli import fuzz_cli as run_cli  # its own module (it imports this one)
+
+    run_cli(n, seed, work, t)
+
+
 PARTS: dict[str, Callable[[int, int, Path, Tally], None]] = {
     "api": fuzz_api, "loaders": fuzz_loaders, "where": fuzz_where, "index": fuzz_index,
-    "http": fuzz_http,
+    "http": fuzz_http, "cli": fuzz_cli,
 }
 
 

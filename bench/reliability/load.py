@@ -6,9 +6,9 @@ schedule (request i at ``t0 + i / rate``) over keep-alive connections, and laten
 from the scheduled time, so a server that falls behind shows it (no coordinated omission).
 
 Phases: text search (``/search``, the server embeds each query) at ``--text-rate`` for
-``--seconds``; vector search at ``--vector-rate``; text search again with a concurrent writer
-(upserts of 5 documents every 200 ms through the API). Reports achieved rate, p50/p99/max and
-errors (any status other than 200, or a dropped connection).
+``--seconds``; vector search at ``--vector-rate``; text and vector search again, each with a
+concurrent writer (upserts of 5 documents every 200 ms through the API). Reports achieved
+rate, p50/p99/max and errors (any status other than 200, or a dropped connection).
 
     python bench/reliability/load.py --seconds 60               # the goal run
     python bench/reliability/load.py --seconds 3 --files 20     # the short mode
@@ -191,16 +191,17 @@ def run(work: Path, seconds: float, text_rate: float, vector_rate: float, n_file
         asyncio.run(fixed_rate(port, text[:200], 40, 3))  # warm every worker
         res["text"] = asyncio.run(fixed_rate(port, text, text_rate, seconds))
         res["vector"] = asyncio.run(fixed_rate(port, vec, vector_rate, max(seconds / 3, 1)))
-        stop, wout = threading.Event(), {}
-        t = threading.Thread(target=_writer, args=(url, wkey, stop, wout))
-        t.start()
-        try:
-            res["text_with_writer"] = asyncio.run(
-                fixed_rate(port, text, text_rate, max(seconds / 3, 1)))
-        finally:
-            stop.set()
-            t.join()
-        res["text_with_writer"].update(wout)
+        for phase, reqs, rate in (("text_with_writer", text, text_rate),
+                                  ("vector_with_writer", vec, vector_rate)):
+            stop, wout = threading.Event(), {}
+            t = threading.Thread(target=_writer, args=(url, wkey, stop, wout))
+            t.start()
+            try:
+                res[phase] = asyncio.run(fixed_rate(port, reqs, rate, max(seconds / 3, 1)))
+            finally:
+                stop.set()
+                t.join()
+            res[phase].update(wout)
         res["loadavg"] = round(os.getloadavg()[0], 2)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -96,4 +96,5 @@ def test_load_short_mode(tmp_path: Path) -> None:
     res = load.run(tmp_path, 2.0, 10.0, 20.0, 3, 2)
     assert res["text"]["errors"] == 0 and res["vector"]["errors"] == 0
     assert res["text_with_writer"]["errors"] == 0
+    assert res["vector_with_writer"]["errors"] == 0
     assert not res.get("sigterm_ignored")

@@ -184,7 +184,15 @@ def print_json(obj: Any) -> None:
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):  # typed reports (TuneReport, IndexStats, ...) print as their dict
         obj = to_dict()
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A non-UTF-8 argument (a path, as argv carries it: surrogate escapes) echoed in an
+        # error raised UnicodeEncodeError here (found by bench/reliability/fuzz_cli.py); as
+        # \u escapes the JSON stays valid and round-trips.
+        text = json.dumps(obj)
+    sys.stdout.write(text + "\n")
 
 
 def db_path(db: Path | None) -> Path:

@@ -104,7 +104,8 @@ class Collection:
         Texts are chunked (``chunk=False`` keeps each text as one unit, truncated at the
         model's limit) and embedded with the pinned model. With ``vectors=`` the given vectors
         are stored as they are (one chunk per item; ``texts`` optional). Re-adding an id with
-        the same content is a no-op; with different content it is an error (use ``upsert``).
+        the same content stores only the metadata given with it (nothing re-embedded); with
+        different content it is an error (use ``upsert``).
         """
         return self._write(texts, ids, metadatas, vectors, sources, chunk, progress, upsert=False)
 

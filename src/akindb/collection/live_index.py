@@ -86,6 +86,9 @@ class LiveIndex:
         self._ready = False  # whether index.ready() ran since the index last changed
         self.last_event = ""
         self.monitor: QueryObserver | None = None  # collection.monitor: samples real queries
+        self.forget: Callable[[I64 | None], None] | None = None
+        """Told the chunk ids the log deleted as the index catches up (None: the index was
+        reloaded, forget everything): the row cache drops their rows (``CollectionParts``)."""
 
     def prep(self, vectors: F32) -> F32:
         return normalize_rows(vectors) if self.metric is Metric.COSINE else vectors
@@ -171,6 +174,8 @@ class LiveIndex:
                         self._exact = None
                         self._index = self._load_or_rebuild(progress)
                         self._ready = False
+                    if self.forget is not None:
+                        self.forget(None)
                     delta = self.store.delta_since(self._seq)
                 with self._rw.write():
                     self._apply(delta.added, delta.vectors, delta.deleted)
@@ -215,6 +220,8 @@ class LiveIndex:
             self._exact.add(added, prepped)
         self._unsaved_ops += len(added) + len(deleted)
         self._ready = False
+        if len(deleted) and self.forget is not None:
+            self.forget(deleted)
 
     def save(self) -> None:
         """Write the index file atomically if it is behind what memory holds."""

@@ -184,9 +184,12 @@ def attach(col: CollectionParts) -> None:
 
 
 def configure(col: Monitored, *, rate: float | None = None, k: int | None = None,
-              target: float | None = None) -> dict[str, Any]:
+              target: float | None = None) -> dict[str, Any] | None:
     """Set the sampled fraction (0 switches the monitor off), the k of recall@k and the target;
-    saved in the database (every process opening the collection afterwards uses them)."""
+    saved in the database (every process opening the collection afterwards uses them). A flat
+    index is exact and has no monitor: nothing is saved and the answer is None, as from
+    ``recall_estimate`` (``akindb monitor --off`` on one raised AssertionError; found by
+    bench/reliability/fuzz_cli.py)."""
     col = _parts(col)
     if rate is not None and not 0.0 <= rate <= 1.0:
         raise InvalidArgumentError(f"rate must be in [0, 1] (0 switches it off), got {rate}")
@@ -194,6 +197,8 @@ def configure(col: Monitored, *, rate: float | None = None, k: int | None = None
         raise InvalidArgumentError(f"k must be >= 1, got {k}")
     if target is not None and not 0.0 < target <= 1.0:
         raise InvalidArgumentError(f"target must be in (0, 1], got {target}")
+    if col.config.index_kind == "flat":
+        return None
     cur = recall_estimate(col) or {}
     new_rate = cur.get("rate", DEFAULT_RATE) if rate is None else rate
     new_k = cur.get("k", 10) if k is None else k
@@ -204,9 +209,7 @@ def configure(col: Monitored, *, rate: float | None = None, k: int | None = None
             mlog.save_config(col.store.conn, col.config.uuid, rate=new_rate, k=new_k,
                              target=new_target, at=time.time(), reset=changed_k)
     attach(col)
-    out = recall_estimate(col)
-    assert out is not None
-    return out
+    return recall_estimate(col)
 
 
 def recall_estimate(col: Monitored) -> dict[str, Any] | None:

@@ -47,6 +47,9 @@ class CollectionParts:
     rows: RowCache = field(default_factory=RowCache)
     """Hit rows in memory, checked against the log head after each search (``row_cache``)."""
 
+    def __post_init__(self) -> None:
+        self.live.forget = self.rows.forget  # deleted chunks leave the row cache
+
     @property
     def name(self) -> str:
         return self.config.name

@@ -16,8 +16,9 @@ thread or process, between the search and the row lookup) could be: so ``reader`
 head once more, and when it moved, every row comes from SQLite, the truth, and a chunk no
 longer found is left out of the answer, as before.
 
-Memory: one ``HitRow`` per distinct chunk ever returned, up to ``max_rows`` (then the oldest
-quarter is dropped); about the chunk's text plus ~300 bytes. ``max_rows=0`` turns it off.
+Memory: one ``HitRow`` per distinct live chunk returned, up to ``max_rows`` (then the oldest
+quarter is dropped); about the chunk's text plus ~300 bytes. The rows of deleted chunks are
+dropped as the live index learns of the deletion (``forget``). ``max_rows=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from akindb.index.base import I64
 from akindb.storage.store import CollectionStore, HitRow
 
 DEFAULT_MAX_ROWS = 200_000
@@ -47,6 +49,19 @@ class RowCache:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+
+    def forget(self, chunk_ids: I64 | None) -> None:
+        """Drop the rows of chunks the log deleted (None: every row). Without this the cache
+        kept every chunk ever returned up to ``max_rows``: under upserts that is the dead
+        versions of each document, ~1 KB each, and a long-running reader's memory grew with
+        the number of updates, not with the data (found by bench/reliability/soak.py)."""
+        with self._lock:
+            if chunk_ids is None:
+                self._rows.clear()
+                return
+            pop = self._rows.pop
+            for c in chunk_ids.tolist():
+                pop(c, None)
 
     def reader(self, store: CollectionStore, searched_seq: int) -> RowReader:
         """A reader for rows of hits found by a search at log position ``searched_seq``.

@@ -78,6 +78,7 @@ from akindb.server import (
     view_routes,
 )
 from akindb.server import schemas as s
+from akindb.server.disconnect import add_disconnect_handling
 from akindb.server.fast import FastPath
 from akindb.server.handlers import install_error_handlers
 from akindb.server.hardening import SecurityHeaders
@@ -138,6 +139,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
+    add_disconnect_handling(app)  # outermost: watches the connection itself (disconnect.py)
     return app
 
 

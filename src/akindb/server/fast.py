@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from akindb.server.disconnect import ClientGone
+
 Answer = Callable[[str, str | None, bytes], Awaitable[bytes | None]]
 """``(collection name, presented key, body) → JSON bytes of a 200``, or ``None`` (or an
 exception) to let the app answer."""
@@ -87,6 +89,8 @@ class FastPath:
         body = b"".join(chunks)
         try:
             out = await answer(m.group(1), presented_key(headers), body)
+        except ClientGone:  # no one to answer: not worth running again (disconnect.py)
+            raise
         except Exception:
             out = None
         if out is None:

@@ -13,6 +13,7 @@ from akindb import errors
 from akindb.collection.database import validate_name
 from akindb.retrieval.request import OPTION_NAMES, SearchOptions
 from akindb.server import schemas as s
+from akindb.server.disconnect import in_chunks
 from akindb.server.fast import Answer
 from akindb.server.fast_text import text_answer
 from akindb.server.hardening import check_budget
@@ -46,7 +47,7 @@ def _text_opts(body: Any) -> dict[str, Any]:
 
 
 def _vector_call(state: State, name: str,
-                 body: VectorBody) -> tuple[int, Callable[[], dict[str, Any]]]:
+                 body: VectorBody) -> tuple[int, Callable[..., dict[str, Any]]]:
     col = state.collection
     if isinstance(body, s.SearchVectorRequest):
         one = body
@@ -58,8 +59,8 @@ def _vector_call(state: State, name: str,
     many = body
     check_budget(len(many.vectors), many.k)
 
-    def batch() -> dict[str, Any]:
-        c, vecs = col(name), f32_range(many.vectors)
+    def batch(lo: int = 0, hi: int | None = None) -> dict[str, Any]:
+        c, vecs = col(name), f32_range(many.vectors[lo:hi])
         if many.include is not None:
             inc = cast(Any, many.include)
             return dict(c.search_vectors(vecs, many.k, include=inc, **_opts(many)))
@@ -74,6 +75,8 @@ async def vector_search(state: State, name: str, body: VectorBody) -> dict[str, 
     n, call = _vector_call(state, name, body)
     if n <= LANE_MAX_QUERIES and body.where is None and not body.exact:
         return await state.lane.run(name, call)
+    if isinstance(body, s.SearchVectorsRequest):  # in chunks, dropped if the client leaves
+        return await in_chunks(n, body.k, call, state.lane.offload)
     return await state.lane.offload(call)
 
 
@@ -112,13 +115,15 @@ def router(state: State) -> APIRouter:
     async def search_batch(body: s.SearchBatchRequest, name: ReadName) -> Response:
         opts = _text_opts(body)
 
-        def run() -> dict[str, Any]:
-            check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
+        check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
+
+        def run(lo: int, hi: int) -> dict[str, Any]:
             c = col(name)
-            res = [c.search(q, body.k, **opts) for q in body.queries]
+            res = [c.search(q, body.k, **opts) for q in body.queries[lo:hi]]
             return {"results": [[hit_json(h) for h in hs] for hs in res]}
 
-        return json_response(await state.searching(run))
+        # in chunks, dropped if the client leaves (disconnect.py)
+        return json_response(await in_chunks(len(body.queries), body.k, run, state.searching))
 
     @api.post("/v1/collections/{name}/search_vector", response_model=s.HitsResponse,
               tags=["search"])

@@ -145,6 +145,19 @@ def translate(exc: sqlite3.Error, path: Path) -> StorageError:
             f"database {path} cannot be written (read-only file or directory); "
             "check permissions or open a writable copy"
         )
+    if "disk i/o error" in msg:
+        # EIO from write/fsync (a failing disk, a network filesystem gone away): found by
+        # bench/reliability/eio.py, which injects it; SQLite's own words say nothing to do.
+        # When fsync fails at COMMIT the frames are already in the WAL: SQLite treats the
+        # write as failed, but the next start's recovery may find it whole unless a later
+        # write succeeded first (found by eio.py too), so the outcome is unknown, never partial.
+        return StorageError(
+            f"the disk or filesystem holding {path} reported an I/O error ({exc}); nothing "
+            "acknowledged before was lost, but this write may or may not have been saved (as "
+            "when a process is killed during a write: read it back after the disk recovers). "
+            "Check the disk (system log, free space, the filesystem's health) and retry; if it "
+            "keeps failing, copy the database directory to a healthy disk or restore a backup"
+        )
     if "unable to open" in msg:
         return StorageError(
             f"cannot open {path} ({exc}); check that the directory exists and is writable"
@@ -301,7 +314,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute(f"PRAGMA user_version = {i + 1}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
 
 
@@ -344,8 +357,7 @@ def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connecti
             yield conn
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
 
@@ -363,3 +375,12 @@ def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.execute("COMMIT")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back after a failure without hiding it: after an I/O error SQLite may already have
+    rolled back (a second ROLLBACK raises "no transaction is active", which used to replace
+    the real error; found by bench/reliability/eio.py)."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
