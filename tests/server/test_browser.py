@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/server/ (docs/web-page.png is one of them, comm
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,7 +81,10 @@ def test_key_prompt_before_a_key_and_a_clear_refusal_after_a_wrong_one(
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(srv.url + "/")
     status = page.locator("#status")
-    page.wait_for_function("document.getElementById('status').textContent.length > 0")
+    # Wait with a selector, not wait_for_function: the page's CSP (script-src 'self', no
+    # 'unsafe-eval') refuses the eval Playwright polls a string predicate with, so that wait
+    # failed whenever the status was still empty at its first check (seen under load).
+    status.filter(has_text=re.compile(r"\S")).wait_for()
     assert "Enter your API key" in status.inner_text()
     assert "missing_api_key" not in status.inner_text() and status.get_attribute("class") != "error"
     assert page.evaluate("document.activeElement.id") == "apikey"
