@@ -75,6 +75,20 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
     return np.ascontiguousarray(arr)
 
 
+def _one_row(vector: Any, dim: int) -> F32 | None:
+    """The query's ``(dim,)`` row when it is a C-contiguous float32 ndarray of shape ``(dim,)``
+    or ``(1, dim)`` (a view, no copy), else None: the shape test ``one_query`` and
+    ``unit_query`` share."""
+    if type(vector) is not np.ndarray or vector.dtype != _F32 or not vector.flags.c_contiguous:
+        return None
+    if vector.shape == (dim,):
+        return vector
+    if vector.shape == (1, dim):
+        row: F32 = vector[0]
+        return row
+    return None
+
+
 def one_query(vector: Any, dim: int) -> F32 | None:
     """The common single query, checked in one pass: a float32 ndarray of shape ``(dim,)`` or
     ``(1, dim)``, every value finite and not all zero, as a C-contiguous ``(1, dim)`` view (no
@@ -84,13 +98,8 @@ def one_query(vector: Any, dim: int) -> F32 | None:
     >>> one_query(np.ones(3, np.float32), 3).shape, one_query(np.zeros(3, np.float32), 3)
     ((1, 3), None)
     """
-    if type(vector) is not np.ndarray or vector.dtype != _F32 or not vector.flags.c_contiguous:
-        return None
-    if vector.shape == (dim,):
-        row = vector
-    elif vector.shape == (1, dim):
-        row = vector[0]
-    else:
+    row = _one_row(vector, dim)
+    if row is None:
         return None
     # A finite, positive float64 sum of squares proves every value finite and the row non-zero
     # (float64: squares of float32 values cannot overflow there, no RuntimeWarning).
@@ -112,13 +121,8 @@ def unit_query(vector: Any, dim: int) -> F32 | None:
     >>> unit_query(np.array([3, 4], np.float32), 2).tolist()
     [[0.6000000238418579, 0.800000011920929]]
     """
-    if type(vector) is not np.ndarray or vector.dtype != _F32 or not vector.flags.c_contiguous:
-        return None
-    if vector.shape == (dim,):
-        row = vector
-    elif vector.shape == (1, dim):
-        row = vector[0]
-    else:
+    row = _one_row(vector, dim)
+    if row is None:
         return None
     norm = np.sqrt(np.add.reduce(row * row))
     if not 0.0 < float(norm) < math.inf:  # NaN fails both comparisons

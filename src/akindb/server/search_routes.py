@@ -3,19 +3,16 @@
 (``fast.FastPath``), which make the same key check, model and call as their routes."""
 
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from akindb import errors
 from akindb.collection.database import validate_name
-from akindb.retrieval.request import OPTION_NAMES, SearchOptions
 from akindb.server import schemas as s
 from akindb.server.disconnect import in_chunks
 from akindb.server.fast import Answer
-from akindb.server.fast_text import text_answer
+from akindb.server.fast_text import text_answer, text_options
 from akindb.server.hardening import check_budget
 from akindb.server.respond import dumps, f32_range, hit_json, hits_json, json_response, loads
 from akindb.server.routing import NameAuth, new_router
@@ -32,18 +29,6 @@ def _opts(body: s._SearchOpts) -> dict[str, Any]:
         "min_score": body.min_score, "max_distance": body.max_distance,
         "where": body.where, "exact": body.exact,
     }
-
-
-def _text_opts(body: Any) -> dict[str, Any]:
-    """The body's search options, checked once (``SearchOptions.checked``), as the
-    keyword arguments of ``Collection.search``."""
-    if body.rerank is not None and not str(body.rerank).strip().lower().startswith("mmr"):
-        raise errors.InvalidArgumentError(
-            f"rerank {body.rerank!r} is not available over HTTP: use 'mmr' (a cross-encoder "
-            "runs in the process that has its weights)"
-        )
-    opts = SearchOptions(**{n: getattr(body, n) for n in OPTION_NAMES}).checked()
-    return {f.name: getattr(opts, f.name) for f in fields(opts) if f.name != "k"}
 
 
 def _vector_call(state: State, name: str,
@@ -106,14 +91,14 @@ def router(state: State) -> APIRouter:
 
     @api.post("/v1/collections/{name}/search", response_model=s.HitsResponse, tags=["search"])
     async def search(body: s.SearchRequest, name: ReadName) -> Response:
-        opts = _text_opts(body)
+        opts = text_options(body)
         return json_response(await state.searching(
             lambda: hits_json(col(name).search(body.query, body.k, **opts))))
 
     @api.post("/v1/collections/{name}/search_batch", response_model=s.HitsBatchResponse,
               tags=["search"])
     async def search_batch(body: s.SearchBatchRequest, name: ReadName) -> Response:
-        opts = _text_opts(body)
+        opts = text_options(body)
 
         check_budget(len(body.queries), body.k, sum(map(len, body.queries)))
 
