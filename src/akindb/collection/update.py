@@ -35,15 +35,14 @@ def merge_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def update(
-    parts: CollectionParts,
-    ids: Sequence[str],
+def check_update_args(
+    ids: Sequence[str] | str,
     texts: Sequence[str] | None,
     metadatas: Sequence[Mapping[str, Any]] | None,
-    chunk: bool,
-    progress: ProgressFn | None,
 ) -> list[str]:
-    """Apply an ``update`` call (see the module docstring); returns the ids."""
+    """The ids of an ``update`` call as strings, after the checks every implementation makes
+    (embedded here, and the distributed one before it scatters): something to change,
+    matching lengths, unique ids."""
     if isinstance(ids, str):
         ids = [ids]
     ids = [str(i) for i in ids]
@@ -56,6 +55,19 @@ def update(
             raise InvalidArgumentError(f"{len(ids)} ids but {len(seq)} {name}")
     if len(set(ids)) != len(ids):
         raise InvalidArgumentError("ids must be unique within one call")
+    return ids
+
+
+def update(
+    parts: CollectionParts,
+    ids: Sequence[str],
+    texts: Sequence[str] | None,
+    metadatas: Sequence[Mapping[str, Any]] | None,
+    chunk: bool,
+    progress: ProgressFn | None,
+) -> list[str]:
+    """Apply an ``update`` call (see the module docstring); returns the ids."""
+    ids = check_update_args(ids, texts, metadatas)
     if not ids:
         return []
     with parts.lock, parts.translated():

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from akindb.collection.update import check_update_args
 from akindb.distributed.handles import ShardedCollection
 from akindb.distributed.merge import parallel_writes
 from akindb.distributed.placement import group_by_shard
-from akindb.errors import DocumentNotFoundError, InvalidArgumentError
+from akindb.errors import DocumentNotFoundError
 from akindb.models.base import ProgressFn
 
 
@@ -31,18 +32,7 @@ def update_documents(
     progress: ProgressFn | None,
 ) -> list[str]:
     """See ``Collection.update``; the merge runs inside each shard's primary."""
-    if isinstance(ids, str):
-        ids = [ids]
-    ids = [str(i) for i in ids]
-    if texts is None and metadatas is None:
-        raise InvalidArgumentError("update needs texts=, metadatas= or both")
-    if isinstance(texts, str):
-        raise InvalidArgumentError("texts must be a list of strings, not one string")
-    for name, seq in (("texts", texts), ("metadatas", metadatas)):
-        if seq is not None and len(seq) != len(ids):
-            raise InvalidArgumentError(f"{len(ids)} ids but {len(seq)} {name}")
-    if len(set(ids)) != len(ids):
-        raise InvalidArgumentError("ids must be unique within one call")
+    ids = check_update_args(ids, texts, metadatas)
     if not ids:
         return []
     router = col._router
