@@ -5,6 +5,7 @@ missed and a deleted row never served."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 import threading
@@ -18,6 +19,7 @@ from akindb.collection import lean
 from akindb.collection.results import new_hit, row_hits
 from akindb.core.vectors import normalize_rows, unit_query
 from akindb.errors import InvalidArgumentError, InvalidVectorError
+from akindb.storage.store import HitRow
 from akindb.types import Hit
 
 N, DIM = 500, 16
@@ -162,15 +164,19 @@ def test_fast_hits_are_hits() -> None:
     change the fast builder had silently fallen back to ``Hit`` itself (its field guard
     predated ``Hit.others``): this fails then."""
     assert new_hit is not Hit
-    rows = {5: (5, "a", 2, 1, 9, "text", "src.txt", {"k": 1})}
-    (fast,) = row_hits([5, -1], [0.5, 0.1], [0.5, 0.9], rows, None, None)  # type: ignore[arg-type]
+    row = HitRow(5, "a", 2, 1, 9, "text", "src.txt", {"k": 1})
+    (fast,) = row_hits([row, None], [0.5, 0.1], [0.5, 0.9], None, None)
     slow = Hit("a", 0.5, 0.5, "text", "src.txt", 1, 9, 2, {"k": 1})
     assert type(fast) is Hit and fast == slow and repr(fast) == repr(slow)
     assert (fast.explanation, fast.chunk_id, fast.others) == (None, None, ())
     assert pickle.loads(pickle.dumps(fast)) == slow
-    assert row_hits([5], [0.5], [0.5], rows, 0.6, None) == []  # type: ignore[arg-type]
-    assert row_hits([5], [math.nan], [math.nan], rows, None, 0.4) == []  # type: ignore[arg-type]
-    assert len(row_hits([5], [math.nan], [math.nan], rows, None, None)) == 1  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.score = 1.0  # type: ignore[misc]
+    assert dataclasses.replace(fast, score=0.25) == Hit("a", 0.25, 0.5, "text", "src.txt", 1, 9, 2,
+                                                        {"k": 1})
+    assert row_hits([row], [0.5], [0.5], 0.6, None) == []
+    assert row_hits([row], [math.nan], [math.nan], None, 0.4) == []
+    assert len(row_hits([row], [math.nan], [math.nan], None, None)) == 1
 
 
 def test_explanation_dicts_are_asdicts() -> None:
@@ -184,18 +190,73 @@ def test_explanation_dicts_are_asdicts() -> None:
     cases = [
         Explanation("vector", 0.5, dense_score=0.5, dense_rank=1),
         Explanation("vector", 0.5, reranker={}, token_importance=[]),
-        Explanation("hybrid", 0.7, 0.6, 2, 3.1, 1, {"cat": 1.2}, ["cat"],
-                    FusionExplanation("convex", 0.7, weights={"vector": 0.7}), {"a": 1},
-                    {"mmr": 0.5}, [("cat", 0.25)], False),
     ]
-    for e in cases:
+    for e in cases:  # nothing nested: the shortcut must build what asdict builds
         d = e.to_dict()
         want = dataclasses.asdict(e)
-        want["fusion"] = {} if e.fusion is None else e.fusion.to_dict()  # the wire's shape
-        if e.token_importance is not None:
-            want["token_importance"] = [{"token": t, "importance": v}
-                                        for t, v in e.token_importance]
+        want["fusion"] = {}  # the wire's shape for "no fusion"
         assert d == want and json.dumps(d) == json.dumps(want)
+    # Everything nested (the asdict branch): the wire's dict written out by hand, key order
+    # included, not rebuilt the way to_dict builds it (importances rounded to 6 places).
+    e = Explanation("hybrid", 0.7, 0.6, 2, 3.1, 1, {"cat": 1.2}, ["cat"],
+                    FusionExplanation("convex", 0.7, weights={"vector": 0.7}), {"a": 1},
+                    {"mmr": 0.5}, [("cat", 0.2500004)], False)
+    cases.append(e)
+    want = {
+        "mode": "hybrid", "score": 0.7, "dense_score": 0.6, "dense_rank": 2,
+        "bm25_score": 3.1, "keyword_rank": 1, "matched_terms": {"cat": 1.2},
+        "query_terms": ["cat"],
+        "fusion": {"method": "convex", "raw_score": 0.7, "rrf_k": None, "ranks": {}, "raw": {},
+                   "parts": {}, "weights": {"vector": 0.7}, "keyword_strength": None,
+                   "formula": ""},
+        "filter": {"a": 1}, "reranker": {"mmr": 0.5},
+        "token_importance": [{"token": "cat", "importance": 0.25}], "terms_recorded": False,
+    }
+    assert json.dumps(e.to_dict()) == json.dumps(want)
+    for e in cases:
+        d = e.to_dict()
         d["matched_terms"]["x"] = 1.0
         d["query_terms"].append("x")
         assert "x" not in e.matched_terms and "x" not in e.query_terms
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_columns_are_the_hits_in_columns(tmp_path: Path, metric: str) -> None:
+    """``search_vectors(include=[...])``: with nothing cut (the flat C-level pass of
+    ``results.query_result``) and with a threshold that cuts (the per-row path), every column
+    holds what the Hits of the same search hold, in their order; ids only likewise."""
+    base = _vectors(N, 7)
+    queries = _vectors(40, 8)
+    with _open(tmp_path / "db", metric, base) as db:
+        col = db.get_collection("c")
+        inc = ["documents", "metadatas", "scores", "distances"]
+        lasts = sorted(r[-1].score for r in col.search_vectors(queries, k=9))
+        cut = lasts[len(lasts) // 2]  # cuts the tail of about half the rows
+        for kw in ({}, {"min_score": cut}):
+            hits = col.search_vectors(queries, k=9, **kw)  # type: ignore[arg-type]
+            cols = col.search_vectors(queries, k=9, include=inc, **kw)  # type: ignore[arg-type]
+            assert list(cols) == ["ids", *inc]
+            assert cols["ids"] == [[h.id for h in r] for r in hits]
+            assert cols["documents"] == [[h.text for h in r] for r in hits]
+            assert cols["metadatas"] == [[h.metadata for h in r] for r in hits]
+            assert cols["scores"] == [[h.score for h in r] for r in hits]
+            assert cols["distances"] == [[h.distance for h in r] for r in hits]
+            ids = col.search_vectors(queries, k=9, include=[], **kw)  # type: ignore[arg-type]
+            assert ids == {"ids": cols["ids"]}
+        lens = {len(r) for r in col.search_vectors(queries, k=9, min_score=cut)}
+        assert len(lens) > 1 and 9 in lens  # the threshold really cut some rows, not all
+
+
+def test_k_beyond_the_collection(tmp_path: Path) -> None:
+    """A k larger than the index (padded rows: label -1) on the lean path: every stored
+    chunk once, the general path's answer; the same for the columns."""
+    base = _vectors(6, 9)
+    with _open(tmp_path / "db", "cosine", base) as db:
+        col = db.get_collection("c")
+        col.search_vector(base[0])
+        fast = lean.search_one(col.parts, base[1], 10, None, None)
+        assert fast is not None and len(fast) == 6
+        assert fast == col.search_vectors(base[1:2], k=10)[0]
+        assert fast == col.search_vector(base[1], k=1000)
+        cols = col.search_vectors(base[1:3], k=10, include=["documents"])
+        assert [len(r) for r in cols["documents"]] == [6, 6]

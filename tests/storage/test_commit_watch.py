@@ -72,3 +72,29 @@ def test_the_cached_head_follows_other_connections(tmp_path: Path) -> None:
                 ).fetchone()[0]
             assert heads[-1] == fresh
         assert heads == sorted(set(heads))
+
+
+def test_the_map_reads_what_pread_reads(tmp_path: Path) -> None:
+    """``stamp()`` reads the header out of a map of the file's first page (no system call);
+    after every kind of commit it holds the bytes a ``pread`` of the file returns, and after
+    close it says nothing (then every head read is a query)."""
+    path = tmp_path / "x.sqlite"
+    conn = sq.connect(path)
+    try:
+        watch = conn.watch
+        assert watch is not None and watch._map is not None  # mapped on this platform
+        conn.execute("CREATE TABLE t (x)")
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+                "c.execute('INSERT INTO t VALUES (4)'); c.close()")
+        seen = set()
+        for i in range(4):
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+            seen.add(watch.stamp())
+            assert watch.stamp() == watch._pread()
+            subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+            seen.add(watch.stamp())
+            assert watch.stamp() == watch._pread()
+        assert len(seen) == 8  # every commit, own or another process's, moved it
+    finally:
+        conn.close()
+    assert watch.stamp() is None and watch._map is None

@@ -31,11 +31,12 @@ from typing import Any
 
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import row_hits
-from akindb.core.topk import to_distance
 from akindb.core.vectors import one_query, unit_query
 from akindb.retrieval.request import check_threshold
 from akindb.storage.sqlite import translate
 from akindb.types import Hit, Metric
+
+_COSINE = Metric.COSINE
 
 
 def search_one(
@@ -45,37 +46,42 @@ def search_one(
     min_score: Any,
     max_distance: Any,
 ) -> list[Hit] | None:
-    """Hits for one query vector without a filter, or None: take the general path."""
+    """Hits for one query vector without a filter, or None: take the general path.
+
+    Every step is a plain attribute read, a C call or one of four Python calls (the query
+    check, the index search, the head read, the Hits): after the graph walk has pushed the
+    interpreter's working set out of the CPU caches, each further frame or numpy call costs
+    1-3 µs here (issue 14, docs/benchmarks.md "Read path, part 3")."""
     if type(k) is not int or k < 1:
         return None  # the general path raises the error
     if min_score is not None or max_distance is not None:
         min_score = check_threshold("min_score", min_score)
         max_distance = check_threshold("max_distance", max_distance)
-    dim, metric = parts.dim, parts.metric
-    if metric is Metric.COSINE:
-        q = unit_query(vector, dim)  # checked and normalised in one pass
-        if q is None:
-            return None
-        raw = vector.reshape(1, dim)
-    else:
-        q = raw = one_query(vector, dim)
-        if q is None:
-            return None
-    found = parts.live.search_ready(q, k, raw)
+    config = parts.config
+    metric = config.metric
+    # cosine: checked and normalised in one pass
+    q = unit_query(vector, config.dim) if metric is _COSINE else one_query(vector, config.dim)
+    if q is None:
+        return None
+    # The monitor re-runs a sample exactly: the unit query is the same query under cosine.
+    found = parts.live.search_ready(q, k, q)
     if found is None:
         return None
     labels, scores, seq = found
+    labs = labels.tolist()[0]
     store = parts.store
-    labs = labels[0].tolist()
     try:
         with parts.lock:
             if store.head_seq() != seq:
                 return None  # a write since: the general path catches up and searches again
-            rows = parts.rows.reader_at_head(store).rows([x for x in labs if x >= 0])
+            rows = parts.rows.cached(labs)
+            if rows is None:  # a row not in memory yet (or label -1): SQLite, then cached
+                by_id = parts.rows.reader_at_head(store).rows([x for x in labs if x >= 0])
+                rows = [by_id.get(x) for x in labs]
+                if len(by_id) != len({x for x in labs if x >= 0}):
+                    return None  # a row not found: the general path decides
     except sqlite3.Error as exc:
         raise translate(exc, parts.db_file) from exc
-    if len(rows) < len(labs) and len(rows) != len({x for x in labs if x >= 0}):
-        return None  # a row not found: the general path decides
-    sc = scores[0]
-    return row_hits(labs, sc.tolist(), to_distance(sc, metric).tolist(), rows, min_score,
-                    max_distance)
+    # to_distance, inline: float32 in, float32 out (1 - s for cosine, -s otherwise)
+    dists = 1.0 - scores if metric is _COSINE else -scores
+    return row_hits(rows, scores.tolist()[0], dists.tolist()[0], min_score, max_distance)

@@ -282,7 +282,9 @@ class LiveIndex:
             if index is None or not self._ready or self._unsaved_ops >= SAVE_AFTER_OPS:
                 return None
             seq = self._seq  # set with the index's contents, under the write lock
-            labels, scores = index.search(prepped, max(1, min(k, len(index))))
+            # A small k goes as it is (an index pads what it cannot fill); a big one is capped
+            # at the index size first, so it allocates nothing huge (one call fewer per query).
+            labels, scores = index.search(prepped, k if k <= 256 else max(1, min(k, len(index))))
         finally:
             rw.release_read()
         if self.monitor is not None:

@@ -79,6 +79,19 @@ class RowCache:
         (``collection.lean``): ``reader``'s own head read would repeat it."""
         return RowReader(self, store, self.max_rows > 0)
 
+    def cached(self, chunk_ids: list[int]) -> list[HitRow | None] | None:
+        """The rows of ``chunk_ids`` in their order when every one is in memory, else None
+        (read through ``reader_at_head`` then). For ``collection.lean``, under the database
+        lock, after a head read equal to the searched position (as ``reader_at_head``): one
+        C-level pass, no reader object (the lean path's hot case)."""
+        if self.max_rows <= 0:
+            return None
+        rows = list(map(self._rows.get, chunk_ids))
+        if None in rows:
+            return None
+        self.hits += len(rows)
+        return rows
+
     def _put(self, rows: dict[int, HitRow]) -> None:
         if self.max_rows <= 0 or not rows:
             return

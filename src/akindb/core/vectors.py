@@ -76,17 +76,24 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
 
 
 def _one_row(vector: Any, dim: int) -> F32 | None:
-    """The query's ``(dim,)`` row when it is a C-contiguous float32 ndarray of shape ``(dim,)``
-    or ``(1, dim)`` (a view, no copy), else None: the shape test ``one_query`` and
-    ``unit_query`` share."""
-    if type(vector) is not np.ndarray or vector.dtype != _F32 or not vector.flags.c_contiguous:
+    """The query's ``(dim,)`` row when it is a float32 ndarray of shape ``(dim,)`` or
+    ``(1, dim)`` whose row is contiguous (a view, no copy), else None: the shape test
+    ``one_query`` and ``unit_query`` share. Attribute reads and tuple compares only (no
+    ``flags`` object, no dtype comparison in the common case): it runs on every query, right
+    after a graph walk has pushed the interpreter's working set out of the CPU caches."""
+    if type(vector) is not np.ndarray:
         return None
-    if vector.shape == (dim,):
-        return vector
-    if vector.shape == (1, dim):
-        row: F32 = vector[0]
-        return row
-    return None
+    dt = vector.dtype
+    if dt is not _F32 and dt != _F32:  # numpy's float32 descriptor is a shared singleton
+        return None
+    shape = vector.shape
+    if shape == (dim,):
+        row: F32 = vector
+    elif shape == (1, dim):
+        row = vector[0]
+    else:
+        return None
+    return row if row.strides == _ROW_STRIDES else None
 
 
 def one_query(vector: Any, dim: int) -> F32 | None:
@@ -121,17 +128,35 @@ def unit_query(vector: Any, dim: int) -> F32 | None:
     >>> unit_query(np.array([3, 4], np.float32), 2).tolist()
     [[0.6000000238418579, 0.800000011920929]]
     """
-    row = _one_row(vector, dim)
-    if row is None:
+    # _one_row, inline (one frame fewer on every cosine query)
+    if type(vector) is not np.ndarray:
         return None
-    norm = np.sqrt(np.add.reduce(row * row))
-    if not 0.0 < float(norm) < math.inf:  # NaN fails both comparisons
+    dt = vector.dtype
+    if dt is not _F32 and dt != _F32:
         return None
-    out: F32 = (row / norm).reshape(1, dim)
+    shape = vector.shape
+    if shape == (dim,):
+        row: F32 = vector
+    elif shape == (1, dim):
+        row = vector[0]
+    else:
+        return None
+    if row.strides != _ROW_STRIDES:
+        return None
+    ss = float(_sum(row * row))  # float32 pairwise sum, as normalize_rows: NaN/inf/0 show here
+    if not 0.0 < ss < math.inf:  # NaN fails both comparisons
+        return None
+    # Same bits as normalize_rows' ``x / np.sqrt(ss32)``: a double sqrt of a float32 value
+    # rounded to float32 is the correctly rounded float32 sqrt (53 >= 2 * 24 + 2 bits), and a
+    # Python float divides a float32 array in float32 (NEP 50). Four numpy calls, not seven.
+    out: F32 = _divide(row, math.sqrt(ss)).reshape(1, dim)
     return out
 
 
 _F32 = np.dtype(np.float32)
+_ROW_STRIDES = (4,)
+_sum = np.add.reduce
+_divide = np.divide
 
 
 def normalize_rows(x: F32) -> F32:

@@ -55,11 +55,19 @@ _BODY = struct.Struct("<QQ")
 
 
 def _faiss() -> Any:
+    global _swig_ptr
     try:
         import faiss
     except ImportError:
         raise MissingExtraError("ann", "the 'hnsw' index") from None
+    _swig_ptr = faiss.swig_ptr
     return faiss
+
+
+_swig_ptr: Any = None
+"""``faiss.swig_ptr`` once faiss is imported (every ``HnswIndex`` was made through
+``_faiss()``): the one-query search calls the engine's C entry point with it."""
+_F32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +261,22 @@ class HnswIndex(ApproxIndex):
 
     def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
         nq = len(queries)
+        if (nq == 1 and allowed is None and 0 < k <= self._live == self._n
+                and queries.dtype is _F32 and queries.shape[1] == self.dim
+                and queries.strides[1] == 4):
+            # One contiguous float32 query, no tombstones (every lean single query), and
+            # nothing around the graph walk (bench/latency.py, on the loaded 2-core VM): faiss's
+            # C entry point directly (its Python wrapper's checks and conversions cost ~3 µs
+            # right after a walk); a row it could not fill (slot -1, rare) is looked for in a
+            # 10-element list, not with ``slots.min()`` (a Python-level numpy wrapper, ~5 µs).
+            # Such a row takes the full path below.
+            dist = np.empty((1, k), np.float32)
+            slots = np.empty((1, k), np.int64)
+            sp = _swig_ptr
+            self._f.search_c(1, sp(queries), k, sp(dist), sp(slots), None)
+            if -1 not in slots.tolist()[0]:
+                scores = self._to_scores(dist) if self.metric is Metric.L2 else dist
+                return self._labels[slots], scores
         k = max(int(k), 0)
         if self._live == 0 or k == 0 or nq == 0:
             return _empty(nq, k)
