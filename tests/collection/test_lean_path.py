@@ -56,6 +56,16 @@ def test_lean_answers_equal_the_general_path(tmp_path: Path, metric: str) -> Non
             assert col.search_vector(q, k=7, min_score=cut) == general[:4]
             far = general[2].distance
             assert col.search_vector(q, k=7, max_distance=far) == general[:3]
+            # exact=True: the exact index beside the graph, on the lean path too
+            exact = col.search_vectors(q[None, :], k=7, exact=True)[0]
+            fast = lean.search_one(col.parts, q, 7, None, None, True)
+            assert fast is not None and fast == exact
+            assert [h.score for h in fast] == [h.score for h in exact]
+            assert [h.distance for h in fast] == [h.distance for h in exact]
+            assert col.search_vector(q, k=7, exact=True) == exact
+            assert col.search_vector(q, k=7, exact=1) == exact  # type: ignore[arg-type]
+            cut = exact[4].score
+            assert col.search_vector(q, k=7, exact=True, min_score=cut) == exact[:5]
 
 
 def test_bad_input_gets_the_general_paths_errors(tmp_path: Path) -> None:
@@ -96,6 +106,7 @@ def test_a_write_by_another_connection_is_seen_by_the_next_search(tmp_path: Path
             col2.delete([f"d{i}"])
             hits = col.search_vector(base[i], k=3)
             assert f"d{i}" not in {h.id for h in hits}
+            assert f"d{i}" not in {h.id for h in col.search_vector(base[i], k=3, exact=True)}
             col2.add(texts=["fresh"], ids=[f"new{i}"], vectors=base[i : i + 1])
             assert col.search_vector(base[i], k=1)[0].id == f"new{i}"
 

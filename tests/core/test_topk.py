@@ -64,3 +64,24 @@ def test_flat_filter_and_remove() -> None:
     idx.remove(np.array([0], dtype=np.int64))
     lab, _ = idx.search(mat[:1], 1)
     assert lab[0][0] != 0 and len(idx) == 99
+
+
+def test_one_row_fast_path_is_the_batch_answer() -> None:
+    """``top_k`` on one row (the exact single query's own steps) answers what the batch path
+    answers for that row: same labels, same scores, same tie order, NaN included."""
+    rng = np.random.default_rng(0)
+    for trial in range(3000):
+        n = int(rng.integers(2, 60))
+        k = int(rng.integers(1, n + 3))
+        if trial % 3 == 0:
+            row = rng.normal(size=n).astype(np.float32)
+        elif trial % 3 == 1:
+            row = rng.integers(0, 4, size=n).astype(np.float32)  # runs of ties at the cut
+        else:
+            row = np.round(rng.normal(size=n), 1).astype(np.float32)
+        row[rng.random(n) < 0.05] = np.nan if trial % 7 == 0 else row[0]
+        one_i, one_s = top_k(row[None], k)
+        two_i, two_s = top_k(np.vstack([row, row]), k)  # nq == 2: the general path
+        assert one_i.dtype == np.int64 and one_s.dtype == np.float32
+        assert np.array_equal(one_i, two_i[:1])
+        assert np.array_equal(one_s, two_s[:1], equal_nan=True)

@@ -323,8 +323,8 @@ class Collection:
         exact: bool = False,
     ) -> list[Hit]:
         """Search with a precomputed query vector."""
-        if where is None and not exact:
-            hits = search_one(self._parts, vector, k, min_score, max_distance)
+        if where is None and (exact is False or exact is True):
+            hits = search_one(self._parts, vector, k, min_score, max_distance, exact)
             if hits is not None:
                 return hits
         return self.search_vectors(

@@ -3,8 +3,8 @@
 The general path (``vector_search.search_vectors`` -> ``snapshot.consistent_search``) reads
 the log head twice per query (once to catch the index up, once before serving cached rows)
 and builds closures, context managers and batch-shaped arrays around a one-row search. For
-the common case (a float32 query, no ``where``, not ``exact``) this module does the same work
-with one head read and nothing else around the engine call (issue 14: single
+the common case (a float32 query, no ``where``; ``exact`` or not) this module does the same
+work with one head read and nothing else around the engine call (issue 14: single
 ``search_vector`` with text + metadata against raw faiss ids-only, same graph):
 
 1. ``core.vectors.one_query`` checks the query in one pass (no copy);
@@ -45,8 +45,10 @@ def search_one(
     k: Any,
     min_score: Any,
     max_distance: Any,
+    exact: bool = False,
 ) -> list[Hit] | None:
-    """Hits for one query vector without a filter, or None: take the general path.
+    """Hits for one query vector without a filter, or None: take the general path. With
+    ``exact``, from the exact index (``LiveIndex.search_ready``).
 
     Every step is a plain attribute read, a C call or one of four Python calls (the query
     check, the index search, the head read, the Hits): after the graph walk has pushed the
@@ -59,12 +61,17 @@ def search_one(
         max_distance = check_threshold("max_distance", max_distance)
     config = parts.config
     metric = config.metric
-    # cosine: checked and normalised in one pass
-    q = unit_query(vector, config.dim) if metric is _COSINE else one_query(vector, config.dim)
-    if q is None:
-        return None
-    # The monitor re-runs a sample exactly: the unit query is the same query under cosine.
-    found = parts.live.search_ready(q, k, q)
+    dim = config.dim
+    if metric is _COSINE:
+        q = unit_query(vector, dim)  # checked and normalised in one pass
+        if q is None:
+            return None
+        raw = vector.reshape(1, dim)  # what the recall monitor records, as given
+    else:
+        q = raw = one_query(vector, dim)
+        if q is None:
+            return None
+    found = parts.live.search_ready(q, k, raw, exact)
     if found is None:
         return None
     labels, scores, seq = found

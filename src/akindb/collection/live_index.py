@@ -266,13 +266,16 @@ class LiveIndex:
             self.monitor.offer(queries, k, allowed, labels)
         return labels, scores, seq
 
-    def search_ready(self, prepped: F32, k: int, queries: F32) -> tuple[I64, F32, int] | None:
+    def search_ready(
+        self, prepped: F32, k: int, queries: F32, exact: bool = False
+    ) -> tuple[I64, F32, int] | None:
         """The lean path's search (``collection.lean``): the loaded index as it stands, not
         caught up, and the log position it holds; the caller reads the log head afterwards and
         uses the answer only if it still equals that position (no write since, here or in
         another process), else takes ``search_at``. That saves ``get()``'s head read and the
         database lock before the search. None (nothing searched) when the index is not loaded,
-        has work pending (``ready()``, a save) or a writer holds or awaits the index lock.
+        has work pending (``ready()``, a save) or a writer holds or awaits the index lock, and
+        with ``exact`` when no exact index was made beside an approximate one yet.
         ``prepped`` is ``prep(queries)`` (the caller may have fused it with validation)."""
         rw = self._rw
         if not rw.try_read():
@@ -281,13 +284,17 @@ class LiveIndex:
             index = self._index
             if index is None or not self._ready or self._unsaved_ops >= SAVE_AFTER_OPS:
                 return None
+            if exact and isinstance(index, ApproxIndex):
+                index = self._exact  # kept in step with the log like the index (``_apply``)
+                if index is None:
+                    return None
             seq = self._seq  # set with the index's contents, under the write lock
             # A small k goes as it is (an index pads what it cannot fill); a big one is capped
             # at the index size first, so it allocates nothing huge (one call fewer per query).
             labels, scores = index.search(prepped, k if k <= 256 else max(1, min(k, len(index))))
         finally:
             rw.release_read()
-        if self.monitor is not None:
+        if self.monitor is not None and not exact:
             self.monitor.offer(queries, k, None, labels)
         return labels, scores, seq
 

@@ -86,6 +86,15 @@ class FlatIndex(VectorIndex):
     def search(self, queries: F32, k: int, allowed: I64 | None = None) -> tuple[I64, F32]:
         nq = len(queries)
         k = max(int(k), 0)
+        n = self._n
+        if nq == 1 and allowed is None and 0 < k <= n:
+            # One query, no filter (every exact single search): one scan, no padded arrays
+            # to fill and copy out of (bench/latency.py, flat ÷ numpy).
+            sq = self._sq_norms() if self.metric is Metric.L2 else None
+            with _SCAN:
+                sc = scores(self._vecs[:n], queries, self.metric, sq)
+                idx, best = top_k(sc, k)
+            return self._labels[idx], best
         out_l = np.full((nq, k), -1, dtype=np.int64)
         out_s = np.full((nq, k), -np.inf, dtype=np.float32)
         if self._n == 0 or k == 0 or nq == 0:
