@@ -102,6 +102,14 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
     qv = [qs[i] for i in range(len(qs))]
     n = len(qs)
 
+    def search_read(b: np.ndarray, k: int) -> None:
+        """``search_vector`` and every hit's text, metadata and score read: a result type
+        that built its fields lazily would pay here, not hide the cost (issue 14)."""
+        for h in col.search_vector(b, k=k):
+            h.text, h.metadata, h.score  # noqa: B018
+
+    ak_call: list[Any] = [col.search_vector]
+
     def interleaved() -> tuple[float, float, float, float]:
         """Raw and akindb alternate query by query, which goes first alternating too (the
         second one finds the graph's pages warm): load swings on a shared machine hit both
@@ -109,10 +117,11 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
         CPU seconds (``thread_time``: not inflated by waiting for a core on a busy machine)."""
         tr = ta = cr = ca = 0.0
         clock, cpu = time.perf_counter, time.thread_time
+        search = ak_call[0]
         for i, (a, b) in enumerate(zip(q1, qv, strict=True)):
             if i % 2:
                 c0, t0 = cpu(), clock()
-                col.search_vector(b, k=K)
+                search(b, k=K)
                 t1, c1 = clock(), cpu()
                 f.search(a, K)
                 t2, c2 = clock(), cpu()
@@ -121,7 +130,7 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
                 c0, t0 = cpu(), clock()
                 f.search(a, K)
                 t1, c1 = clock(), cpu()
-                col.search_vector(b, k=K)
+                search(b, k=K)
                 t2, c2 = clock(), cpu()
                 tr, cr, ta, ca = tr + t1 - t0, cr + c1 - c0, ta + t2 - t1, ca + c2 - c1
         return tr, ta, cr, ca
@@ -136,6 +145,9 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
 
     out: dict[str, Any] = {"ef": ef}
     passes_of("")
+    ak_call[0] = search_read
+    passes_of("_read")
+    ak_call[0] = col.search_vector
     # The recall monitor (1 % of queries re-run exactly in a background thread, its estimate
     # written to SQLite) is on by default; the same figure with it off says what it costs.
     monitor, live.monitor = live.monitor, None
@@ -160,95 +172,110 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
     return out
 
 
-def stages(col: Any, qv: list[np.ndarray]) -> dict[str, float]:
-    """Where one ``search_vector`` goes, stage by stage (µs per query, best of 3)."""
+def rotated(named: list[tuple[str, Any]], n: int, passes: int = 5) -> dict[str, float]:
+    """CPU µs per query of each stage (``fn(i)`` for query ``i``), the stages rotated query by
+    query so each runs after a graph walk or a scan as in a real search (a stage timed in a
+    loop of its own finds its code and data in the CPU caches, and under-reads 2-4x); the
+    calling thread's CPU time (``thread_time``: not inflated by waiting for a core on a busy
+    machine; BLAS worker threads are not in it); median of ``passes`` after one warm pass.
+    Each stage is timed alone, so the rows do not add up exactly."""
+    cpu = time.thread_time_ns
+    fns = [fn for _, fn in named]
+    m = len(fns)
+    runs: list[list[int]] = []
+    for _ in range(passes + 1):
+        acc = [0] * m
+        for i in range(n):
+            for j in range(m):
+                s = (i + j) % m
+                c0 = cpu()
+                fns[s](i)
+                acc[s] += cpu() - c0
+        runs.append(acc)
+    return {name: round(statistics.median(r[s] for r in runs[1:]) / n / 1e3, 1)
+            for s, (name, _) in enumerate(named)}
+
+
+def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
+           base: np.ndarray | None = None) -> dict[str, float]:
+    """Where one ``search_vector`` goes, stage by stage (``rotated``): the HNSW graph, or with
+    ``exact`` the flat index kept beside it against numpy over ``base``. Stages a tree lacks
+    (an older akindb on ``PYTHONPATH``) are left out."""
     from akindb.collection import results
     from akindb.core.vectors import as_matrix
 
     parts = col.parts
     live = parts.live
-    idx = live.get()
-    f = idx._f
-    n = len(qv)
-    has_at = hasattr(live, "search_at")
-    mats = [as_matrix(q, parts.dim, parts.metric, what="q") for q in qv]
-    got: list[Any] = []
+    idx = live.exact_index() if exact else live.get()
+    dim, metric = parts.dim, parts.metric
+    units = [live.prep(as_matrix(q, dim, metric)) for q in qv]
+    found = [idx.search(u, K) for u in units]
+    seq = live.seq if hasattr(live, "seq") else live._seq
+    with parts.lock:
+        rows_of = [parts.rows.reader(parts.store, seq).rows(lab[0].tolist()) for lab, _ in found]
+    named: list[tuple[str, Any]] = []
+    if exact:
+        assert base is not None
+        mat = idx.vectors() if hasattr(idx, "vectors") else None
 
-    def t_validate() -> None:
-        for q in qv:
-            as_matrix(q, parts.dim, parts.metric, what="q")
+        def t_numpy(i: int) -> None:
+            sc = base @ qv[i]
+            p = np.argpartition(-sc, K)[:K]
+            p[np.argsort(-sc[p])]
 
-    def t_faiss() -> None:
-        for m in mats:
-            f.search(m, K)
-
-    def t_index() -> None:
-        got.clear()
-        for m in mats:
-            got.append(live.search_at(m, K) if has_at else (*live.search(m, K), live.seq))
-
-    def t_rows() -> None:
-        for lab, _, seq in got:
-            ids = lab[lab >= 0].tolist()
-            with parts.lock:
-                if has_at:
-                    parts.rows.reader(parts.store, seq).rows(ids)
-                else:
-                    parts.store.hit_rows(ids)
-
-    rows_of = []
-    t_index()
-    for lab, _, seq in got:
-        with parts.lock:
-            rows_of.append(parts.rows.reader(parts.store, seq).rows(lab[0].tolist()) if has_at
-                           else parts.store.hit_rows(lab[0].tolist()))
-
-    def t_hits() -> None:
-        for (lab, sc, _), rows in zip(got, rows_of, strict=True):
-            results.hits_from_rows(lab, sc, rows, parts.metric, None, None)
-
-    def t_head() -> None:
-        for _ in range(n):
-            with parts.lock:
-                parts.store.head_seq()
-
-    def t_total() -> None:
-        for q in qv:
-            col.search_vector(q, k=K)
-
-    named = [("validate + as_matrix", t_validate), ("raw faiss walk", t_faiss),
-             ("index wrapper incl. faiss + log-head check", t_index),
-             ("hit rows (10 per query)", t_rows), ("Hit objects", t_hits),
-             ("one log-head check (SQL max; cached behind the WAL-index header if lean)",
-              t_head),
-             ("search_vector total", t_total)]
-    if hasattr(live, "search_ready"):  # the lean path (collection/lean.py)
+        named.append(("numpy matmul + argpartition (reference)", t_numpy))
+        if mat is not None:
+            named.append(("the scan alone (matmul)", lambda i: units[i] @ mat.T))
+    else:
+        f = idx._f
+        named.append(("raw faiss walk, same graph (reference)", lambda i: f.search(units[i], K)))
+    try:
         from akindb.core.vectors import unit_query
 
-        def t_unit() -> None:
-            for q in qv:
-                unit_query(q, parts.dim)
+        named.append(("validate + normalise (one pass)", lambda i: unit_query(qv[i], dim)))
+    except ImportError:
+        named.append(("validate + normalise", lambda i: as_matrix(qv[i], dim, metric)))
+    named.append(("index search (exact index)" if exact else "index search (graph walk incl.)",
+                  lambda i: idx.search(units[i], K)))
+    if hasattr(live, "search_ready") and not exact:
+        named.append(("search_ready: read lock + index search + monitor hook",
+                      lambda i: live.search_ready(units[i], K, units[i])))
 
-        units = [unit_query(q, parts.dim) for q in qv]
+    def t_head(i: int) -> None:
+        with parts.lock:
+            parts.store.head_seq()
 
-        def t_ready() -> None:
-            for u, m in zip(units, mats, strict=True):
-                live.search_ready(u, K, m)
+    named.append(("log-head check (under the database lock)", t_head))
+    labs = [lab[0].tolist() for lab, _ in found]
+    if hasattr(parts.rows, "cached"):
+        named.append(("hit rows (10, from the row cache)", lambda i: parts.rows.cached(labs[i])))
+    else:
+        named.append(("hit rows (10, from the row cache)",
+                      lambda i: parts.rows.reader_at_head(parts.store).rows(labs[i])))
+    try:
+        results.row_hits([None], [0.0], [0.0], None, None)
 
-        def t_rows_at_head() -> None:
-            for lab, _, _ in got:
-                ids = lab[lab >= 0].tolist()
-                with parts.lock:
-                    parts.rows.reader_at_head(parts.store).rows(ids)
+        def t_hits(i: int) -> None:
+            sc = found[i][1]
+            di = 1.0 - sc if metric.value == "cosine" else -sc
+            rows = [rows_of[i].get(x) for x in labs[i]]
+            results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None)
+    except TypeError:  # an older tree: row_hits(labels, scores, distances, rows, ...)
+        def t_hits(i: int) -> None:
+            lab, sc = found[i]
+            results.hits_from_rows(lab, sc, rows_of[i], metric, None, None)
 
-        named[1:1] = [("lean: validate + normalise in one pass", t_unit),
-                      ("lean: index search as it stands (search_ready)", t_ready),
-                      ("lean: hit rows, head already checked", t_rows_at_head)]
-    out = {}
-    for name, fn in named:
-        fn()
-        out[name] = round(_best(fn) / n * 1e6, 1)
-    return out
+    named.append(("Hit objects (10) incl. distances", t_hits))
+    named.append(("search_vector total", lambda i: col.search_vector(qv[i], k=K, exact=exact)))
+
+    def t_read(i: int) -> None:
+        for h in col.search_vector(qv[i], k=K, exact=exact):
+            h.text, h.metadata, h.score  # noqa: B018
+
+    named.append(("search_vector total, every hit's text + metadata read", t_read))
+    for _, fn in named:
+        fn(0)
+    return rotated(named, len(qv), passes=3 if exact else 5)
 
 
 def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:
@@ -258,23 +285,33 @@ def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:
     col.search_vector(qv[0], k=K, exact=True)
     clock = time.perf_counter
     passes = []
-    for _ in range(3):
+
+    def ak(q: np.ndarray) -> None:
+        col.search_vector(q, k=K, exact=True)
+
+    def ref(q: np.ndarray) -> None:
+        s = base @ q
+        p = np.argpartition(-s, K)[:K]
+        p[np.argsort(-s[p])]
+
+    for _ in range(5):
         ta = tn = 0.0
-        for q in qv:
+        for i, q in enumerate(qv):
+            # which goes first alternates: the second finds the matrix warm in the caches
+            first, second = (ak, ref) if i % 2 else (ref, ak)
             t0 = clock()
-            col.search_vector(q, k=K, exact=True)
+            first(q)
             t1 = clock()
-            s = base @ q
-            p = np.argpartition(-s, K)[:K]
-            p[np.argsort(-s[p])]
+            second(q)
             t2 = clock()
-            ta += t1 - t0
-            tn += t2 - t1
+            ta += (t1 - t0) if first is ak else (t2 - t1)
+            tn += (t2 - t1) if first is ak else (t1 - t0)
         passes.append((ta, tn))
     a = statistics.median(x[0] for x in passes) / len(qv) * 1e6
     b = statistics.median(x[1] for x in passes) / len(qv) * 1e6
     return {"ak_exact_us": a, "numpy_us": b,
-            "ratio": statistics.median(x[1] / x[0] for x in passes)}
+            "ratio": statistics.median(x[1] / x[0] for x in passes),
+            "stages_us": stages(col, qv, exact=True, base=base)}
 
 
 def text(col: Any, qtexts: list[str]) -> dict[str, Any]:

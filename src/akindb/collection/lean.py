@@ -50,10 +50,10 @@ def search_one(
     """Hits for one query vector without a filter, or None: take the general path. With
     ``exact``, from the exact index (``LiveIndex.search_ready``).
 
-    Every step is a plain attribute read, a C call or one of four Python calls (the query
-    check, the index search, the head read, the Hits): after the graph walk has pushed the
-    interpreter's working set out of the CPU caches, each further frame or numpy call costs
-    1-3 µs here (issue 14, docs/benchmarks.md "Read path, part 3")."""
+    Kept to plain attribute reads, C calls and a few Python calls (the query check, the
+    index search, the head read, the cached rows, the Hits): after the graph walk has pushed
+    the interpreter's working set out of the CPU caches, each further frame or numpy call
+    costs 1-5 µs here (issue 14, docs/benchmarks.md "Read path, part 3")."""
     if type(k) is not int or k < 1:
         return None  # the general path raises the error
     if min_score is not None or max_distance is not None:
