@@ -179,6 +179,11 @@ def query_result(
         keep &= scores >= min_score
     if max_distance is not None:
         keep &= dists <= max_distance
+    if keep.all():
+        flat = labels.ravel().tolist()
+        in_memory = reader.aligned(flat)  # the batch hot path: every row in the row cache
+        if in_memory is not None:
+            return _whole_rows(labels, flat, in_memory, scores, dists, include)
     wanted = set(labels[keep].tolist())
     rows: dict[int, HitRow] = {}
     docs: dict[int, str] = {}
@@ -194,32 +199,13 @@ def query_result(
         gone_out.update(gone)
     if gone:
         keep &= ~np.isin(labels, np.fromiter(gone, dtype=np.int64, count=len(gone)))
-    res: QueryResult = {"ids": []}
-    if keep.all():
-        # The batch hot path: nothing cut, so whole rows in C-level passes over one flat list
-        # of labels (map + attribute getters), cut into rows of k; no per-hit Python code.
+    if keep.all():  # every kept label has its row (or document id)
         flat = labels.ravel().tolist()
-        k = labels.shape[1]
-
-        def cut(col: list[Any]) -> list[list[Any]]:
-            if not k:
-                return [[] for _ in range(len(labels))]
-            return [col[i : i + k] for i in range(0, len(col), k)]
-
-        hit_rows: list[HitRow] = []
         if with_rows:
-            hit_rows = list(map(rows.__getitem__, flat))
-            res["ids"] = cut(list(map(_DOC_ID, hit_rows)))
-        else:
-            res["ids"] = cut(list(map(docs.__getitem__, flat)))
-        for name in include:
-            if name == "documents":
-                res["documents"] = cut(list(map(_TEXT, hit_rows)))
-            elif name == "metadatas":
-                res["metadatas"] = cut(list(map(_METADATA, hit_rows)))
-            else:
-                res[name] = (scores if name == "scores" else dists).tolist()  # type: ignore[literal-required]
-        return res
+            return _whole_rows(labels, flat, list(map(rows.__getitem__, flat)), scores, dists,
+                               include)
+        return _whole_rows(labels, flat, None, scores, dists, include, docs)
+    res: QueryResult = {"ids": []}
     lab_l = labels.tolist()
     sc_l, di_l, keep_l = scores.tolist(), dists.tolist(), keep.tolist()
     for name in include:
@@ -238,4 +224,33 @@ def query_result(
             res["documents"].append([rows[lab_l[r][j]].text for j in cols])
         if "metadatas" in res:
             res["metadatas"].append([rows[lab_l[r][j]].metadata for j in cols])
+    return res
+
+
+def _whole_rows(labels: Any, flat: list[int], hit_rows: list[HitRow] | None, scores: Any,
+                dists: Any, include: Sequence[str],
+                docs: dict[int, str] | None = None) -> QueryResult:
+    """``query_result`` when nothing is cut: the columns in C-level passes over one flat list
+    of labels (``map`` and attribute getters), cut into rows of k; no Python code per hit.
+    ``hit_rows``: each label's row, in order; or None and ``docs`` (ids only)."""
+    k = labels.shape[1]
+
+    def cut(col: list[Any]) -> list[list[Any]]:
+        if not k:
+            return [[] for _ in range(len(labels))]
+        return [col[i : i + k] for i in range(0, len(col), k)]
+
+    res: QueryResult = {}
+    if hit_rows is None:
+        assert docs is not None
+        res["ids"] = cut(list(map(docs.__getitem__, flat)))
+    else:
+        res["ids"] = cut(list(map(_DOC_ID, hit_rows)))
+    for name in include:
+        if name == "documents":
+            res["documents"] = cut(list(map(_TEXT, hit_rows or ())))
+        elif name == "metadatas":
+            res["metadatas"] = cut(list(map(_METADATA, hit_rows or ())))
+        else:
+            res[name] = (scores if name == "scores" else dists).tolist()  # type: ignore[literal-required]
     return res
