@@ -265,7 +265,7 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
             di = 1.0 - sc if metric.value == "cosine" else -sc
             rows = [rows_of[i].get(x) for x in labs[i]]
             results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None)
-    except TypeError:  # an older tree: row_hits(labels, scores, distances, rows, ...)
+    except (TypeError, AttributeError):  # an older tree: hits_from_rows(labels, scores, ...)
         def t_hits(i: int) -> None:
             lab, sc = found[i]
             results.hits_from_rows(lab, sc, rows_of[i], metric, None, None)
@@ -278,9 +278,14 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
             h.text, h.metadata, h.score  # noqa: B018
 
     named.append(("search_vector total, every hit's text + metadata read", t_read))
-    for _, fn in named:
-        fn(0)
-    return rotated(named, len(qv), passes=3 if exact else 5)
+    kept = []
+    for name, fn in named:
+        try:
+            fn(0)
+        except (AttributeError, TypeError):  # a stage an older tree lacks
+            continue
+        kept.append((name, fn))
+    return rotated(kept, len(qv), passes=3 if exact else 5)
 
 
 def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:
