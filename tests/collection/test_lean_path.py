@@ -82,6 +82,10 @@ def test_bad_input_gets_the_general_paths_errors(tmp_path: Path) -> None:
         nan[3] = np.nan
         with pytest.raises(InvalidVectorError, match="NaN"):
             col.search_vector(nan)
+        with pytest.raises(InvalidVectorError, match="NaN"):
+            col.search_vector(nan, exact=True)
+        with pytest.raises(InvalidArgumentError, match="k must be a positive integer"):
+            col.search_vector(base[0], k=0, exact=True)
         with pytest.raises(InvalidVectorError, match="all zeros"):
             col.search_vector(np.zeros(DIM, np.float32))
         with pytest.raises(InvalidVectorError, match="dimension"):

@@ -33,7 +33,8 @@ class _HitTwin:
     is filled here with plain slot stores, then becomes a ``Hit`` by ``__class__``
     assignment (allowed between classes of identical layout). 1.0 µs per hit against 4-5 µs
     through the frozen dataclass's ``__init__`` (``object.__setattr__`` per field);
-    single-query search builds ten per call."""
+    single-query search builds ten per call. ``row_hits`` skips even this ``__init__``
+    (``object.__new__`` and the stores inline: 0.4 µs a hit); ``new_hit`` uses it."""
 
     __slots__ = _HIT_FIELDS
 
