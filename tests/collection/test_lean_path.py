@@ -275,3 +275,40 @@ def test_k_beyond_the_collection(tmp_path: Path) -> None:
         assert fast == col.search_vector(base[1], k=1000)
         cols = col.search_vectors(base[1:3], k=10, include=["documents"])
         assert [len(r) for r in cols["documents"]] == [6, 6]
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "dot"])
+def test_one_query_paths_of_the_indexes_answer_as_the_batch(metric: str) -> None:
+    """``HnswIndex.search`` (faiss's C entry point, slot -1 looked for in a list) and
+    ``FlatIndex.search`` (one scan, no padded arrays) on one query: the labels and scores the
+    batch path gives for the same row (bit for bit for the graph; for the flat scan BLAS rounds
+    a one-row product apart from a batch's, as it did before this path); tombstones take
+    the general path."""
+    from akindb.index import hnsw
+    from akindb.index.flat import FlatIndex
+    from akindb.index.hnsw import HnswIndex
+    from akindb.types import Metric
+
+    m = Metric.parse(metric)
+    base = _vectors(N, 10)
+    if m is Metric.COSINE:
+        base = normalize_rows(base)
+    labels = np.arange(100, 100 + N, dtype=np.int64)
+    for index in (HnswIndex(DIM, m), FlatIndex(DIM, m)):
+        index.add(labels, base)
+        index.ready()
+        assert isinstance(index, FlatIndex) or hnsw._swig_ptr is not None  # C path in use
+        for q in _vectors(20, 11):
+            q1 = normalize_rows(q[None, :]) if m is Metric.COSINE else q[None, :]
+            one_l, one_s = index.search(q1, 8)
+            two_l, two_s = index.search(np.vstack([q1, q1]), 8)
+            assert np.array_equal(one_l, two_l[:1])
+            if isinstance(index, FlatIndex):
+                assert np.allclose(one_s, two_s[:1], rtol=1e-6, atol=1e-6)
+            else:
+                assert np.array_equal(one_s, two_s[:1])
+            assert one_l.dtype == np.int64 and one_s.dtype == np.float32
+        index.remove(labels[:5])
+        index.ready()
+        got, _ = index.search(normalize_rows(base[:1]) if m is Metric.COSINE else base[:1], 3)
+        assert 100 not in got.tolist()[0]

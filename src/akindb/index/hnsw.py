@@ -60,13 +60,15 @@ def _faiss() -> Any:
         import faiss
     except ImportError:
         raise MissingExtraError("ann", "the 'hnsw' index") from None
-    _swig_ptr = faiss.swig_ptr
+    # the C entry point the Python ``search`` wraps (faiss's class wrappers keep it there)
+    _swig_ptr = faiss.swig_ptr if hasattr(faiss.IndexHNSWFlat, "search_c") else None
     return faiss
 
 
 _swig_ptr: Any = None
 """``faiss.swig_ptr`` once faiss is imported (every ``HnswIndex`` was made through
-``_faiss()``): the one-query search calls the engine's C entry point with it."""
+``_faiss()``): the one-query search calls the engine's C entry point (``search_c``) with it;
+None where this faiss has no ``search_c`` (then its Python ``search``, as for a batch)."""
 _F32 = np.dtype(np.float32)
 
 
@@ -263,7 +265,7 @@ class HnswIndex(ApproxIndex):
         nq = len(queries)
         if (nq == 1 and allowed is None and 0 < k <= self._live == self._n
                 and queries.dtype is _F32 and queries.shape[1] == self.dim
-                and queries.strides[1] == 4):
+                and queries.strides[1] == 4 and _swig_ptr is not None):
             # One contiguous float32 query, no tombstones (every lean single query), and
             # nothing around the graph walk (bench/latency.py, on the loaded 2-core VM): faiss's
             # C entry point directly (its Python wrapper's checks and conversions cost ~3 µs
