@@ -13,11 +13,15 @@ search per query. Off by default: ``bench/quality.py --prf`` measured it on the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
+from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
+from akindb.retrieval.hybrid import Candidates
 
 
 def rocchio(q: F32, top: Sequence[F32], beta: float) -> F32:
@@ -44,3 +48,75 @@ def top_ids(scores: Mapping[int, float], m: int) -> list[int]:
     [1, 2]
     """
     return sorted(scores, key=lambda i: (-scores[i], i))[:m]
+
+
+@dataclass(frozen=True)
+class RocchioParams:
+    """Dense feedback in hybrid search (round-trips to JSON; stored with the collection's
+    settings, beside RM3).
+
+    * ``enabled``: move the query towards its best fused passages and re-score the candidates.
+    * ``beta``: how far the query moves (0 = not at all). More: more recall on vocabulary
+      mismatch, more drift when the top passages are wrong.
+    * ``docs``: how many of the first fused ranking's passages form the centroid.
+    """
+
+    enabled: bool = False
+    beta: float = 0.3
+    docs: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.beta <= 1.0:
+            raise InvalidArgumentError(
+                f"Rocchio beta must be within [0, 1], got {self.beta}")
+        if not 1 <= self.docs <= 100:
+            raise InvalidArgumentError(
+                f"Rocchio docs must be within 1-100, got {self.docs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "beta": self.beta, "docs": self.docs}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RocchioParams:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown Rocchio settings {unknown}; known: {sorted(known)}")
+        return cls(**dict(d))
+
+
+def rescored(
+    c: Candidates,
+    qvec: F32,
+    top: Sequence[int],
+    vectors: Mapping[int, F32],
+    beta: float,
+    score: Callable[[F32, F32], F32],
+) -> Candidates:
+    """``c`` with every candidate's dense score computed for the Rocchio query moved towards
+    the vectors of ``top`` (the first fused ranking's best ids).
+
+    No second index search: the candidates both lists already found are re-scored (``score``:
+    the metric's score of one query against rows), so feedback costs one small matrix product
+    and one keyed read of their vectors. A candidate whose vector is missing keeps its score.
+
+    >>> c = Candidates({1: 0.9, 2: 0.1}, {}, {1: 0.9, 2: 0.1})
+    >>> vs = {1: np.array([1, 0], np.float32), 2: np.array([0, 1], np.float32)}
+    >>> dot = lambda q, m: (m @ q).astype(np.float32)
+    >>> out = rescored(c, np.array([0.6, 0.8], np.float32), [2], vs, 0.5, dot)
+    >>> [round(out.vector[i], 3) for i in (1, 2)]
+    [0.316, 0.949]
+    """
+    fb = [vectors[i] for i in top if i in vectors]
+    moved = rocchio(qvec, fb, beta)
+    if moved is qvec:
+        return c
+    ids = [i for i in dict.fromkeys([*c.vector, *c.keyword, *c.dense]) if i in vectors]
+    if not ids:
+        return c
+    new = dict(zip(ids, score(moved, np.stack([vectors[i] for i in ids])).tolist(),
+                   strict=True))
+    vec = {i: new.get(i, s) for i, s in c.vector.items()}
+    dense = {**c.dense, **new}
+    return replace(c, vector=vec, dense=dense)

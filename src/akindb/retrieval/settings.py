@@ -24,6 +24,7 @@ from typing import Any
 from akindb.errors import InvalidArgumentError
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import LUCENE_STOP_WORDS, STOP_WORDS_EN
+from akindb.retrieval.feedback import RocchioParams
 from akindb.retrieval.fusion import FusionMethod, FusionParams
 from akindb.retrieval.rm3 import Rm3Params
 from akindb.storage import settings_table
@@ -99,20 +100,27 @@ vector-only on either task. NFCorpus dev 0.3410 (vector 0.3024, BM25 0.2971, the
 for collections whose BM25 matches are weak (tests/retrieval/test_hybrid_real.py)."""
 
 
+DEFAULT_ROCCHIO = RocchioParams(enabled=False)
+"""Dense feedback for new collections (see ``akindb.retrieval.feedback.rescored``)."""
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """A collection's analyzer, fusion and keyword feedback (RM3), and where the fusion came
-    from (``tuned``: the judgements and score ``tune-hybrid`` chose it on, or ``None`` for the
-    shipped default)."""
+    """A collection's analyzer, fusion, keyword feedback (RM3) and dense feedback (Rocchio),
+    and where the fusion came from (``tuned``: the judgements and score ``tune-hybrid`` chose
+    it on, or ``None`` for the shipped default). A row written before a part existed reads
+    that part as off (it was not there when the collection was made)."""
 
     analyzer: KeywordAnalyzer = field(default_factory=KeywordAnalyzer)
     fusion: FusionParams = DEFAULT_FUSION
     tuned: dict[str, Any] | None = None
     rm3: Rm3Params = field(default_factory=Rm3Params)
+    rocchio: RocchioParams = field(default_factory=lambda: DEFAULT_ROCCHIO)
 
     def to_dict(self) -> dict[str, Any]:
         return {"analyzer": self.analyzer.to_dict(), "fusion": self.fusion.to_dict(),
-                "tuned": self.tuned, "rm3": self.rm3.to_dict()}
+                "tuned": self.tuned, "rm3": self.rm3.to_dict(),
+                "rocchio": self.rocchio.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RetrievalSettings:
@@ -121,6 +129,8 @@ class RetrievalSettings:
             fusion=FusionParams.from_dict(d["fusion"]) if d.get("fusion") else DEFAULT_FUSION,
             tuned=d.get("tuned"),
             rm3=Rm3Params.from_dict(d["rm3"]) if d.get("rm3") else Rm3Params(),
+            rocchio=(RocchioParams.from_dict(d["rocchio"]) if d.get("rocchio")
+                     else RocchioParams(enabled=False)),
         )
 
 
@@ -149,11 +159,14 @@ def updated(
     fusion: FusionParams | None = None,
     tuned: dict[str, Any] | None = None,
     rm3: Rm3Params | None = None,
+    rocchio: RocchioParams | None = None,
 ) -> RetrievalSettings:
     """``settings`` with the given parts replaced (a new fusion drops the old provenance)."""
     out = settings
     if rm3 is not None:
         out = replace(out, rm3=rm3)
+    if rocchio is not None:
+        out = replace(out, rocchio=rocchio)
     if analyzer is not None:
         out = replace(out, analyzer=analyzer)
     if fusion is not None:
