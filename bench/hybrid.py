@@ -42,7 +42,13 @@ from akindb.retrieval import keyword as kw
 from akindb.retrieval.feedback import RocchioParams, rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 from akindb.retrieval.rm3 import Rm3Params
-from akindb.retrieval.settings import load_settings, save_settings, updated
+from akindb.retrieval.settings import (
+    S5_FUSION,
+    RetrievalSettings,
+    load_settings,
+    save_settings,
+    updated,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
@@ -140,7 +146,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
     if rm3 is not None:
         modes += ("keyword+rm3", "hybrid+rm3")
     if dense_fb is not None:
-        modes += ("hybrid+rocchio", "hybrid-rocchio")
+        modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
@@ -154,7 +160,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
         if rm3 is None and dense_fb is None:
             return
         want = (fb if m.endswith("+rm3") else fb_r if m.endswith("+rocchio")
-                else off if m.endswith("-rocchio") else plain)
+                else off if m.endswith(("-rocchio", "-s5")) else plain)
         if want != current[0]:
             save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, want)
             current[0] = want
@@ -165,6 +171,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
                 m = m[: -len(tail)]
         if m == "hybrid-rrf":
             return col.search(q, k, mode="hybrid", fusion=rrf)
+        if m == "hybrid-s5":  # the session-5 default: convex 0.5 + gate, no feedback
+            return col.search(q, k, mode="hybrid", fusion=S5_FUSION)
         if m == "vector+prf":  # dense Rocchio: a second index search from the moved query
             qv = col.embedder.embed([q], role="query")[0]
             labels, _ = col.parts.live.search(qv[None, :], PRF_M)
@@ -219,6 +227,9 @@ def main() -> None:
     ap.add_argument("--rocchio", default=None,
                     help="BETA,DOCS: also time hybrid+rocchio (dense feedback on) and "
                          "hybrid-rocchio (every feedback off), switched like --rm3")
+    ap.add_argument("--defaults", action="store_true",
+                    help="time the collection with today's default settings (fusion and "
+                         "feedback) instead of the ones it was created with; restored after")
     ap.add_argument("--k", type=int, default=10,
                     help="hits asked per call (a chunked collection: more, so 10 documents "
                          "remain after keeping each document's best chunk)")
@@ -232,6 +243,9 @@ def main() -> None:
     col = db.get_collection(args.collection)
     with col.parts.lock:
         before = load_settings(col.parts.store.conn, col.config.id)
+    if args.defaults:
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      RetrievalSettings())
     rm3 = None
     if args.rm3:
         d, t, lam = args.rm3.split(",")

@@ -37,7 +37,7 @@ from akindb.eval.beir import load_beir
 from akindb.eval.judgements import load_judgements
 from akindb.eval.tuning import Task, collect, label
 from akindb.retrieval.fusion import FusionMethod, FusionParams
-from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
+from akindb.retrieval.settings import S5_FUSION, KeywordAnalyzer
 from akindb.text.chunking import ChunkingParams
 
 PASS = CACHE / "pass"
@@ -99,7 +99,7 @@ def load(task: str, size: str, split: str, n_cand: int = 100) -> Task:
 
 
 def grid(n: int) -> list[FusionParams]:
-    out = [DEFAULT_FUSION]
+    out: list[FusionParams] = []
     for lo, hi in ((0.0, 0.0), (0.2, 0.3), (0.3, 0.4)):
         for wk in (0.3, 0.4, 0.5, 0.6, 0.7):
             out.append(FusionParams(FusionMethod.CONVEX, vector_weight=round(1 - wk, 2),
@@ -121,7 +121,7 @@ def evaluate(split: str, sizes: list[str], tasks: list[str], n_cand: int) -> dic
             entry["fused"][label(p)] = s
         rows[size] = entry
         print(json.dumps({"size": size, "vector": entry["vector"], "keyword": entry["keyword"],
-                          "default": entry["fused"][label(DEFAULT_FUSION)]}), flush=True)
+                          "s5 default": entry["fused"][label(S5_FUSION)]}), flush=True)
     return rows
 
 

@@ -33,8 +33,10 @@ from quality import CACHE, TASKS
 import akindb
 from akindb.eval.judgements import load_judgements
 from akindb.eval.tuning import Task, collect, label
+from akindb.retrieval.feedback import applies
+from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import Candidates, fuse_candidates
-from akindb.retrieval.settings import DEFAULT_FUSION, KeywordAnalyzer
+from akindb.retrieval.settings import DEFAULT_FUSION, S5_FUSION, KeywordAnalyzer
 
 
 def load_with_vectors(task: str, size: str, split: str) -> tuple[Task, dict[str, np.ndarray],
@@ -58,14 +60,19 @@ def load_with_vectors(task: str, size: str, split: str) -> tuple[Task, dict[str,
 
 
 def moved(t: Task, qv: dict[str, np.ndarray], stored: dict[int, np.ndarray], beta: float,
-          m: int, src: str) -> Task:
-    """The task with every candidate's dense score re-computed for the Rocchio query."""
+          m: int, src: str, first: FusionParams = S5_FUSION) -> Task:
+    """The task with every candidate's dense score re-computed for the Rocchio query (``src``
+    "fused": its top ``m`` of the first ranking fused by ``first``; search fuses the first
+    ranking with the same setting as the final one, so ``first`` is that setting)."""
     cands: dict[str, Candidates] = {}
     for q, c in t.cands.items():
+        if src == "fused" and not applies(c, first):  # as search: no keyword evidence, no
+            cands[q] = c                               # feedback
+            continue
         if src == "vector":
             top = sorted(c.vector, key=lambda i: (-c.vector[i], i))[:m]
         else:
-            top = [f.item for f in fuse_candidates(c, DEFAULT_FUSION)[0][:m]]
+            top = [f.item for f in fuse_candidates(c, first)[0][:m]]
         cen = np.mean(np.stack([stored[i] for i in top]), axis=0)
         cen /= max(float(np.linalg.norm(cen)), 1e-12)
         qn = qv[q] / max(float(np.linalg.norm(qv[q])), 1e-12)
@@ -93,17 +100,24 @@ def main() -> None:
         base = {t: load_with_vectors(t, size, args.split) for t in args.tasks.split(",")}
         res: dict[str, Any] = {}
         for cfg in ["none", *args.configs.split(",")]:
-            if cfg == "none":
-                tasks = {n: b[0] for n, b in base.items()}
-            else:
-                src, beta, m = cfg.split(":")
-                tasks = {n: moved(*b, float(beta), int(m), src) for n, b in base.items()}
-            row = {"vector": {n: round(x.ndcg(None, "vector"), 4) for n, x in tasks.items()},
-                   "fused": {label(p): {n: round(x.ndcg(p), 4) for n, x in tasks.items()}
-                             for p in grid(100)}}
+            fused: dict[str, dict[str, float]] = {}
+            vector: dict[str, float] = {}
+            for p in [S5_FUSION, *[g for g in grid(100) if g.keyword_gate_low != 0.3
+                                   and g.keyword_weight >= 0.4]]:
+                if cfg == "none":
+                    tasks = {n: b[0] for n, b in base.items()}
+                else:  # the first ranking fused as the final one is, as search does
+                    src, beta, m = cfg.split(":")
+                    tasks = {n: moved(*b, float(beta), int(m), src, p) for n, b in base.items()}
+                fused[label(p)] = {n: round(x.ndcg(p), 4) for n, x in tasks.items()}
+                if p == S5_FUSION:
+                    vector = {n: round(x.ndcg(None, "vector"), 4) for n, x in tasks.items()}
+            row = {"vector": vector, "fused": fused}
             res[cfg] = row
             print(json.dumps({"size": size, "config": cfg, "vector": row["vector"],
-                              "default": row["fused"][label(DEFAULT_FUSION)]}), flush=True)
+                              "s5 fusion": row["fused"][label(S5_FUSION)],
+                              "default fusion": row["fused"][label(DEFAULT_FUSION)]}),
+                  flush=True)
         out[size] = res
     (CACHE / f"prf-rescore-{args.split}.json").write_text(json.dumps(out, indent=1))
 

@@ -79,24 +79,27 @@ def test_dense_scores_are_the_moved_querys(tmp_db: akindb.Database,
     qv = emb.embed([q], role="query")[0]
     vecs = {d: emb.embed([t])[0] for d, t in DOCS.items()}
     moved = rocchio(qv, [vecs[h.id] for h in first[:2]], 0.5)
-    for h in hits:  # every hit's dense score is its cosine with the moved query
-        dense = h.explain().dense_score
-        assert dense is not None
-        assert dense == pytest.approx(float(vecs[h.id] @ moved), abs=1e-5)
+    for h in hits:  # ranked by the cosine with the moved query (fusion.raw) ...
+        e = h.explain()
+        assert e.fusion is not None
+        assert e.fusion["raw"]["vector"] == pytest.approx(float(vecs[h.id] @ moved), abs=1e-5)
+        # ... while its dense score and distance stay the query's own (what vector mode says)
+        assert e.dense_score == pytest.approx(float(vecs[h.id] @ qv), abs=1e-5)
+        assert h.distance == pytest.approx(1 - float(vecs[h.id] @ qv), abs=1e-5)
         assert 0.0 <= h.score <= 1.0
 
 
 def test_feedback_reaches_a_passage_without_the_query_words(
         tmp_db: akindb.Database, col: akindb.Collection) -> None:
     _set(tmp_db, col, RocchioParams(enabled=False))
-    plain = {h.id: h.explain().dense_score
+    plain = {h.id: h.explain().fusion["raw"].get("vector")  # type: ignore[index]
              for h in col.search("espresso", k=5, mode="hybrid", explain=True)}
-    assert plain.get("c", 0.0) == pytest.approx(0.0, abs=1e-6)  # no shared word
+    assert (plain.get("c") or 0.0) == pytest.approx(0.0, abs=1e-6)  # no shared word
     _set(tmp_db, col, RocchioParams(True, beta=0.5, docs=2))
     hits = col.search("espresso", k=5, mode="hybrid", explain=True)
     ids = [h.id for h in hits]
-    dense = {h.id: h.explain().dense_score for h in hits}
-    assert (dense["c"] or 0.0) > 0.05  # "crema", shared with the top passages, pulls it in
+    dense = {h.id: h.explain().fusion["raw"]["vector"] for h in hits}  # type: ignore[index]
+    assert dense["c"] > 0.05  # "crema", shared with the top passages, pulls it in
     assert ids.index("c") < ids.index("d") and ids.index("c") < ids.index("e")
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
+from akindb.retrieval.fusion import FusionParams, effective_weights
 from akindb.retrieval.hybrid import Candidates
 
 
@@ -62,8 +63,8 @@ class RocchioParams:
     """
 
     enabled: bool = False
-    beta: float = 0.3
-    docs: int = 5
+    beta: float = 0.4
+    docs: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta <= 1.0:
@@ -84,6 +85,24 @@ class RocchioParams:
             raise InvalidArgumentError(
                 f"unknown Rocchio settings {unknown}; known: {sorted(known)}")
         return cls(**dict(d))
+
+
+def applies(c: Candidates, params: FusionParams) -> bool:
+    """Whether dense feedback runs for this query: only when the keyword list counts (some BM25
+    match and the keyword gate not shut). With no keyword evidence the fused ranking is the
+    vector ranking, whose top passages measured as worse feedback (``bench/feedback.py``: vector
+    Rocchio lowered the docs task), and hybrid keeps its promise that its score *is* the cosine
+    then (``akindb.retrieval.hybrid``).
+
+    >>> p = FusionParams(method="convex", keyword_gate_low=0.2, keyword_gate_high=0.3)
+    >>> applies(Candidates({1: 0.5}, {1: 2.0}, strength=0.5), p)
+    True
+    >>> applies(Candidates({1: 0.5}, {1: 2.0}, strength=0.1), p)  # the gate is shut
+    False
+    >>> applies(Candidates({1: 0.5}, {}), p)  # no BM25 match
+    False
+    """
+    return bool(c.keyword) and effective_weights(params, c.strength)["keyword"] > 0
 
 
 def rescored(

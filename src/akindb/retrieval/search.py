@@ -36,7 +36,7 @@ from akindb.retrieval import keyword as kw
 from akindb.retrieval import rm3
 from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.feedback import RocchioParams, rescored
+from akindb.retrieval.feedback import RocchioParams, applies, rescored
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
 from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
@@ -189,8 +189,11 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             strength = cands.strength
             fused, shown = fuse_candidates(cands, params)
             fb = settings.rocchio if settings is not None else None
-            if fb is not None and fb.enabled and fb.beta > 0 and fused:
-                cands, fused, shown = _dense_feedback(parts, q_, cands, fused, params, fb)
+            if fb is not None and fb.enabled and fb.beta > 0 and fused and applies(cands,
+                                                                               params):
+                # ranks and scores come from the moved query; a hit's dense score and
+                # distance stay the query's own (its fusion.raw holds the moved one)
+                fused, shown = _dense_feedback(parts, q_, cands, fused, params, fb)
         else:
             only = lists[m]
             fused = [
@@ -289,7 +292,7 @@ def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, fl
 def _dense_feedback(
     parts: CollectionParts, qvec: F32, cands: Candidates, fused: list[FusedItem],
     params: FusionParams, fb: RocchioParams,
-) -> tuple[Candidates, list[FusedItem], list[float]]:
+) -> tuple[list[FusedItem], list[float]]:
     """Rocchio on the first fused ranking (``akindb.retrieval.feedback.rescored``): every
     candidate re-scored for the moved query, then fused again. One keyed read of the
     candidates' vectors; no second embedding or index search."""
@@ -299,8 +302,7 @@ def _dense_feedback(
     metric = parts.metric
     moved = rescored(cands, qvec, top, vecs, fb.beta,
                      lambda q, m: dense_scores(metric, q, m))
-    fused, shown = fuse_candidates(moved, params)
-    return moved, fused, shown
+    return fuse_candidates(moved, params)
 
 
 def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:
