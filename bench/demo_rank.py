@@ -20,7 +20,12 @@ import akindb  # noqa: E402
 from akindb.retrieval.feedback import RocchioParams, rocchio  # noqa: E402
 from akindb.retrieval.fusion import FusionParams  # noqa: E402
 from akindb.retrieval.rm3 import Rm3Params  # noqa: E402
-from akindb.retrieval.settings import load_settings, save_settings, updated  # noqa: E402
+from akindb.retrieval.settings import (  # noqa: E402
+    RetrievalSettings,
+    load_settings,
+    save_settings,
+    updated,
+)
 from tests.realdata import extract_pydocs  # noqa: E402
 from tests.retrieval.test_demo_queries import FAQ  # noqa: E402
 
@@ -63,6 +68,10 @@ def main() -> None:
             save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
                           updated(base, rm3=r, rocchio=off))
             out[name] = {q[:30]: rank(col, q, s, **kw) for q, s in DEMO.items()}
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      RetrievalSettings())  # what a collection created today records
+        out["hybrid, session-6 default (rocchio 0.4/3, convex 0.6)"] = {
+            q[:30]: rank(col, q, s) for q, s in DEMO.items()}
         for beta, m in ((0.3, 3), (0.3, 5), (0.3, 10), (0.4, 10), (0.5, 10)):
             # dense feedback on the fused ranking, re-scoring the candidates (session 6)
             save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,

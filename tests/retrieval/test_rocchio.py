@@ -134,3 +134,20 @@ def test_cli_feedback_command_sets_rocchio(tmp_db: akindb.Database,
     assert load_settings(tmp_db.conn, col.config.id).rm3 == Rm3Params()  # untouched
     r = runner.invoke(app, ["feedback", "--beta", "2", *base])
     assert r.exit_code != 0
+
+
+def test_tuning_fuses_as_search_does(tmp_db: akindb.Database, col: akindb.Collection) -> None:
+    # tune-hybrid must score the pipeline search runs: feedback included when it is on.
+    from akindb.eval.tuning import collect
+
+    fb = RocchioParams(True, beta=0.5, docs=2)
+    _set(tmp_db, col, fb)
+    fusion = load_settings(tmp_db.conn, col.config.id).fusion
+    moved_any = False
+    for q in ("espresso", "espresso shot", "green tea water", "crema bubbles"):
+        t = collect(col, {"q": q}, {"q": {"a": 1}}, feedback=fb)
+        hits = col.search(q, k=5, mode="hybrid")
+        assert [h.chunk_id for h in hits] == t.fused("q", fusion)[: len(hits)]
+        plain = collect(col, {"q": q}, {"q": {"a": 1}})
+        moved_any |= plain.fused("q", fusion) != t.fused("q", fusion)
+    assert moved_any  # feedback changed some ranking, and tuning saw it
