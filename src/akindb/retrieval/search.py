@@ -13,7 +13,10 @@ Hybrid's default (``convex``) score is the cosine moved towards the chunk's BM25
 keyword weight, so ``min_score`` keeps in hybrid mode about what it keeps in vector mode; RRF
 and weighted scores are divided by their maximum. The raw fused score is in
 ``Hit.explain().fusion.raw_score``. ``max_distance`` in keyword mode is an error (BM25 hits
-have no distance; use ``min_score``). Thresholds are applied before re-ranking.
+have no distance; use ``min_score``). Thresholds are applied before re-ranking. With dense
+feedback (the collection's ``rocchio`` setting, on by default; ``akindb.retrieval.feedback``)
+the cosine inside the hybrid score is the moved query's (``explain().fusion.raw``), while
+``distance`` and ``explain().dense_score`` stay the query's own.
 """
 
 from __future__ import annotations
