@@ -69,7 +69,7 @@ class RocchioParams:
 
     enabled: bool = False
     beta: float = 0.4
-    docs: int = 3
+    docs: int = 5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta <= 1.0:
