@@ -151,3 +151,27 @@ def test_tuning_fuses_as_search_does(tmp_db: akindb.Database, col: akindb.Collec
         plain = collect(col, {"q": q}, {"q": {"a": 1}})
         moved_any |= plain.fused("q", fusion) != t.fused("q", fusion)
     assert moved_any  # feedback changed some ranking, and tuning saw it
+
+
+def test_top_items_is_the_fused_rankings_head() -> None:
+    # The cheap first ranking feedback reads must be fuse_candidates' own, ties included.
+    from akindb.retrieval.fusion import FusionMethod, FusionParams
+    from akindb.retrieval.hybrid import Candidates, fuse_candidates, top_items
+
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(1, 30))
+        coarse = trial % 2 == 0  # scores on a coarse grid: many exact ties
+
+        def val(scale: float, coarse: bool = coarse) -> float:
+            return float(rng.integers(0, 4) / 4 * scale if coarse else rng.random() * scale)
+        vec = {i: val(1.0) for i in range(n) if rng.random() < 0.7}
+        key = {i: val(8.0) for i in range(n) if rng.random() < 0.5 or i not in vec}
+        dense = {**vec, **{i: val(1.0) for i in key if i not in vec}}
+        c = Candidates(vec, key, dense, 10.0, float(rng.random()), bool(trial % 3))
+        for p in (FusionParams(FusionMethod.CONVEX, vector_weight=0.4, keyword_weight=0.6,
+                               keyword_gate_low=0.2, keyword_gate_high=0.3),
+                  FusionParams(FusionMethod.RRF)):
+            for m in (1, 3, 5, 40):
+                want = [f.item for f in fuse_candidates(c, p)[0][:m]]
+                assert top_items(c, p, m) == want, (trial, m, p.method)

@@ -41,7 +41,7 @@ from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.feedback import RocchioParams, applies, rescored
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
-from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather
+from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather, top_items
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
     DEFAULT_MODE,
     MODES,
@@ -190,13 +190,13 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
                 first=expanded.first if expanded else None,
             )
             strength = cands.strength
-            fused, shown = fuse_candidates(cands, params)
             fb = settings.rocchio if settings is not None else None
-            if fb is not None and fb.enabled and fb.beta > 0 and fused and applies(cands,
-                                                                               params):
+            if fb is not None and fb.enabled and fb.beta > 0 and applies(cands, params):
                 # ranks and scores come from the moved query; a hit's dense score and
                 # distance stay the query's own (its fusion.raw holds the moved one)
-                fused, shown = _dense_feedback(parts, q_, cands, fused, params, fb)
+                fused, shown = _dense_feedback(parts, q_, cands, params, fb)
+            else:
+                fused, shown = fuse_candidates(cands, params)
         else:
             only = lists[m]
             fused = [
@@ -293,15 +293,15 @@ def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, fl
 
 
 def _dense_feedback(
-    parts: CollectionParts, qvec: F32, cands: Candidates, fused: list[FusedItem],
-    params: FusionParams, fb: RocchioParams,
+    parts: CollectionParts, qvec: F32, cands: Candidates, params: FusionParams,
+    fb: RocchioParams,
 ) -> tuple[list[FusedItem], list[float]]:
     """Rocchio on the first fused ranking (``akindb.retrieval.feedback.rescored``): every
     candidate re-scored for the moved query, then fused again. One keyed read of the
     candidates' vectors; no second embedding or index search."""
     every = list(dict.fromkeys([*cands.vector, *cands.keyword]))
     vecs = parts.store.vectors_by_chunk(every)
-    top = [f.item for f in fused[: fb.docs]]
+    top = top_items(cands, params, fb.docs)  # the first fused ranking's best few
     metric = parts.metric
     moved = rescored(cands, qvec, top, vecs, fb.beta,
                      lambda q, m: dense_scores(metric, q, m))
