@@ -17,10 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import akindb  # noqa: E402
-from akindb.retrieval.feedback import rocchio  # noqa: E402
+from akindb.retrieval.feedback import RocchioParams, rocchio  # noqa: E402
 from akindb.retrieval.fusion import FusionParams  # noqa: E402
 from akindb.retrieval.rm3 import Rm3Params  # noqa: E402
-from akindb.retrieval.settings import load_settings, save_settings, updated  # noqa: E402
+from akindb.retrieval.settings import (  # noqa: E402
+    RetrievalSettings,
+    load_settings,
+    save_settings,
+    updated,
+)
 from tests.realdata import extract_pydocs  # noqa: E402
 from tests.retrieval.test_demo_queries import FAQ  # noqa: E402
 
@@ -48,6 +53,7 @@ def main() -> None:
     with col.parts.lock:
         base = load_settings(col.parts.store.conn, col.config.id)
     out: dict[str, dict[str, int | None]] = {}
+    off = RocchioParams(enabled=False)
     variants: dict[str, tuple[Rm3Params, dict[str, object]]] = {
         "vector": (Rm3Params(), {"mode": "vector"}),
         "keyword": (Rm3Params(), {"mode": "keyword"}),
@@ -60,8 +66,18 @@ def main() -> None:
     try:
         for name, (r, kw) in variants.items():
             save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
-                          updated(base, rm3=r))
+                          updated(base, rm3=r, rocchio=off))
             out[name] = {q[:30]: rank(col, q, s, **kw) for q, s in DEMO.items()}
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      RetrievalSettings())  # what a collection created today records
+        out["hybrid, session-6 default (rocchio 0.4/5, convex 0.6)"] = {
+            q[:30]: rank(col, q, s) for q, s in DEMO.items()}
+        for beta, m in ((0.3, 3), (0.3, 5), (0.3, 10), (0.4, 10), (0.5, 10)):
+            # dense feedback on the fused ranking, re-scoring the candidates (session 6)
+            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                          updated(base, rm3=Rm3Params(), rocchio=RocchioParams(True, beta, m)))
+            out[f"hybrid + rocchio (fused) {beta:g}/{m}"] = {
+                q[:30]: rank(col, q, s) for q, s in DEMO.items()}
         for beta, m in ((0.3, 3), (0.5, 5)):  # dense Rocchio (akindb.retrieval.feedback)
             res: dict[str, int | None] = {}
             for q, sec in DEMO.items():

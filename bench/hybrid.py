@@ -39,10 +39,16 @@ from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
 from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
-from akindb.retrieval.feedback import rocchio
+from akindb.retrieval.feedback import RocchioParams, rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 from akindb.retrieval.rm3 import Rm3Params
-from akindb.retrieval.settings import load_settings, save_settings, updated
+from akindb.retrieval.settings import (
+    S5_FUSION,
+    RetrievalSettings,
+    load_settings,
+    save_settings,
+    updated,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ir" / "nfcorpus"
@@ -132,34 +138,48 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
 
 
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
-            rm3: Rm3Params | None = None) -> dict[str, object]:
+            rm3: Rm3Params | None = None, dense_fb: RocchioParams | None = None,
+            k: int = 10) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
     modes: tuple[str, ...] = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
     if rm3 is not None:
         modes += ("keyword+rm3", "hybrid+rm3")
+    if dense_fb is not None:
+        modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
-    fb = updated(plain, rm3=rm3) if rm3 is not None else plain
+    # "plain": every feedback off; "+x": only x on ("hybrid" is the collection as stored)
+    off = updated(plain, rm3=Rm3Params(), rocchio=RocchioParams(enabled=False))
+    fb = updated(off, rm3=rm3) if rm3 is not None else off
+    fb_r = updated(off, rocchio=dense_fb) if dense_fb is not None else off
+    current = [plain]
 
-    def setting(m: str) -> None:  # outside the timed call: the collection's RM3 setting
-        if rm3 is not None:
-            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
-                          fb if m.endswith("+rm3") else plain)
+    def setting(m: str) -> None:  # outside the timed call: the collection's feedback setting
+        if rm3 is None and dense_fb is None:
+            return
+        want = (fb if m.endswith("+rm3") else fb_r if m.endswith("+rocchio")
+                else off if m.endswith(("-rocchio", "-s5")) else plain)
+        if want != current[0]:
+            save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, want)
+            current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
-        if m.endswith("+rm3"):
-            m = m[: -len("+rm3")]
+        for tail in ("+rm3", "+rocchio", "-rocchio"):
+            if m.endswith(tail):
+                m = m[: -len(tail)]
         if m == "hybrid-rrf":
-            return col.search(q, 10, mode="hybrid", fusion=rrf)
+            return col.search(q, k, mode="hybrid", fusion=rrf)
+        if m == "hybrid-s5":  # the session-5 default: convex 0.5 + gate, no feedback
+            return col.search(q, k, mode="hybrid", fusion=S5_FUSION)
         if m == "vector+prf":  # dense Rocchio: a second index search from the moved query
             qv = col.embedder.embed([q], role="query")[0]
             labels, _ = col.parts.live.search(qv[None, :], PRF_M)
             with col.parts.lock:
                 stored = col.parts.store.vectors_by_chunk([int(c) for c in labels[0] if c >= 0])
-            return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), 10)
-        return col.search(q, 10, mode=m)  # type: ignore[arg-type]
+            return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), k)
+        return col.search(q, k, mode=m)  # type: ignore[arg-type]
 
     for q in qids[:20]:  # warm-up: model, index, SQLite pages
         for m in modes:
@@ -175,7 +195,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
                 t0 = time.perf_counter()
                 hits = search(data.queries[q], m)
                 lat[m].append(time.perf_counter() - t0)
-                runs[m][q] = [h.id for h in hits]
+                runs[m][q] = list(dict.fromkeys(h.id for h in hits))  # a doc at its best chunk
     out: dict[str, object] = {"split": split, "queries": len(qids), "rounds": rounds}
     for m in modes:
         xs = sorted(lat[m])
@@ -187,9 +207,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
     setting("hybrid")
     v50 = out["vector"]["p50_ms"]  # type: ignore[index]
     out["hybrid_p50_over_vector_p50"] = round(out["hybrid"]["p50_ms"] / v50, 3)  # type: ignore[index]
-    if rm3 is not None:
-        out["hybrid+rm3_p50_over_vector_p50"] = round(
-            out["hybrid+rm3"]["p50_ms"] / v50, 3)  # type: ignore[index]
+    for m in modes[2:]:
+        out[f"{m}_p50_over_vector_p50"] = round(out[m]["p50_ms"] / v50, 3)  # type: ignore[index]
     return out
 
 
@@ -205,6 +224,15 @@ def main() -> None:
     ap.add_argument("--rm3", default=None,
                     help="DOCS,TERMS,LAMBDA: also time keyword+rm3 and hybrid+rm3 (the "
                          "collection's RM3 setting, switched between calls, restored after)")
+    ap.add_argument("--rocchio", default=None,
+                    help="BETA,DOCS: also time hybrid+rocchio (dense feedback on) and "
+                         "hybrid-rocchio (every feedback off), switched like --rm3")
+    ap.add_argument("--defaults", action="store_true",
+                    help="time the collection with today's default settings (fusion and "
+                         "feedback) instead of the ones it was created with; restored after")
+    ap.add_argument("--k", type=int, default=10,
+                    help="hits asked per call (a chunked collection: more, so 10 documents "
+                         "remain after keeping each document's best chunk)")
     ap.add_argument("--no-query-cache", action="store_true",
                     help="embed every query (else the first mode of a query fills the cache "
                          "and the others reuse its vector)")
@@ -215,13 +243,20 @@ def main() -> None:
     col = db.get_collection(args.collection)
     with col.parts.lock:
         before = load_settings(col.parts.store.conn, col.config.id)
+    if args.defaults:
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      RetrievalSettings())
     rm3 = None
     if args.rm3:
         d, t, lam = args.rm3.split(",")
         rm3 = Rm3Params(True, int(d), int(t), float(lam))
+    roc = None
+    if args.rocchio:
+        b, m = args.rocchio.split(",")
+        roc = RocchioParams(True, float(b), int(m))
     try:
         res = tune(col, args.data, args.candidates) if args.tune else compare(
-            col, args.data, args.split, args.rounds, rm3)
+            col, args.data, args.split, args.rounds, rm3, roc, args.k)
     finally:
         save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
     res["rm3"] = args.rm3

@@ -20,9 +20,11 @@ COPY_MISS = pytest.mark.xfail(strict=True, reason=(
     "duplicates from a list?' is 1st at 0.547) and BM25 cannot help: the section shares no "
     "word with the question (its words: copy, copied, slicing); the keyword gate closes "
     "(strength 0.19), so hybrid = vector order. Generic changes measured (bench/demo_rank.py): "
-    "300 fusion candidates 9th, RM3 feedback 9th, dense Rocchio 9th/11th; the section is "
+    "300 fusion candidates 9th, RM3 feedback 9th, dense Rocchio 9th/11th; the default dense "
+    "feedback (session 6: Rocchio on the fused ranking, convex 0.6) does not run when the gate "
+    "is shut: 9th; forced on for this query (0.3-0.5, 3-10 passages) 8th-10th. The section is "
     "already one clean 370-character chunk. Needs a stronger model (akindb models add) or "
-    "a fine-tune; see docs/benchmarks.md, 'Feedback and fusion, measured again'"))
+    "a fine-tune; see docs/benchmarks.md, 'Dense feedback on by default'"))
 DEMO = [
     pytest.param("duplicate a list so that changing the duplicate leaves the original alone",
                  "How do I copy an object in Python?", id="copy", marks=COPY_MISS),

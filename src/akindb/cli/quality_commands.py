@@ -109,12 +109,28 @@ def feedback(
         float | None,
         typer.Option(min=0.0, max=1.0, help="RM3 lambda: the original query's share."),
     ] = None,
+    rocchio: Annotated[
+        bool | None,
+        typer.Option("--rocchio/--no-rocchio",
+                     help="Dense feedback in hybrid mode: re-score the candidates for the "
+                          "query moved towards its best fused passages (Rocchio)."),
+    ] = None,
+    beta: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Rocchio: how far the query moves.")
+    ] = None,
+    rocchio_docs: Annotated[
+        int | None, typer.Option(min=1, max=100, help="Rocchio feedback passages.")
+    ] = None,
     db: DbOpt = None,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show or change the collection's keyword feedback: RM3 adds the words of a query's best
-    BM25 passages to the query (keyword and hybrid modes); costs one more keyword pass."""
+    """Show or change the collection's query feedback (RM3 for keywords, Rocchio for vectors).
+
+    RM3 adds the words of a query's best BM25 passages to the query (keyword and hybrid modes;
+    costs one more keyword pass). Rocchio moves the query vector towards its best fused
+    passages and re-scores the candidates (hybrid mode; costs one read of their vectors)."""
+    from akindb.retrieval.feedback import RocchioParams
     from akindb.retrieval.rm3 import Rm3Params
     from akindb.retrieval.settings import load_settings, save_settings, updated
 
@@ -129,15 +145,23 @@ def feedback(
             terms=r.terms if terms is None else terms,
             original_weight=r.original_weight if original_weight is None else original_weight,
         )
-        if new != r:
-            current = updated(current, rm3=new)
+        d = current.rocchio
+        new_d = RocchioParams(
+            enabled=d.enabled if rocchio is None else rocchio,
+            beta=d.beta if beta is None else beta,
+            docs=d.docs if rocchio_docs is None else rocchio_docs,
+        )
+        if new != r or new_d != d:
+            current = updated(current, rm3=new, rocchio=new_d)
             save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, current)
-        r = current.rm3
+        r, d = current.rm3, current.rocchio
         if json_out:
-            print_json({"rm3": r.to_dict()})
+            print_json({"rm3": r.to_dict(), "rocchio": d.to_dict()})
             return
         out.print(f"rm3 {'on' if r.enabled else 'off'}: {r.docs} passages, {r.terms} words, "
                   f"original weight {r.original_weight:g}", markup=False)
+        out.print(f"rocchio {'on' if d.enabled else 'off'}: {d.docs} passages, "
+                  f"beta {d.beta:g}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from akindb.eval.metrics import ndcg_at_k
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import STOP_WORDS_EN
+from akindb.retrieval.feedback import RocchioParams, applies, rescored
 from akindb.retrieval.fusion import FusionMethod, FusionParams
 from akindb.retrieval.hybrid import Candidates, fuse_candidates
 from akindb.retrieval.rm3 import Rm3Params, expand, weighted_bound
@@ -34,12 +35,31 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Task:
-    """One collection's judged queries with their candidate lists (see ``collect``)."""
+    """One collection's judged queries with their candidate lists (see ``collect``).
+
+    With ``feedback`` (and the query vectors and every candidate's vector), a fused ranking
+    gets dense feedback first, as hybrid search does (``akindb.retrieval.feedback``)."""
 
     name: str
     qrels: dict[str, dict[str, int]]
     cands: dict[str, Candidates]
     doc_of: dict[int, str]
+    feedback: RocchioParams | None = None
+    qvecs: dict[str, np.ndarray[Any, Any]] = field(default_factory=dict)
+    vectors: dict[int, np.ndarray[Any, Any]] = field(default_factory=dict)
+    score: Callable[[Any, Any], Any] | None = None
+
+    def fused(self, q: str, params: FusionParams) -> list[int]:
+        """Query ``q``'s chunks, fused by ``params`` (after dense feedback when it is on)."""
+        c = self.cands[q]
+        first = [f.item for f in fuse_candidates(c, params)[0]]
+        fb = self.feedback
+        if (fb is None or not fb.enabled or fb.beta <= 0 or not first or self.score is None
+                or not applies(c, params)):
+            return first
+        moved = rescored(c, self.qvecs[q], first[: fb.docs], self.vectors, fb.beta,
+                         self.score)
+        return [f.item for f in fuse_candidates(moved, params)[0]]
 
     def run(self, params: FusionParams | None, only: str | None = None) -> dict[str, list[str]]:
         """Ranked document ids per query: one list alone (``only``) or fused by ``params``."""
@@ -50,7 +70,7 @@ class Task:
                 chunks = sorted(lst, key=lambda i: (-lst[i], i))
             else:
                 assert params is not None
-                chunks = [f.item for f in fuse_candidates(c, params)[0]]
+                chunks = self.fused(q, params)
             docs: list[str] = []
             for ch in chunks:
                 d = self.doc_of[ch]
@@ -77,10 +97,12 @@ def collect(
     analyzer: KeywordAnalyzer | None = None,
     progress: Progress | None = None,
     rm3: Rm3Params | None = None,
+    feedback: RocchioParams | None = None,
 ) -> Task:
     """Run every judged query through both retrievers once (``qvecs``: precomputed query
     vectors in ``queries`` order, else the collection's model embeds them; ``rm3``: expand the
-    keyword list as a search with that setting would)."""
+    keyword list as a search with that setting would; ``feedback``: fused rankings get dense
+    feedback as a search with that setting would, so every candidate's vector is kept)."""
     from akindb.retrieval.search import dense_scores
 
     qids = [q for q in queries if q in qrels and queries[q].strip()]
@@ -123,7 +145,14 @@ def collect(
     every = sorted({c for x in cands.values() for c in (*x.vector, *x.keyword)})
     with col.parts.lock:
         doc_of = {c: r.doc_id for c, r in col.parts.store.hit_rows(every).items()}
-    return Task(name or col.name, {q: qrels[q] for q in cands}, cands, doc_of)
+        on = feedback is not None and feedback.enabled
+        stored = col.parts.store.vectors_by_chunk(every) if on else {}
+    task = Task(name or col.name, {q: qrels[q] for q in cands}, cands, doc_of)
+    if on:
+        task.feedback, task.vectors = feedback, stored
+        task.qvecs = {q: np.asarray(vecs[i], np.float32) for i, q in enumerate(qids)}
+        task.score = lambda qv, m: dense_scores(metric, qv, m)
+    return task
 
 
 def default_grid(candidates: int = 100) -> list[FusionParams]:
@@ -198,7 +227,7 @@ def tune_collection(
     with col.parts.lock:
         current = load_settings(col.parts.store.conn, col.config.id)
     task = collect(col, queries, qrels, candidates=candidates, analyzer=current.analyzer,
-                   progress=progress, rm3=current.rm3)
+                   progress=progress, rm3=current.rm3, feedback=current.rocchio)
     res = choose([task], [current.fusion, *default_grid(candidates)])
     name = task.name
     report: dict[str, Any] = {

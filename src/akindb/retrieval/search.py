@@ -13,7 +13,10 @@ Hybrid's default (``convex``) score is the cosine moved towards the chunk's BM25
 keyword weight, so ``min_score`` keeps in hybrid mode about what it keeps in vector mode; RRF
 and weighted scores are divided by their maximum. The raw fused score is in
 ``Hit.explain().fusion.raw_score``. ``max_distance`` in keyword mode is an error (BM25 hits
-have no distance; use ``min_score``). Thresholds are applied before re-ranking.
+have no distance; use ``min_score``). Thresholds are applied before re-ranking. With dense
+feedback (the collection's ``rocchio`` setting, on by default; ``akindb.retrieval.feedback``)
+the cosine inside the hybrid score is the moved query's (``explain().fusion.raw``), while
+``distance`` and ``explain().dense_score`` stay the query's own.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from akindb.retrieval import keyword as kw
 from akindb.retrieval import rm3
 from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
+from akindb.retrieval.feedback import RocchioParams, applies, rescored
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
-from akindb.retrieval.hybrid import fuse_candidates, gather
+from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather, top_items
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
     DEFAULT_MODE,
     MODES,
@@ -186,7 +190,13 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
                 first=expanded.first if expanded else None,
             )
             strength = cands.strength
-            fused, shown = fuse_candidates(cands, params)
+            fb = settings.rocchio if settings is not None else None
+            if fb is not None and fb.enabled and fb.beta > 0 and applies(cands, params):
+                # ranks and scores come from the moved query; a hit's dense score and
+                # distance stay the query's own (its fusion.raw holds the moved one)
+                fused, shown = _dense_feedback(parts, q_, cands, params, fb)
+            else:
+                fused, shown = fuse_candidates(cands, params)
         else:
             only = lists[m]
             fused = [
@@ -280,6 +290,22 @@ def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, fl
         return {}
     s = dense_scores(parts.metric, qvec, np.stack([vecs[i] for i in got]))
     return {i: float(v) for i, v in zip(got, s.tolist(), strict=True)}
+
+
+def _dense_feedback(
+    parts: CollectionParts, qvec: F32, cands: Candidates, params: FusionParams,
+    fb: RocchioParams,
+) -> tuple[list[FusedItem], list[float]]:
+    """Rocchio on the first fused ranking (``akindb.retrieval.feedback.rescored``): every
+    candidate re-scored for the moved query, then fused again. One keyed read of the
+    candidates' vectors; no second embedding or index search."""
+    every = list(dict.fromkeys([*cands.vector, *cands.keyword]))
+    vecs = parts.store.vectors_by_chunk(every)
+    top = top_items(cands, params, fb.docs)  # the first fused ranking's best few
+    metric = parts.metric
+    moved = rescored(cands, qvec, top, vecs, fb.beta,
+                     lambda q, m: dense_scores(metric, q, m))
+    return fuse_candidates(moved, params)
 
 
 def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:
