@@ -31,25 +31,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, VDIM, doc_text, doc_vector
+from memprobe import Sampler
 
 import akindb
 from akindb import errors
 
 CAP = 1000
 """Documents per writer at most (a steady-size database; see the module docstring)."""
-
-
-def _mem(proc: Any) -> tuple[int, int]:
-    m = proc.memory_info()
-    return m.rss, m.rss - m.shared  # all resident pages, and those not backed by a file
 
 
 def _col(path: Path) -> tuple[Any, Any]:
@@ -64,9 +60,8 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     mine: dict[str, int] = {}
     counter = 0
     locked = ops = 0
-    rss: list[tuple[float, int, int]] = []
-    proc = psutil.Process()
-    t0 = last_compact = last_rss = time.monotonic()
+    sampler = Sampler(seconds, 1.0)
+    t0 = last_compact = time.monotonic()
     with open(log, "a", buffering=1) as out:
         while time.monotonic() - t0 < seconds:
             r = rng.random()
@@ -105,11 +100,10 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                 except errors.DatabaseLockedError:
                     locked += 1
                 last_compact = now
-            if now - last_rss > 1.0:
-                rss.append((round(now - t0, 1), *_mem(proc)))
-                last_rss = now
+            if sampler.due(now):
+                sampler.take(now, now - t0, col)
     db.close()
-    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "rss": rss}
+    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -132,16 +126,39 @@ def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
 
 
 class Acks:
-    """The writers' logs read incrementally (only lines added since the last look). Reading
-    every log whole before each query made the reader's own memory peak grow with the number
-    of writes (the allocator keeps its high-water mark): the first 10-minute soaks measured
-    the harness, not akindb (readers +16-25 % RSS, flat in a reader without the logs)."""
+    """The writers' logs read incrementally (only lines added since the last look), kept in
+    memory bounded by the live documents, not by the number of writes.
+
+    Reading every log whole before each query made the reader's memory peak grow with the
+    number of writes (the first 10-minute soaks measured the harness, not akindb: readers
+    +16-25 % RSS). Keeping every deleted id in a set did the same more slowly: ~50,000 ids in
+    10 minutes, ~1 MB a minute per reader, the last "RSS not flat" of issue 13. Ids are never
+    reused and each writer numbers its ids in order (``w<N>-<counter>``), so "deleted and
+    acknowledged" is: acknowledged as added (counter below the writer's highest acknowledged,
+    not in a batch whose add failed) and not live now. That needs the live ids, one counter per
+    writer and the counters of failed adds (none in a good run)."""
 
     def __init__(self, logs: list[Path]) -> None:
         self.logs = logs
         self.offsets = [0] * len(logs)
         self.live: dict[str, int] = {}
-        self.deleted: set[str] = set()
+        self.next: dict[str, int] = {}  # writer -> one past its highest acknowledged counter
+        self.skipped: set[str] = set()  # ids of adds that raised (never acknowledged)
+
+    def deleted(self, doc_id: str) -> bool:
+        """Was this id acknowledged as added and then acknowledged as deleted?"""
+        if doc_id in self.live or doc_id in self.skipped:
+            return False
+        writer, _, counter = doc_id.rpartition("-")
+        return int(counter) < self.next.get(writer, 0)
+
+    def _added(self, doc_id: str) -> None:
+        writer, _, counter = doc_id.rpartition("-")
+        n = int(counter)
+        have = self.next.get(writer, 0)
+        if n >= have:
+            self.skipped.update(f"{writer}-{c}" for c in range(have, n))
+            self.next[writer] = n + 1
 
     def update(self) -> None:
         for n, f in enumerate(self.logs):
@@ -155,24 +172,29 @@ class Acks:
             for line in data[:end].splitlines():
                 op = json.loads(line)
                 for i, v in op.get("set", {}).items():
+                    self._added(i)
                     self.live[i] = v
                 for i in op.get("del", []):
                     self.live.pop(i, None)
-                    self.deleted.add(i)
+
+    def size(self) -> int:
+        """Entries held (the test that this stays bounded: tests/reliability)."""
+        return len(self.live) + len(self.next) + len(self.skipped)
 
 
 def _whole(doc_id: str, text: str, meta: dict[str, Any]) -> bool:
     return text == doc_text(doc_id, int(meta["v"]), 8)
 
 
-def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, Any]:
+def reader(path: Path, rid: int, seconds: float, logs: list[Path],
+           trace: bool = False) -> dict[str, Any]:
+    snap: tracemalloc.Snapshot | None = None
     rng = random.Random(1000 + rid)
     db, col = _col(path)
     bad: list[str] = []
     locked = reads = 0
-    rss: list[tuple[float, int, int]] = []
-    proc = psutil.Process()
-    t0 = last_rss = time.monotonic()
+    sampler = Sampler(seconds, 1.0)
+    t0 = time.monotonic()
     acks = Acks(logs)
     while time.monotonic() - t0 < seconds:
         acks.update()
@@ -191,7 +213,7 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, 
                     cos = float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v)))
                     if abs(cos - h.score) > 1e-4:
                         bad.append(f"score of {h.id} is not from version {h.metadata['v']}")
-                    if h.id in deleted:
+                    if deleted(h.id):
                         bad.append(f"search returned deleted {h.id}")
                     if not _whole(h.id, h.text, h.metadata):
                         bad.append(f"search returned partial {h.id}")
@@ -200,25 +222,31 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, 
             elif kind < 0.85 and live:
                 ids = rng.sample(sorted(live), min(5, len(live)))
                 for rec in col.get(ids):
-                    if rec.id in deleted:
+                    if deleted(rec.id):
                         bad.append(f"get returned deleted {rec.id}")
                     if not _whole(rec.id, rec.text, rec.metadata):
                         bad.append(f"get returned partial {rec.id}")
             else:
                 for rec in col.get(where={"grp": g}, limit=20):
-                    if rec.metadata.get("grp") != g or rec.id in deleted:
+                    if rec.metadata.get("grp") != g or deleted(rec.id):
                         bad.append(f"get(where) returned {rec.id} {rec.metadata}")
         except errors.DatabaseLockedError:
             locked += 1
             continue
         reads += 1
         now = time.monotonic()
-        if now - last_rss > 1.0:
-            rss.append((round(now - t0, 1), *_mem(proc)))
-            last_rss = now
+        if sampler.due(now):
+            sampler.take(now, now - t0, col, acks=acks.size())
+        if trace and snap is None and now - t0 > seconds / 4:
+            tracemalloc.start(8)
+            snap = tracemalloc.take_snapshot()
+    grown: list[str] = []
+    if snap is not None:
+        diff = tracemalloc.take_snapshot().compare_to(snap, "traceback")
+        grown = ["\n".join([str(d), *d.traceback.format()[-6:]]) for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "n_bad": len(bad), "rss": rss}
+            "n_bad": len(bad), "rss": sampler.rows(), "grown": grown}
 
 
 def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
@@ -232,7 +260,7 @@ def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
 
 
 def run(writers: int, readers: int, seconds: float, work: Path,
-        compact_every: float = 60.0) -> dict[str, Any]:
+        compact_every: float = 60.0, trace_reader: int = -1) -> dict[str, Any]:
     db_path = work / "db"
     _col(db_path)[0].close()
     logs = [work / f"w{i}.log" for i in range(writers)]
@@ -246,7 +274,8 @@ def run(writers: int, readers: int, seconds: float, work: Path,
     for i in range(readers):
         procs.append(subprocess.Popen(
             [sys.executable, __file__, "--role", "reader", "--id", str(i), "--db", str(db_path),
-             "--seconds", str(seconds), "--logs", ",".join(map(str, logs))],
+             "--seconds", str(seconds), "--logs", ",".join(map(str, logs)),
+             *(["--trace"] if i == trace_reader else [])],
             stdout=subprocess.PIPE, text=True, env=env))
     results = []
     crashed = 0
@@ -276,9 +305,11 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "rss_drift_max": max(drift.values(), key=abs, default=0.0), "rss_drift": drift,
         "anon_rss_drift_max": max(anon.values(), key=abs, default=0.0), "anon_rss_drift": anon,
         "rss_curve_mb": {f"{r['role']}{r['id']}": [(t, round(b / 2**20, 1), round(a / 2**20, 1))
-                                                   for t, b, a in
+                                                   for t, b, a, *_ in
                                                    r["rss"][:: max(1, len(r["rss"]) // 10)]]
                          for r in results[:2] + results[writers : writers + 1]},
+        "samples": {f"{r['role']}{r['id']}": r["rss"] for r in results},
+        "grown": {f"reader{r['id']}": r["grown"] for r in results if r.get("grown")},
     }
 
 
@@ -294,16 +325,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--compact-every", type=float, default=60)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--trace", action="store_true", help="(a reader) tracemalloc after warm-up")
+    ap.add_argument("--trace-reader", type=int, default=-1,
+                    help="run this reader under tracemalloc (its RSS is then not comparable)")
     a = ap.parse_args()
     if a.role == "writer":
         print(json.dumps(writer(a.db, a.id, a.seconds, a.log, a.compact_every)))
         return
     if a.role == "reader":
-        print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")])))
+        print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")],
+                                a.trace)))
         return
     with tempfile.TemporaryDirectory(prefix="akindb-soak-") as tmp:
-        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every)
-    print(json.dumps(res, indent=1))
+        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every, a.trace_reader)
+    print(json.dumps({k: v for k, v in res.items() if k != "samples"}, indent=1))
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))
     ok = (res["inconsistent_reads"] == 0 and res["counts_exact"] and not res["locked_errors"]
