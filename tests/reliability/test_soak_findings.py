@@ -104,3 +104,61 @@ def test_soak_reader_does_not_call_a_failed_add_deleted(tmp_path: Path) -> None:
     assert acks.deleted("w0-1")
     assert not acks.deleted("w0-2") and not acks.deleted("w0-3")
     assert not acks.deleted("w0-0") and not acks.deleted("w0-4") and not acks.deleted("w0-5")
+
+
+class _Recording:
+    """A connection that remembers the SQL texts it was asked to run (and runs them)."""
+
+    def __init__(self, conn: object) -> None:
+        self._conn = conn
+        self.texts: set[str] = set()
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.texts.add(sql)
+        return self._conn.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_catch_ups_and_hits_of_every_length_prepare_few_statements(tmp_path: Path) -> None:
+    """Each ``IN (?, ?, ...)`` list was built for its exact length, so every distinct length
+    (the chunks of a log catch-up, a search's hits, a ``get``'s ids) was a new prepared
+    statement in the connection's cache of 128, ~0.15 KB per parameter (136 KB at 900): a
+    soak reader's SQLite memory rose ~0.5 MB a minute for all 10 minutes (issue 13)."""
+    from akindb.storage import in_list
+
+    rng = np.random.default_rng(0)
+    with akindb.open(tmp_path / "db") as wdb, akindb.open(tmp_path / "db") as rdb:
+        writer = wdb.create_collection("c", model=None, dim=4, index="hnsw")
+        reader = rdb.get_collection("c")
+        rec = _Recording(reader.parts.store.conn)
+        reader.parts.store.conn = rec  # type: ignore[assignment]
+        ids: list[str] = []
+        for n in range(1, 121):  # a catch-up of every length from 1 to 120 chunks
+            new = [f"d{len(ids) + j}" for j in range(n)]
+            writer.add(new, ids=new, vectors=rng.normal(size=(n, 4)).astype(np.float32))
+            ids += new
+            reader.search_vector(rng.normal(size=4).astype(np.float32), k=min(n, 40))
+            assert len(reader.get(ids[-n:])) == n  # a get of every length
+        writer.delete(ids[::2])
+        reader.search_vector(rng.normal(size=4).astype(np.float32), k=5)
+        assert reader.count() == len(ids) - len(ids[::2])
+    shapes = {sql.count("?") for sql in rec.texts if " IN (" in sql}
+    # was 120 catch-up lengths + 40 hit counts + 120 get lengths: 426 distinct texts at 180
+    assert len(rec.texts) <= 4 * len(in_list.LENGTHS), len(rec.texts)
+    assert shapes <= {n + extra for n in in_list.LENGTHS for extra in range(3)}
+
+
+def test_in_list_padding_keeps_the_values_and_few_lengths() -> None:
+    from akindb.storage import in_list
+
+    for n in range(1, 1001):
+        values = list(range(n))
+        out = in_list.padded(values)
+        assert out[:n] == values and set(out) == set(values)
+        assert len(out) in in_list.LENGTHS or n > in_list.MAX_IN
+    assert in_list.padded([]) == []
+    parts = in_list.batches(list(range(2000)))
+    assert [len(p) for p in parts] == [900, 900, 256]
+    assert sorted(set().union(*map(set, parts))) == list(range(2000))
