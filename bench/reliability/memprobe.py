@@ -11,9 +11,11 @@ cache rows). Each costs microseconds, so the soak takes one per RSS sample.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,12 @@ _LIBC = _lib("c")
 _SQLITE = _lib("sqlite3")
 if _LIBC is not None and hasattr(_LIBC, "mallinfo2"):
     _LIBC.mallinfo2.restype = _Mallinfo2
+
+
+def malloc_trim() -> None:
+    """Give glibc's free heap pages back to the kernel (a no-op off glibc)."""
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
 
 
 def status_kb() -> dict[str, int]:
@@ -92,7 +100,9 @@ def connection_kb(conn: Any) -> dict[str, int]:
 
 def collection_sizes(col: Any) -> dict[str, int]:
     """In-memory structures of one collection: index slots (live + tombstones), live vectors,
-    row cache rows, and whether an exact index is kept beside the approximate one."""
+    row cache rows, whether an exact index is kept beside the approximate one, its
+    connection's SQLite memory, and the sizes of the database file and its WAL (the data:
+    the memory map of the file is resident as the file is read)."""
     live = col.parts.live
     index = live._index  # a diagnostic: reads private fields, changes nothing
     out = {"rows": len(col.parts.rows), "exact": int(live._exact is not None)}
@@ -100,6 +110,10 @@ def collection_sizes(col: Any) -> dict[str, int]:
         out["slots"] = int(getattr(index, "_n", len(index)))
         out["live"] = len(index)
     out.update(connection_kb(col.parts.store.conn))
+    db_file = Path(col.parts.db_file)
+    for key, f in (("db_kb", db_file), ("wal_kb", db_file.with_name(db_file.name + "-wal"))):
+        with contextlib.suppress(OSError):
+            out[key] = f.stat().st_size // 1024
     return out
 
 
@@ -119,7 +133,7 @@ def reading(col: Any = None) -> dict[str, int]:
 
 FIELDS = ("t_ms", "rss", "anon", "file", "malloc_used", "malloc_free", "malloc_arena", "sqlite",
           "sq_cache", "sq_schema", "sq_stmt", "py_blocks", "rows", "exact", "slots", "live",
-          "acks")
+          "acks", "db_kb", "wal_kb")
 
 
 class Sampler:

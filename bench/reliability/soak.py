@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, VDIM, doc_text, doc_vector
-from memprobe import Sampler
+from memprobe import Sampler, malloc_trim
 
 import akindb
 from akindb import errors
@@ -187,8 +187,9 @@ def _whole(doc_id: str, text: str, meta: dict[str, Any]) -> bool:
 
 
 def reader(path: Path, rid: int, seconds: float, logs: list[Path],
-           trace: bool = False) -> dict[str, Any]:
+           trace: bool = False, remedy: str = "none") -> dict[str, Any]:
     snap: tracemalloc.Snapshot | None = None
+    slots = 0
     rng = random.Random(1000 + rid)
     db, col = _col(path)
     bad: list[str] = []
@@ -237,6 +238,11 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
         now = time.monotonic()
         if sampler.due(now):
             sampler.take(now, now - t0, col, acks=acks.size())
+        if remedy in ("trim", "trim-compact"):
+            n = getattr(col.parts.live._index, "_n", 0)
+            if remedy == "trim" or n < slots:  # every read / after the index compacted
+                malloc_trim()
+            slots = n
         if trace and snap is None and now - t0 > seconds / 4:
             tracemalloc.start(8)
             snap = tracemalloc.take_snapshot()
@@ -259,8 +265,67 @@ def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
     return (end - base) / base
 
 
+def per_minute(samples: dict[str, list[Any]], step: float = 60.0) -> list[dict[str, Any]]:
+    """The RSS curve as a table: one row per ``step`` seconds, the reading nearest to each
+    mark: readers (min, median, max of RSS and of anonymous RSS, MB), writer 0 (the one that
+    compacts), the other writers (median), the readers' SQLite statement and page-cache
+    memory (median, KB) and the database file and WAL sizes (KB, the data)."""
+
+    def near(rows: list[Any], t: float) -> dict[str, int] | None:
+        best = min(rows, key=lambda r: abs(r[0] - t), default=None)
+        return best[3] if best is not None and abs(best[0] - t) < step / 2 else None
+
+    end = max((r[-1][0] for r in samples.values() if r), default=0.0)
+    out: list[dict[str, Any]] = []
+    marks = [*np.arange(step / 2, end, step).tolist(), end] if end > step else [end]
+    for t in marks:
+        got = {name: near(rows, t) for name, rows in samples.items()}
+        rd = [v for k, v in got.items() if k.startswith("reader") and v]
+        wr = [v for k, v in got.items() if k.startswith("writer") and k != "writer0" and v]
+        w0 = got.get("writer0")
+        mb = lambda vs, key: [round(v[key] / 1024, 1) for v in vs]  # noqa: E731
+        row: dict[str, Any] = {"t": round(t)}
+        if rd:
+            rss, anon = mb(rd, "vmrss") if "vmrss" in rd[0] else mb(rd, "rss"), mb(rd, "anon")
+            row.update(readers_rss=(min(rss), float(np.median(rss)), max(rss)),
+                       readers_anon=(min(anon), float(np.median(anon)), max(anon)),
+                       readers_sq_stmt=float(np.median([v["sq_stmt"] for v in rd])),
+                       readers_sq_cache=float(np.median([v["sq_cache"] for v in rd])),
+                       db_kb=rd[0].get("db_kb"), wal_kb=rd[0].get("wal_kb"))
+        if w0:
+            row["writer0_rss"] = round(w0["rss"] / 1024, 1)
+        if wr:
+            row["writers_rss"] = float(np.median(mb(wr, "rss")))
+        out.append(row)
+    return out
+
+
+def markdown(table: list[dict[str, Any]]) -> str:
+    """``per_minute`` as a Markdown table (for docs/reliability.md)."""
+    lines = ["| s | readers RSS min / median / max MB | readers anon median MB "
+             "| readers SQLite stmt / cache KB | writer 0 RSS MB | writers 1-3 RSS MB "
+             "| db / WAL KB |", "|---|---|---|---|---|---|---|"]
+    for r in table:
+        rss = " / ".join(f"{x:.1f}" for x in r.get("readers_rss", ()))
+        anon = r.get("readers_anon", (0, 0, 0))[1]
+        lines.append(f"| {r['t']} | {rss} | {anon:.1f} | {r.get('readers_sq_stmt', 0):.0f} / "
+                     f"{r.get('readers_sq_cache', 0):.0f} | {r.get('writer0_rss', '')} | "
+                     f"{r.get('writers_rss', '')} | {r.get('db_kb')} / {r.get('wal_kb')} |")
+    return "\n".join(lines)
+
+
+REMEDIES = {"none": {}, "mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"},
+            "arena": {"MALLOC_ARENA_MAX": "1"}, "trim": {}, "trim-compact": {}}
+"""Allocator settings a reader can run with (``--remedies``, to compare in one run):
+``mmap`` fixes glibc's mmap threshold (blocks over 128 KB always mmapped, returned on free;
+by default the threshold rises to the largest block freed, so big index buffers move into
+the heap), ``arena`` one malloc arena for all threads, ``trim`` ``malloc_trim(0)`` after
+every read, ``trim-compact`` only after the reader's index compacted (dropped slots)."""
+
+
 def run(writers: int, readers: int, seconds: float, work: Path,
-        compact_every: float = 60.0, trace_reader: int = -1) -> dict[str, Any]:
+        compact_every: float = 60.0, trace_reader: int = -1,
+        remedies: tuple[str, ...] = ("none",)) -> dict[str, Any]:
     db_path = work / "db"
     _col(db_path)[0].close()
     logs = [work / f"w{i}.log" for i in range(writers)]
@@ -271,12 +336,13 @@ def run(writers: int, readers: int, seconds: float, work: Path,
             [sys.executable, __file__, "--role", "writer", "--id", str(i), "--db", str(db_path),
              "--seconds", str(seconds), "--log", str(logs[i]), "--compact-every",
              str(compact_every)], stdout=subprocess.PIPE, text=True, env=env))
+    kinds = [remedies[i % len(remedies)] for i in range(readers)]
     for i in range(readers):
         procs.append(subprocess.Popen(
             [sys.executable, __file__, "--role", "reader", "--id", str(i), "--db", str(db_path),
              "--seconds", str(seconds), "--logs", ",".join(map(str, logs)),
-             *(["--trace"] if i == trace_reader else [])],
-            stdout=subprocess.PIPE, text=True, env=env))
+             "--remedy", kinds[i], *(["--trace"] if i == trace_reader else [])],
+            stdout=subprocess.PIPE, text=True, env={**env, **REMEDIES[kinds[i]]}))
     results = []
     crashed = 0
     for p in procs:
@@ -308,7 +374,9 @@ def run(writers: int, readers: int, seconds: float, work: Path,
                                                    for t, b, a, *_ in
                                                    r["rss"][:: max(1, len(r["rss"]) // 10)]]
                          for r in results[:2] + results[writers : writers + 1]},
-        "samples": {f"{r['role']}{r['id']}": r["rss"] for r in results},
+        "samples": (samples := {f"{r['role']}{r['id']}": r["rss"] for r in results}),
+        "per_minute": per_minute(samples),
+        "reader_kinds": {f"reader{i}": k for i, k in enumerate(kinds)},
         "grown": {f"reader{r['id']}": r["grown"] for r in results if r.get("grown")},
     }
 
@@ -326,6 +394,9 @@ def main() -> None:
     ap.add_argument("--compact-every", type=float, default=60)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--trace", action="store_true", help="(a reader) tracemalloc after warm-up")
+    ap.add_argument("--remedy", default="none", choices=sorted(REMEDIES))
+    ap.add_argument("--remedies", default="none",
+                    help="comma-separated allocator settings, given to the readers in turn")
     ap.add_argument("--trace-reader", type=int, default=-1,
                     help="run this reader under tracemalloc (its RSS is then not comparable)")
     a = ap.parse_args()
@@ -334,11 +405,14 @@ def main() -> None:
         return
     if a.role == "reader":
         print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")],
-                                a.trace)))
+                                a.trace, a.remedy)))
         return
     with tempfile.TemporaryDirectory(prefix="akindb-soak-") as tmp:
-        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every, a.trace_reader)
-    print(json.dumps({k: v for k, v in res.items() if k != "samples"}, indent=1))
+        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every, a.trace_reader,
+                  tuple(a.remedies.split(",")))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("samples", "per_minute")},
+                     indent=1))
+    print(markdown(res["per_minute"]))
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))
     ok = (res["inconsistent_reads"] == 0 and res["counts_exact"] and not res["locked_errors"]
