@@ -60,6 +60,7 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     mine: dict[str, int] = {}
     counter = 0
     locked = ops = 0
+    locked_at: list[str] = []
     sampler = Sampler(seconds, 1.0)
     t0 = last_compact = time.monotonic()
     with open(log, "a", buffering=1) as out:
@@ -84,8 +85,10 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                     ids = rng.sample(sorted(mine), rng.randint(1, 4))
                     col.delete(ids)
                     op = {"del": ids}
-            except errors.DatabaseLockedError:
+            except errors.DatabaseLockedError as exc:
                 locked += 1
+                if len(locked_at) < 5:
+                    locked_at.append(f"writer {wid} at {time.monotonic() - t0:.0f}s: {exc}")
                 continue
             for i, v in op.get("set", {}).items():
                 mine[i] = v
@@ -97,13 +100,16 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             if wid == 0 and now - last_compact > compact_every:
                 try:
                     col.compact()
-                except errors.DatabaseLockedError:
+                except errors.DatabaseLockedError as exc:
                     locked += 1
+                    if len(locked_at) < 5:
+                        locked_at.append(f"compact at {now - t0:.0f}s: {exc}")
                 last_compact = now
             if sampler.due(now):
                 sampler.take(now, now - t0, col)
     db.close()
-    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "rss": sampler.rows()}
+    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
+            "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -194,6 +200,7 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
     db, col = _col(path)
     bad: list[str] = []
     locked = reads = 0
+    locked_at: list[str] = []
     sampler = Sampler(seconds, 1.0)
     t0 = time.monotonic()
     acks = Acks(logs)
@@ -231,8 +238,10 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
                 for rec in col.get(where={"grp": g}, limit=20):
                     if rec.metadata.get("grp") != g or deleted(rec.id):
                         bad.append(f"get(where) returned {rec.id} {rec.metadata}")
-        except errors.DatabaseLockedError:
+        except errors.DatabaseLockedError as exc:
             locked += 1
+            if len(locked_at) < 5:
+                locked_at.append(f"reader {rid} at {time.monotonic() - t0:.0f}s: {exc}")
             continue
         reads += 1
         now = time.monotonic()
@@ -252,16 +261,22 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
         grown = ["\n".join([str(d), *d.traceback.format()[-6:]]) for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "n_bad": len(bad), "rss": sampler.rows(), "grown": grown}
+            "n_bad": len(bad), "locked_at": locked_at, "rss": sampler.rows(), "grown": grown}
 
 
 def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
-    """Relative change of RSS (``col`` 2: anonymous RSS) from the end of warm-up (first
-    quarter) to the end."""
+    """Relative change of RSS (``col`` 2: anonymous RSS) from the end of warm-up to the end.
+
+    Warm-up: the first quarter of the run (150 s of the full soak; the writers reach their
+    ``CAP`` well before). Each end is the median of a window of readings (60 of them, one a
+    second, in the full soak; at least 3), not one reading: SQLite's page cache alone swings
+    by 1-2 MB from one read to the next (it is emptied whenever another process writes)."""
     if len(rss) < 4:
         return 0.0
-    base = float(np.median([r[col] for r in rss[len(rss) // 4 : len(rss) // 4 + 3]]))
-    end = float(np.median([r[col] for r in rss[-3:]]))
+    w = max(3, min(60, len(rss) // 10))
+    q = len(rss) // 4
+    base = float(np.median([r[col] for r in rss[q : q + w]]))
+    end = float(np.median([r[col] for r in rss[-w:]]))
     return (end - base) / base
 
 
@@ -297,6 +312,27 @@ def per_minute(samples: dict[str, list[Any]], step: float = 60.0) -> list[dict[s
         if wr:
             row["writers_rss"] = float(np.median(mb(wr, "rss")))
         out.append(row)
+    return out
+
+
+def kind_curves(samples: dict[str, list[Any]], kinds: dict[str, str],
+                step: float = 60.0) -> dict[str, list[tuple[int, float, float, float]]]:
+    """Per reader kind (allocator setting): (second, RSS MB, anonymous RSS MB, glibc free
+    KB), the median over that kind's readers of the reading nearest to each mark."""
+    out: dict[str, list[tuple[int, float, float, float]]] = {}
+    for kind in sorted(set(kinds.values())):
+        rows = [samples[name] for name, k in kinds.items() if k == kind and samples.get(name)]
+        if not rows:
+            continue
+        end = min(r[-1][0] for r in rows)
+        marks = [*np.arange(step / 2, end, step).tolist(), end]
+        curve = []
+        for t in marks:
+            got = [min(r, key=lambda x: abs(x[0] - t))[3] for r in rows]
+            curve.append((round(t), float(np.median([g["rss"] for g in got])) / 1024,
+                          float(np.median([g["anon"] for g in got])) / 1024,
+                          float(np.median([g["malloc_free"] for g in got]))))
+        out[kind] = curve
     return out
 
 
@@ -365,6 +401,7 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "inconsistent_reads": sum(r.get("n_bad", 0) for r in results),
         "examples": [b for r in results for b in r.get("bad", [])][:10],
         "locked_errors": sum(r["locked"] for r in results),
+        "locked_examples": [x for r in results for x in r.get("locked_at", [])][:10],
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
         "integrity": integrity,
@@ -376,7 +413,8 @@ def run(writers: int, readers: int, seconds: float, work: Path,
                          for r in results[:2] + results[writers : writers + 1]},
         "samples": (samples := {f"{r['role']}{r['id']}": r["rss"] for r in results}),
         "per_minute": per_minute(samples),
-        "reader_kinds": {f"reader{i}": k for i, k in enumerate(kinds)},
+        "reader_kinds": (named := {f"reader{i}": k for i, k in enumerate(kinds)}),
+        "kind_curves": kind_curves(samples, named),
         "grown": {f"reader{r['id']}": r["grown"] for r in results if r.get("grown")},
     }
 
