@@ -162,3 +162,45 @@ def test_in_list_padding_keeps_the_values_and_few_lengths() -> None:
     parts = in_list.batches(list(range(2000)))
     assert [len(p) for p in parts] == [900, 900, 256]
     assert sorted(set().union(*map(set, parts))) == list(range(2000))
+
+
+def test_compact_does_not_lock_writers_out_while_a_reader_holds_the_wal(tmp_path: Path) -> None:
+    """``compact`` ends with a TRUNCATE checkpoint, which waits (up to the busy timeout,
+    30 s) until no reader uses the WAL and holds the write lock meanwhile, so every writer
+    waits as long and gives up with ``DatabaseLockedError`` (the 10-minute soak on a busy
+    machine: "writer 2 at 312 s: locked for more than 30 s", right after a compaction).
+    The checkpoint may give up instead; the WAL is truncated by a later one."""
+    import sqlite3
+    import threading
+
+    rng = np.random.default_rng(0)
+    with akindb.open(tmp_path / "db") as db, akindb.open(tmp_path / "db") as other:
+        col = db.create_collection("c", model=None, dim=4, index="hnsw")
+        ids = [f"d{i}" for i in range(200)]
+        col.add(ids, ids=ids, vectors=rng.normal(size=(200, 4)).astype(np.float32))
+        col.delete(ids[:100])
+        writer = other.get_collection("c")
+        writer.parts.store.conn.execute("PRAGMA busy_timeout = 4000")  # a patient writer
+        reader = sqlite3.connect(col.parts.db_file, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM chunks").fetchone()  # holds a WAL snapshot
+        errors: list[BaseException] = []
+
+        def compact() -> None:
+            try:
+                col.compact()
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        t = threading.Thread(target=compact)
+        t.start()
+        threading.Event().wait(0.3)  # compact is now waiting on the reader
+        try:
+            writer.add(["new"], ids=["new"], vectors=rng.normal(size=(1, 4)).astype(np.float32))
+        finally:
+            reader.execute("COMMIT")
+            reader.close()
+            t.join()
+        assert errors == []
+        assert writer.get(["new"])[0].id == "new"
+        assert col.count() == 101
