@@ -12,13 +12,22 @@ acknowledged before the query started; filtered results must match the filter. A
 ``DatabaseLockedError`` reaching a caller is counted. Every process samples its RSS.
 
 At the end the database must hold exactly what the logs say (ids and versions), and the RSS
-of each process after warm-up must stay within 10 %. So that RSS measures leaks rather than
-growth, each writer holds at most ``CAP`` documents (at the cap it upserts and deletes): the
-database reaches a steady size early in the warm-up, as do SQLite's page cache and the memory
-map of the file. RSS is also reported without file-backed pages (``anon``: heap, the caches).
+of each process must stay within 10 % from the end of warm-up to the end. Definition: warm-up
+is the first quarter of the run (150 s of the full soak); each end of the comparison is the
+median of a window of readings (one a second, 60 in the full soak), because SQLite's page
+cache alone swings by 1-2 MB from one read to the next. So that RSS measures leaks rather
+than growth, each writer holds at most ``CAP`` documents (at the cap it upserts and deletes):
+the live data reaches a steady size early in the warm-up. Each reading also splits RSS
+(``memprobe``): anonymous and file-backed pages (the memory map of the database file grows
+with the file), glibc's bytes in use and free-but-kept, SQLite's statements and page cache,
+Python's object count, the index's slots and the row cache, and the database and WAL sizes
+(the data), so a rise can be told apart: a leak grows the bytes in use, the allocator's
+retention only the free ones. ``--remedies`` runs readers with other allocator settings side
+by side (``REMEDIES``); the curve per kind is in the result.
 
     python bench/reliability/soak.py --writers 4 --readers 8 --seconds 600   # the full soak
     python bench/reliability/soak.py --writers 1 --readers 2 --seconds 6     # the short mode
+    python bench/reliability/soak.py --seconds 600 --remedies none,mmap,arena,trim-compact
 """
 
 from __future__ import annotations
@@ -253,12 +262,15 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
                 malloc_trim()
             slots = n
         if trace and snap is None and now - t0 > seconds / 4:
-            tracemalloc.start(8)
+            tracemalloc.start(30)
             snap = tracemalloc.take_snapshot()
     grown: list[str] = []
     if snap is not None:
         diff = tracemalloc.take_snapshot().compare_to(snap, "traceback")
-        grown = ["\n".join([str(d), *d.traceback.format()[-6:]]) for d in diff[:12]]
+        net = sum(d.size_diff for d in diff), sum(d.count_diff for d in diff)
+        grown = [f"net {net[0] / 1024:.0f} KB in {net[1]} blocks"]
+        grown += ["\n".join([str(d), *d.traceback.format(most_recent_first=True)[:40]])
+                  for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
             "n_bad": len(bad), "locked_at": locked_at, "rss": sampler.rows(), "grown": grown}
@@ -278,6 +290,25 @@ def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
     base = float(np.median([r[col] for r in rss[q : q + w]]))
     end = float(np.median([r[col] for r in rss[-w:]]))
     return (end - base) / base
+
+
+def split_drift(rss: list[Any]) -> dict[str, float]:
+    """Where a process's memory went from the end of warm-up to the end (``_rss_drift``'s
+    windows), in MB: RSS, anonymous and file-backed pages, glibc's bytes in use and its free
+    bytes kept, SQLite (statements + page cache), and Python's object count (thousands)."""
+    if len(rss) < 4:
+        return {}
+    w = max(3, min(60, len(rss) // 10))
+    q = len(rss) // 4
+
+    def change(key: str) -> float:
+        base = float(np.median([r[3][key] for r in rss[q : q + w]]))
+        return float(np.median([r[3][key] for r in rss[-w:]])) - base
+
+    out = {k: round(change(k) / 1024, 2) for k in
+           ("rss", "anon", "file", "malloc_used", "malloc_free", "sqlite")}
+    out["py_kblocks"] = round(change("py_blocks") / 1000, 1)
+    return out
 
 
 def per_minute(samples: dict[str, list[Any]], step: float = 60.0) -> list[dict[str, Any]]:
@@ -413,6 +444,7 @@ def run(writers: int, readers: int, seconds: float, work: Path,
                          for r in results[:2] + results[writers : writers + 1]},
         "samples": (samples := {f"{r['role']}{r['id']}": r["rss"] for r in results}),
         "per_minute": per_minute(samples),
+        "split_mb": {name: split_drift(rows) for name, rows in samples.items()},
         "reader_kinds": (named := {f"reader{i}": k for i, k in enumerate(kinds)}),
         "kind_curves": kind_curves(samples, named),
         "grown": {f"reader{r['id']}": r["grown"] for r in results if r.get("grown")},
