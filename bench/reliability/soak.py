@@ -213,9 +213,11 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
     sampler = Sampler(seconds, 1.0)
     t0 = time.monotonic()
     acks = Acks(logs)
+    slow: list[float] = []  # reads over 1 s (seconds)
     while time.monotonic() - t0 < seconds:
         acks.update()
         live, deleted = acks.live, acks.deleted
+        began = time.monotonic()
         kind = rng.random()
         g = rng.randrange(4)
         try:
@@ -254,6 +256,8 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
             continue
         reads += 1
         now = time.monotonic()
+        if now - began > 1.0:
+            slow.append(round(now - began, 1))
         if sampler.due(now):
             sampler.take(now, now - t0, col, acks=acks.size())
         if remedy in ("trim", "trim-compact"):
@@ -273,23 +277,40 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
                   for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "n_bad": len(bad), "locked_at": locked_at, "rss": sampler.rows(), "grown": grown}
+            "n_bad": len(bad), "locked_at": locked_at,
+            "slow_reads": len(slow), "slowest_s": max(slow, default=0.0),
+            "rss": sampler.rows(), "grown": grown}
 
 
-def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
+def _windows(rss: list[Any], warmup: float = 0.25, width: float = 60.0) -> tuple[
+        list[Any], list[Any]]:
+    """The readings of the two windows RSS is compared over, chosen by time (a reader samples
+    after a read, so readings can be sparse when reads stall): from the end of warm-up (the
+    first ``warmup`` of the run) for ``width`` seconds, and the last ``width`` seconds (each
+    at least 3 readings)."""
+    end_t = rss[-1][0]
+    start = warmup * end_t
+    base = [r for r in rss if start <= r[0] < start + width]
+    if len(base) < 3:
+        base = [r for r in rss if r[0] >= start][:3]
+    last = [r for r in rss if r[0] > end_t - width]
+    if len(last) < 3:
+        last = rss[-3:]
+    return base, last
+
+
+def _rss_drift(rss: list[Any], col: int = 1) -> float:
     """Relative change of RSS (``col`` 2: anonymous RSS) from the end of warm-up to the end.
 
     Warm-up: the first quarter of the run (150 s of the full soak; the writers reach their
-    ``CAP`` well before). Each end is the median of a window of readings (60 of them, one a
-    second, in the full soak; at least 3), not one reading: SQLite's page cache alone swings
-    by 1-2 MB from one read to the next (it is emptied whenever another process writes)."""
+    ``CAP`` well before). Each end is the median of the readings in a 60-second window
+    (``_windows``), not one reading: SQLite's page cache alone swings by 1-2 MB from one read
+    to the next (it is emptied whenever another process writes)."""
     if len(rss) < 4:
         return 0.0
-    w = max(3, min(60, len(rss) // 10))
-    q = len(rss) // 4
-    base = float(np.median([r[col] for r in rss[q : q + w]]))
-    end = float(np.median([r[col] for r in rss[-w:]]))
-    return (end - base) / base
+    base, last = _windows(rss)
+    b = float(np.median([r[col] for r in base]))
+    return (float(np.median([r[col] for r in last])) - b) / b
 
 
 def split_drift(rss: list[Any]) -> dict[str, float]:
@@ -298,12 +319,11 @@ def split_drift(rss: list[Any]) -> dict[str, float]:
     bytes kept, SQLite (statements + page cache), and Python's object count (thousands)."""
     if len(rss) < 4:
         return {}
-    w = max(3, min(60, len(rss) // 10))
-    q = len(rss) // 4
+    base, last = _windows(rss)
 
     def change(key: str) -> float:
-        base = float(np.median([r[3][key] for r in rss[q : q + w]]))
-        return float(np.median([r[3][key] for r in rss[-w:]])) - base
+        b = float(np.median([r[3][key] for r in base]))
+        return float(np.median([r[3][key] for r in last])) - b
 
     out = {k: round(change(k) / 1024, 2) for k in
            ("rss", "anon", "file", "malloc_used", "malloc_free", "sqlite")}
@@ -433,6 +453,9 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "examples": [b for r in results for b in r.get("bad", [])][:10],
         "locked_errors": sum(r["locked"] for r in results),
         "locked_examples": [x for r in results for x in r.get("locked_at", [])][:10],
+        "reads_by_reader": {f"reader{r['id']}": r["reads"] for r in results if "reads" in r},
+        "slow_reads": sum(r.get("slow_reads", 0) for r in results),
+        "slowest_read_s": max((r.get("slowest_s", 0.0) for r in results), default=0.0),
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
         "integrity": integrity,
