@@ -12,13 +12,22 @@ acknowledged before the query started; filtered results must match the filter. A
 ``DatabaseLockedError`` reaching a caller is counted. Every process samples its RSS.
 
 At the end the database must hold exactly what the logs say (ids and versions), and the RSS
-of each process after warm-up must stay within 10 %. So that RSS measures leaks rather than
-growth, each writer holds at most ``CAP`` documents (at the cap it upserts and deletes): the
-database reaches a steady size early in the warm-up, as do SQLite's page cache and the memory
-map of the file. RSS is also reported without file-backed pages (``anon``: heap, the caches).
+of each process must stay within 10 % from the end of warm-up to the end. Definition: warm-up
+is the first quarter of the run (150 s of the full soak); each end of the comparison is the
+median of a window of readings (one a second, 60 in the full soak), because SQLite's page
+cache alone swings by 1-2 MB from one read to the next. So that RSS measures leaks rather
+than growth, each writer holds at most ``CAP`` documents (at the cap it upserts and deletes):
+the live data reaches a steady size early in the warm-up. Each reading also splits RSS
+(``memprobe``): anonymous and file-backed pages (the memory map of the database file grows
+with the file), glibc's bytes in use and free-but-kept, SQLite's statements and page cache,
+Python's object count, the index's slots and the row cache, and the database and WAL sizes
+(the data), so a rise can be told apart: a leak grows the bytes in use, the allocator's
+retention only the free ones. ``--remedies`` runs readers with other allocator settings side
+by side (``REMEDIES``); the curve per kind is in the result.
 
     python bench/reliability/soak.py --writers 4 --readers 8 --seconds 600   # the full soak
     python bench/reliability/soak.py --writers 1 --readers 2 --seconds 6     # the short mode
+    python bench/reliability/soak.py --seconds 600 --remedies none,mmap,arena,trim-compact
 """
 
 from __future__ import annotations
@@ -31,25 +40,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, VDIM, doc_text, doc_vector
+from memprobe import Sampler, malloc_trim
 
 import akindb
 from akindb import errors
 
 CAP = 1000
 """Documents per writer at most (a steady-size database; see the module docstring)."""
-
-
-def _mem(proc: Any) -> tuple[int, int]:
-    m = proc.memory_info()
-    return m.rss, m.rss - m.shared  # all resident pages, and those not backed by a file
 
 
 def _col(path: Path) -> tuple[Any, Any]:
@@ -64,9 +69,9 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     mine: dict[str, int] = {}
     counter = 0
     locked = ops = 0
-    rss: list[tuple[float, int, int]] = []
-    proc = psutil.Process()
-    t0 = last_compact = last_rss = time.monotonic()
+    locked_at: list[str] = []
+    sampler = Sampler(seconds, 1.0)
+    t0 = last_compact = time.monotonic()
     with open(log, "a", buffering=1) as out:
         while time.monotonic() - t0 < seconds:
             r = rng.random()
@@ -89,8 +94,10 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                     ids = rng.sample(sorted(mine), rng.randint(1, 4))
                     col.delete(ids)
                     op = {"del": ids}
-            except errors.DatabaseLockedError:
+            except errors.DatabaseLockedError as exc:
                 locked += 1
+                if len(locked_at) < 5:
+                    locked_at.append(f"writer {wid} at {time.monotonic() - t0:.0f}s: {exc}")
                 continue
             for i, v in op.get("set", {}).items():
                 mine[i] = v
@@ -102,14 +109,16 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             if wid == 0 and now - last_compact > compact_every:
                 try:
                     col.compact()
-                except errors.DatabaseLockedError:
+                except errors.DatabaseLockedError as exc:
                     locked += 1
+                    if len(locked_at) < 5:
+                        locked_at.append(f"compact at {now - t0:.0f}s: {exc}")
                 last_compact = now
-            if now - last_rss > 1.0:
-                rss.append((round(now - t0, 1), *_mem(proc)))
-                last_rss = now
+            if sampler.due(now):
+                sampler.take(now, now - t0, col)
     db.close()
-    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "rss": rss}
+    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
+            "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -132,16 +141,39 @@ def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
 
 
 class Acks:
-    """The writers' logs read incrementally (only lines added since the last look). Reading
-    every log whole before each query made the reader's own memory peak grow with the number
-    of writes (the allocator keeps its high-water mark): the first 10-minute soaks measured
-    the harness, not akindb (readers +16-25 % RSS, flat in a reader without the logs)."""
+    """The writers' logs read incrementally (only lines added since the last look), kept in
+    memory bounded by the live documents, not by the number of writes.
+
+    Reading every log whole before each query made the reader's memory peak grow with the
+    number of writes (the first 10-minute soaks measured the harness, not akindb: readers
+    +16-25 % RSS). Keeping every deleted id in a set did the same more slowly: ~50,000 ids in
+    10 minutes, ~1 MB a minute per reader, the last "RSS not flat" of issue 13. Ids are never
+    reused and each writer numbers its ids in order (``w<N>-<counter>``), so "deleted and
+    acknowledged" is: acknowledged as added (counter below the writer's highest acknowledged,
+    not in a batch whose add failed) and not live now. That needs the live ids, one counter per
+    writer and the counters of failed adds (none in a good run)."""
 
     def __init__(self, logs: list[Path]) -> None:
         self.logs = logs
         self.offsets = [0] * len(logs)
         self.live: dict[str, int] = {}
-        self.deleted: set[str] = set()
+        self.next: dict[str, int] = {}  # writer -> one past its highest acknowledged counter
+        self.skipped: set[str] = set()  # ids of adds that raised (never acknowledged)
+
+    def deleted(self, doc_id: str) -> bool:
+        """Was this id acknowledged as added and then acknowledged as deleted?"""
+        if doc_id in self.live or doc_id in self.skipped:
+            return False
+        writer, _, counter = doc_id.rpartition("-")
+        return int(counter) < self.next.get(writer, 0)
+
+    def _added(self, doc_id: str) -> None:
+        writer, _, counter = doc_id.rpartition("-")
+        n = int(counter)
+        have = self.next.get(writer, 0)
+        if n >= have:
+            self.skipped.update(f"{writer}-{c}" for c in range(have, n))
+            self.next[writer] = n + 1
 
     def update(self) -> None:
         for n, f in enumerate(self.logs):
@@ -155,28 +187,37 @@ class Acks:
             for line in data[:end].splitlines():
                 op = json.loads(line)
                 for i, v in op.get("set", {}).items():
+                    self._added(i)
                     self.live[i] = v
                 for i in op.get("del", []):
                     self.live.pop(i, None)
-                    self.deleted.add(i)
+
+    def size(self) -> int:
+        """Entries held (the test that this stays bounded: tests/reliability)."""
+        return len(self.live) + len(self.next) + len(self.skipped)
 
 
 def _whole(doc_id: str, text: str, meta: dict[str, Any]) -> bool:
     return text == doc_text(doc_id, int(meta["v"]), 8)
 
 
-def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, Any]:
+def reader(path: Path, rid: int, seconds: float, logs: list[Path],
+           trace: bool = False, remedy: str = "none") -> dict[str, Any]:
+    snap: tracemalloc.Snapshot | None = None
+    slots = 0
     rng = random.Random(1000 + rid)
     db, col = _col(path)
     bad: list[str] = []
     locked = reads = 0
-    rss: list[tuple[float, int, int]] = []
-    proc = psutil.Process()
-    t0 = last_rss = time.monotonic()
+    locked_at: list[str] = []
+    sampler = Sampler(seconds, 1.0)
+    t0 = time.monotonic()
     acks = Acks(logs)
+    slow: list[float] = []  # reads over 1 s (seconds)
     while time.monotonic() - t0 < seconds:
         acks.update()
         live, deleted = acks.live, acks.deleted
+        began = time.monotonic()
         kind = rng.random()
         g = rng.randrange(4)
         try:
@@ -191,7 +232,7 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, 
                     cos = float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v)))
                     if abs(cos - h.score) > 1e-4:
                         bad.append(f"score of {h.id} is not from version {h.metadata['v']}")
-                    if h.id in deleted:
+                    if deleted(h.id):
                         bad.append(f"search returned deleted {h.id}")
                     if not _whole(h.id, h.text, h.metadata):
                         bad.append(f"search returned partial {h.id}")
@@ -200,39 +241,178 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path]) -> dict[str, 
             elif kind < 0.85 and live:
                 ids = rng.sample(sorted(live), min(5, len(live)))
                 for rec in col.get(ids):
-                    if rec.id in deleted:
+                    if deleted(rec.id):
                         bad.append(f"get returned deleted {rec.id}")
                     if not _whole(rec.id, rec.text, rec.metadata):
                         bad.append(f"get returned partial {rec.id}")
             else:
                 for rec in col.get(where={"grp": g}, limit=20):
-                    if rec.metadata.get("grp") != g or rec.id in deleted:
+                    if rec.metadata.get("grp") != g or deleted(rec.id):
                         bad.append(f"get(where) returned {rec.id} {rec.metadata}")
-        except errors.DatabaseLockedError:
+        except errors.DatabaseLockedError as exc:
             locked += 1
+            if len(locked_at) < 5:
+                locked_at.append(f"reader {rid} at {time.monotonic() - t0:.0f}s: {exc}")
             continue
         reads += 1
         now = time.monotonic()
-        if now - last_rss > 1.0:
-            rss.append((round(now - t0, 1), *_mem(proc)))
-            last_rss = now
+        if now - began > 1.0:
+            slow.append(round(now - began, 1))
+        if sampler.due(now):
+            sampler.take(now, now - t0, col, acks=acks.size())
+        if remedy in ("trim", "trim-compact"):
+            n = getattr(col.parts.live._index, "_n", 0)
+            if remedy == "trim" or n < slots:  # every read / after the index compacted
+                malloc_trim()
+            slots = n
+        if trace and snap is None and now - t0 > seconds / 4:
+            tracemalloc.start(30)
+            snap = tracemalloc.take_snapshot()
+    grown: list[str] = []
+    if snap is not None:
+        diff = tracemalloc.take_snapshot().compare_to(snap, "traceback")
+        net = sum(d.size_diff for d in diff), sum(d.count_diff for d in diff)
+        grown = [f"net {net[0] / 1024:.0f} KB in {net[1]} blocks"]
+        grown += ["\n".join([str(d), *d.traceback.format(most_recent_first=True)[:40]])
+                  for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "n_bad": len(bad), "rss": rss}
+            "n_bad": len(bad), "locked_at": locked_at,
+            "slow_reads": len(slow), "slowest_s": max(slow, default=0.0),
+            "rss": sampler.rows(), "grown": grown}
 
 
-def _rss_drift(rss: list[list[float]], col: int = 1) -> float:
-    """Relative change of RSS (``col`` 2: anonymous RSS) from the end of warm-up (first
-    quarter) to the end."""
+def _windows(rss: list[Any], warmup: float = 0.25, width: float = 60.0) -> tuple[
+        list[Any], list[Any]]:
+    """The readings of the two windows RSS is compared over, chosen by time (a reader samples
+    after a read, so readings can be sparse when reads stall): from the end of warm-up (the
+    first ``warmup`` of the run) for ``width`` seconds, and the last ``width`` seconds (each
+    at least 3 readings)."""
+    end_t = rss[-1][0]
+    start = warmup * end_t
+    base = [r for r in rss if start <= r[0] < start + width]
+    if len(base) < 3:
+        base = [r for r in rss if r[0] >= start][:3]
+    last = [r for r in rss if r[0] > end_t - width]
+    if len(last) < 3:
+        last = rss[-3:]
+    return base, last
+
+
+def _rss_drift(rss: list[Any], col: int = 1) -> float:
+    """Relative change of RSS (``col`` 2: anonymous RSS) from the end of warm-up to the end.
+
+    Warm-up: the first quarter of the run (150 s of the full soak; the writers reach their
+    ``CAP`` well before). Each end is the median of the readings in a 60-second window
+    (``_windows``), not one reading: SQLite's page cache alone swings by 1-2 MB from one read
+    to the next (it is emptied whenever another process writes)."""
     if len(rss) < 4:
         return 0.0
-    base = float(np.median([r[col] for r in rss[len(rss) // 4 : len(rss) // 4 + 3]]))
-    end = float(np.median([r[col] for r in rss[-3:]]))
-    return (end - base) / base
+    base, last = _windows(rss)
+    b = float(np.median([r[col] for r in base]))
+    return (float(np.median([r[col] for r in last])) - b) / b
+
+
+def split_drift(rss: list[Any]) -> dict[str, float]:
+    """Where a process's memory went from the end of warm-up to the end (``_rss_drift``'s
+    windows), in MB: RSS, anonymous and file-backed pages, glibc's bytes in use and its free
+    bytes kept, SQLite (statements + page cache), and Python's object count (thousands)."""
+    if len(rss) < 4:
+        return {}
+    base, last = _windows(rss)
+
+    def change(key: str) -> float:
+        b = float(np.median([r[3][key] for r in base]))
+        return float(np.median([r[3][key] for r in last])) - b
+
+    out = {k: round(change(k) / 1024, 2) for k in
+           ("rss", "anon", "file", "malloc_used", "malloc_free", "sqlite")}
+    out["py_kblocks"] = round(change("py_blocks") / 1000, 1)
+    return out
+
+
+def per_minute(samples: dict[str, list[Any]], step: float = 60.0) -> list[dict[str, Any]]:
+    """The RSS curve as a table: one row per ``step`` seconds, the reading nearest to each
+    mark: readers (min, median, max of RSS and of anonymous RSS, MB), writer 0 (the one that
+    compacts), the other writers (median), the readers' SQLite statement and page-cache
+    memory (median, KB) and the database file and WAL sizes (KB, the data)."""
+
+    def near(rows: list[Any], t: float) -> dict[str, int] | None:
+        best = min(rows, key=lambda r: abs(r[0] - t), default=None)
+        return best[3] if best is not None and abs(best[0] - t) < step / 2 else None
+
+    end = max((r[-1][0] for r in samples.values() if r), default=0.0)
+    out: list[dict[str, Any]] = []
+    marks = [*np.arange(step / 2, end, step).tolist(), end] if end > step else [end]
+    for t in marks:
+        got = {name: near(rows, t) for name, rows in samples.items()}
+        rd = [v for k, v in got.items() if k.startswith("reader") and v]
+        wr = [v for k, v in got.items() if k.startswith("writer") and k != "writer0" and v]
+        w0 = got.get("writer0")
+        mb = lambda vs, key: [round(v[key] / 1024, 1) for v in vs]  # noqa: E731
+        row: dict[str, Any] = {"t": round(t)}
+        if rd:
+            rss, anon = mb(rd, "vmrss") if "vmrss" in rd[0] else mb(rd, "rss"), mb(rd, "anon")
+            row.update(readers_rss=(min(rss), float(np.median(rss)), max(rss)),
+                       readers_anon=(min(anon), float(np.median(anon)), max(anon)),
+                       readers_sq_stmt=float(np.median([v["sq_stmt"] for v in rd])),
+                       readers_sq_cache=float(np.median([v["sq_cache"] for v in rd])),
+                       db_kb=rd[0].get("db_kb"), wal_kb=rd[0].get("wal_kb"))
+        if w0:
+            row["writer0_rss"] = round(w0["rss"] / 1024, 1)
+        if wr:
+            row["writers_rss"] = float(np.median(mb(wr, "rss")))
+        out.append(row)
+    return out
+
+
+def kind_curves(samples: dict[str, list[Any]], kinds: dict[str, str],
+                step: float = 60.0) -> dict[str, list[tuple[int, float, float, float]]]:
+    """Per reader kind (allocator setting): (second, RSS MB, anonymous RSS MB, glibc free
+    KB), the median over that kind's readers of the reading nearest to each mark."""
+    out: dict[str, list[tuple[int, float, float, float]]] = {}
+    for kind in sorted(set(kinds.values())):
+        rows = [samples[name] for name, k in kinds.items() if k == kind and samples.get(name)]
+        if not rows:
+            continue
+        end = min(r[-1][0] for r in rows)
+        marks = [*np.arange(step / 2, end, step).tolist(), end]
+        curve = []
+        for t in marks:
+            got = [min(r, key=lambda x: abs(x[0] - t))[3] for r in rows]
+            curve.append((round(t), float(np.median([g["rss"] for g in got])) / 1024,
+                          float(np.median([g["anon"] for g in got])) / 1024,
+                          float(np.median([g["malloc_free"] for g in got]))))
+        out[kind] = curve
+    return out
+
+
+def markdown(table: list[dict[str, Any]]) -> str:
+    """``per_minute`` as a Markdown table (for docs/reliability.md)."""
+    lines = ["| s | readers RSS min / median / max MB | readers anon median MB "
+             "| readers SQLite stmt / cache KB | writer 0 RSS MB | writers 1-3 RSS MB "
+             "| db / WAL KB |", "|---|---|---|---|---|---|---|"]
+    for r in table:
+        rss = " / ".join(f"{x:.1f}" for x in r.get("readers_rss", ()))
+        anon = r.get("readers_anon", (0, 0, 0))[1]
+        lines.append(f"| {r['t']} | {rss} | {anon:.1f} | {r.get('readers_sq_stmt', 0):.0f} / "
+                     f"{r.get('readers_sq_cache', 0):.0f} | {r.get('writer0_rss', '')} | "
+                     f"{r.get('writers_rss', '')} | {r.get('db_kb')} / {r.get('wal_kb')} |")
+    return "\n".join(lines)
+
+
+REMEDIES = {"none": {}, "mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"},
+            "arena": {"MALLOC_ARENA_MAX": "1"}, "trim": {}, "trim-compact": {}}
+"""Allocator settings a reader can run with (``--remedies``, to compare in one run):
+``mmap`` fixes glibc's mmap threshold (blocks over 128 KB always mmapped, returned on free;
+by default the threshold rises to the largest block freed, so big index buffers move into
+the heap), ``arena`` one malloc arena for all threads, ``trim`` ``malloc_trim(0)`` after
+every read, ``trim-compact`` only after the reader's index compacted (dropped slots)."""
 
 
 def run(writers: int, readers: int, seconds: float, work: Path,
-        compact_every: float = 60.0) -> dict[str, Any]:
+        compact_every: float = 60.0, trace_reader: int = -1,
+        remedies: tuple[str, ...] = ("none",)) -> dict[str, Any]:
     db_path = work / "db"
     _col(db_path)[0].close()
     logs = [work / f"w{i}.log" for i in range(writers)]
@@ -243,11 +423,13 @@ def run(writers: int, readers: int, seconds: float, work: Path,
             [sys.executable, __file__, "--role", "writer", "--id", str(i), "--db", str(db_path),
              "--seconds", str(seconds), "--log", str(logs[i]), "--compact-every",
              str(compact_every)], stdout=subprocess.PIPE, text=True, env=env))
+    kinds = [remedies[i % len(remedies)] for i in range(readers)]
     for i in range(readers):
         procs.append(subprocess.Popen(
             [sys.executable, __file__, "--role", "reader", "--id", str(i), "--db", str(db_path),
-             "--seconds", str(seconds), "--logs", ",".join(map(str, logs))],
-            stdout=subprocess.PIPE, text=True, env=env))
+             "--seconds", str(seconds), "--logs", ",".join(map(str, logs)),
+             "--remedy", kinds[i], *(["--trace"] if i == trace_reader else [])],
+            stdout=subprocess.PIPE, text=True, env={**env, **REMEDIES[kinds[i]]}))
     results = []
     crashed = 0
     for p in procs:
@@ -270,15 +452,25 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "inconsistent_reads": sum(r.get("n_bad", 0) for r in results),
         "examples": [b for r in results for b in r.get("bad", [])][:10],
         "locked_errors": sum(r["locked"] for r in results),
+        "locked_examples": [x for r in results for x in r.get("locked_at", [])][:10],
+        "reads_by_reader": {f"reader{r['id']}": r["reads"] for r in results if "reads" in r},
+        "slow_reads": sum(r.get("slow_reads", 0) for r in results),
+        "slowest_read_s": max((r.get("slowest_s", 0.0) for r in results), default=0.0),
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
         "integrity": integrity,
         "rss_drift_max": max(drift.values(), key=abs, default=0.0), "rss_drift": drift,
         "anon_rss_drift_max": max(anon.values(), key=abs, default=0.0), "anon_rss_drift": anon,
         "rss_curve_mb": {f"{r['role']}{r['id']}": [(t, round(b / 2**20, 1), round(a / 2**20, 1))
-                                                   for t, b, a in
+                                                   for t, b, a, *_ in
                                                    r["rss"][:: max(1, len(r["rss"]) // 10)]]
                          for r in results[:2] + results[writers : writers + 1]},
+        "samples": (samples := {f"{r['role']}{r['id']}": r["rss"] for r in results}),
+        "per_minute": per_minute(samples),
+        "split_mb": {name: split_drift(rows) for name, rows in samples.items()},
+        "reader_kinds": (named := {f"reader{i}": k for i, k in enumerate(kinds)}),
+        "kind_curves": kind_curves(samples, named),
+        "grown": {f"reader{r['id']}": r["grown"] for r in results if r.get("grown")},
     }
 
 
@@ -294,16 +486,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--compact-every", type=float, default=60)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--trace", action="store_true", help="(a reader) tracemalloc after warm-up")
+    ap.add_argument("--remedy", default="none", choices=sorted(REMEDIES))
+    ap.add_argument("--remedies", default="none",
+                    help="comma-separated allocator settings, given to the readers in turn")
+    ap.add_argument("--trace-reader", type=int, default=-1,
+                    help="run this reader under tracemalloc (its RSS is then not comparable)")
     a = ap.parse_args()
     if a.role == "writer":
         print(json.dumps(writer(a.db, a.id, a.seconds, a.log, a.compact_every)))
         return
     if a.role == "reader":
-        print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")])))
+        print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")],
+                                a.trace, a.remedy)))
         return
     with tempfile.TemporaryDirectory(prefix="akindb-soak-") as tmp:
-        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every)
-    print(json.dumps(res, indent=1))
+        res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every, a.trace_reader,
+                  tuple(a.remedies.split(",")))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("samples", "per_minute")},
+                     indent=1))
+    print(markdown(res["per_minute"]))
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))
     ok = (res["inconsistent_reads"] == 0 and res["counts_exact"] and not res["locked_errors"]

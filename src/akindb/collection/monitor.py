@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import DatabaseLockedError, InvalidArgumentError
 from akindb.index.base import F32, I64
 from akindb.storage import monitor_log as mlog
 from akindb.storage import sqlite as sq
@@ -44,6 +44,8 @@ MIN_SAMPLES = 20
 """No below-target warning before this many samples (a few unlucky queries are noise)."""
 KEEP_QUERIES = 1000
 QUEUE_SIZE = 256
+WRITE_WAIT_MS = 50
+"""How long a sample waits for another process's write before it is dropped."""
 
 
 @dataclass
@@ -91,15 +93,23 @@ class RecallMonitor:
         conn = col.store.conn
         # Unsynced: an estimate may lose its last samples to a power cut, and a synced commit
         # here held the database lock (every search waits on it) for 8-30 ms on a busy disk.
-        with col.lock, sq.unsynced(conn), sq.write_txn(conn, col.db_file):
-            row = mlog.read_monitor(conn, uuid)
-            n, avg = (row.samples, float(row.recall or 0.0)) if row else (0, 0.0)
-            n += 1
-            avg += (recall - avg) / min(n, WINDOW)
-            mlog.save_average(conn, uuid, rate=self.rate, k=self.k, target=_target(col),
-                              samples=n, recall=avg, at=time.time())
-            mlog.add_query(conn, uuid, k=k, recall=recall, vector=vector, at=time.time(),
-                           keep=KEEP_QUERIES)
+        # Impatient: waiting for other processes' writes with the 30 s busy timeout held that
+        # lock as long, so this process's searches stalled for up to 70 s in the soak
+        # (bench/reliability/soak.py beside 4 writers); a sample is dropped instead.
+        try:
+            with (col.lock, sq.impatient(conn, WRITE_WAIT_MS), sq.unsynced(conn),
+                  sq.write_txn(conn, col.db_file)):
+                row = mlog.read_monitor(conn, uuid)
+                n, avg = (row.samples, float(row.recall or 0.0)) if row else (0, 0.0)
+                n += 1
+                avg += (recall - avg) / min(n, WINDOW)
+                mlog.save_average(conn, uuid, rate=self.rate, k=self.k, target=_target(col),
+                                  samples=n, recall=avg, at=time.time())
+                mlog.add_query(conn, uuid, k=k, recall=recall, vector=vector, at=time.time(),
+                               keep=KEEP_QUERIES)
+        except DatabaseLockedError:
+            log.debug("recall sample dropped: another process is writing")
+            return
         target = _target(col)
         if n >= MIN_SAMPLES and avg < target and not self._warned:
             self._warned = True

@@ -74,10 +74,24 @@ def page_stats(conn: sqlite3.Connection) -> tuple[int, int, int]:
     return pages, free, size
 
 
+CHECKPOINT_WAIT_MS = 1000
+"""How long ``vacuum``'s WAL truncation waits for readers. A TRUNCATE checkpoint holds the
+write lock while it waits (SQLite: it "blocks new database writers while it is pending"), so
+with the connection's own busy timeout (30 s) one long read transaction elsewhere kept every
+writer waiting until they gave up with ``DatabaseLockedError`` (found by the 10-minute soak on
+a busy machine). Waiting briefly and giving up leaves the WAL for a later checkpoint."""
+
+
 def vacuum(conn: sqlite3.Connection) -> None:
-    """Rewrite the file without its free pages and truncate the WAL."""
+    """Rewrite the file without its free pages and truncate the WAL if no reader holds it
+    (``CHECKPOINT_WAIT_MS``)."""
     conn.execute("VACUUM")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    patience = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute(f"PRAGMA busy_timeout = {min(patience, CHECKPOINT_WAIT_MS)}")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {patience}")
 
 
 def rename_collection(conn: sqlite3.Connection, old: str, new: str) -> None:

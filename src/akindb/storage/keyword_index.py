@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from akindb.storage import in_list
 from akindb.storage.filters import compile_where
 
 
@@ -45,11 +46,11 @@ def bm25_of(
     conn: sqlite3.Connection, match: str, chunk_ids: Sequence[int]
 ) -> list[tuple[int, float]]:
     """``(chunk id, bm25)`` for ``match`` of those of ``chunk_ids`` it matches."""
-    marks = ",".join("?" * len(chunk_ids))
+    ids = in_list.padded(chunk_ids)  # few statement shapes (storage.in_list)
     return [(int(rowid), float(s)) for rowid, s in conn.execute(
         f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-        f" AND rowid IN ({marks})",
-        (match, *chunk_ids),
+        f" AND rowid IN ({in_list.marks(ids)})",
+        (match, *ids),
     )]
 
 

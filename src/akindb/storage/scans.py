@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from akindb.storage import in_list
 from akindb.storage.sqlite import BUSY_TIMEOUT_S
 from akindb.types import I64
 
@@ -93,8 +94,8 @@ def documents_of_chunks(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> d
     """``chunk id -> document row id`` for those of ``chunk_ids`` that exist."""
     out: dict[int, int] = {}
     for lo in range(0, len(chunk_ids), IN_BATCH):
-        part = list(chunk_ids[lo : lo + IN_BATCH])
-        q = f"SELECT id, document_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+        part = in_list.padded(chunk_ids[lo : lo + IN_BATCH])  # few statement shapes
+        q = f"SELECT id, document_id FROM chunks WHERE id IN ({in_list.marks(part)})"
         out.update((int(c), int(d)) for c, d in conn.execute(q, part).fetchall())
     return out
 
@@ -123,6 +124,6 @@ def chunk_texts(conn: sqlite3.Connection, chunk_ids: Sequence[int]) -> dict[int,
     """``{chunk id: text}`` of the given chunks (RM3's feedback passages); missing ids absent."""
     if not chunk_ids:
         return {}
-    marks = ",".join("?" * len(chunk_ids))
-    rows = conn.execute(f"SELECT id, text FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+    ids = in_list.padded(chunk_ids)  # few statement shapes (storage.in_list)
+    rows = conn.execute(f"SELECT id, text FROM chunks WHERE id IN ({in_list.marks(ids)})", ids)
     return {int(i): str(t) for i, t in rows}

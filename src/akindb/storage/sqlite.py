@@ -334,6 +334,19 @@ def _split_sql(script: str) -> list[str]:
 
 
 @contextlib.contextmanager
+def impatient(conn: sqlite3.Connection, wait_ms: int) -> Iterator[None]:
+    """Inside, wait at most ``wait_ms`` for another writer (instead of ``BUSY_TIMEOUT_S``):
+    for optional bookkeeping that would rather be skipped than hold the database lock while
+    other processes write. Hold the database lock around it (the setting is the connection's)."""
+    patience = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute(f"PRAGMA busy_timeout = {min(patience, wait_ms)}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {patience}")
+
+
+@contextlib.contextmanager
 def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
     """Commits inside skip the fsync (``synchronous = NORMAL``; the WAL stays consistent and a
     later synced commit makes them durable too): for bookkeeping whose last moments may be

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from akindb.storage import in_list
 from akindb.storage.filters import compile_where
 from akindb.types import F32, I64, Chunk, Record
 
@@ -50,8 +51,10 @@ class LogDelta:
     deleted: I64
 
 
-def _batches(items: Sequence[Any], size: int = _IN_BATCH) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _batches(items: Sequence[Any], size: int = _IN_BATCH) -> list[list[Any]]:
+    """Lists for ``IN (...)``, padded to a few lengths so the statements stay few
+    (``storage.in_list``: a statement per length seen made long-running readers grow)."""
+    return in_list.batches(items, size)
 
 
 class CollectionStore:
@@ -121,14 +124,14 @@ class CollectionStore:
                 f"SELECT id FROM documents WHERE collection_id = ? AND doc_id IN ({marks})",
                 (self.cid, *part),
             ).fetchall()
-            ids = [r[0] for r in rows]
+            ids = in_list.padded([r[0] for r in rows])
             if not ids:
                 continue
-            m2 = ",".join("?" * len(ids))
+            m2 = in_list.marks(ids)
             # Delete chunks explicitly (not via cascade) so the triggers log each one.
             self.conn.execute(f"DELETE FROM chunks WHERE document_id IN ({m2})", ids)
             self.conn.execute(f"DELETE FROM documents WHERE id IN ({m2})", ids)
-            n += len(ids)
+            n += len(rows)
         return n
 
     # ---- reads --------------------------------------------------------------------------------
@@ -347,9 +350,9 @@ class CollectionStore:
         if doc_ids is not None:
             if not doc_ids:
                 return []
-            marks = ",".join("?" * len(doc_ids))
-            sql += f" AND d.doc_id IN ({marks})"
-            params.extend(doc_ids)
+            wanted = in_list.padded(doc_ids)
+            sql += f" AND d.doc_id IN ({in_list.marks(wanted)})"
+            params.extend(wanted)
         if where is not None:
             wsql, wparams = compile_where(where)
             sql += f" AND {wsql}"
