@@ -11,6 +11,8 @@ import sqlite3
 import time
 from typing import Any
 
+from akindb.storage.sqlite import impatient
+
 COLUMNS = "id, name, uuid, metric, dim, model, index_kind, index_params, chunking"
 """The order ``CollectionConfig.from_row`` reads."""
 
@@ -86,12 +88,8 @@ def vacuum(conn: sqlite3.Connection) -> None:
     """Rewrite the file without its free pages and truncate the WAL if no reader holds it
     (``CHECKPOINT_WAIT_MS``)."""
     conn.execute("VACUUM")
-    patience = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    conn.execute(f"PRAGMA busy_timeout = {min(patience, CHECKPOINT_WAIT_MS)}")
-    try:
+    with impatient(conn, CHECKPOINT_WAIT_MS):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {patience}")
 
 
 def rename_collection(conn: sqlite3.Connection, old: str, new: str) -> None:
