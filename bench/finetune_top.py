@@ -57,7 +57,8 @@ def main() -> None:
     )
     report, curve = finetune_top("default", data.corpus, data.train, args.out, params,
                                  dev=data.dev, evaluate=data.evaluate,
-                                 on_note=lambda m: print(m, flush=True))
+                                 on_note=lambda m: print(m, flush=True),
+                                 states_dir=REPO / "bench" / ".cache" / "ft-states")
     ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "params": params.to_dict(), "pairs": report.train_pairs, "best_step": report.best_step,

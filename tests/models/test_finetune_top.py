@@ -166,3 +166,15 @@ def test_nothing_beats_the_base_so_the_base_is_saved(tmp_path: Path) -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(ft).failed == 0
+
+
+def test_states_kept_on_disk_are_reused(tmp_path: Path) -> None:
+    split = SplitModel(_st(), 1)
+    first = split.lower_cached(TEXTS, 64, tmp_path, "minilm")
+    files = list(tmp_path.glob("states-*.pt"))
+    assert len(files) == 1
+    again = split.lower_cached(TEXTS, 64, tmp_path, "minilm")
+    assert all(a.shape == b.shape and bool((a == b).all()) for a, b in zip(first, again,
+                                                                           strict=True))
+    split.lower_cached(TEXTS, 32, tmp_path, "minilm")  # another length: another file
+    assert len(list(tmp_path.glob("states-*.pt"))) == 2

@@ -25,9 +25,11 @@ relevant to a query is left out of that query's negatives (no false in-batch neg
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,6 +172,27 @@ class SplitModel:
                 for j, i in enumerate(idx):
                     out[i] = h[j, : int(n_tok[j])].detach().cpu().contiguous()
         return out
+
+    def lower_cached(self, texts: Sequence[str], max_length: int, folder: Path | None,
+                     tag: str) -> list[Any]:
+        """``lower``, kept in ``folder`` (when given) under a digest of the model ``tag``, the
+        cut, the length and the texts: a second run on the same data skips the frozen part."""
+        if folder is None:
+            return self.lower(texts, max_length)
+        h = hashlib.sha256(f"{tag}\0{self.cut}\0{max_length}".encode())
+        for t in texts:
+            h.update(t.encode())
+            h.update(b"\0")
+        path = folder / f"states-{h.hexdigest()[:24]}.pt"
+        if path.is_file():
+            loaded: list[Any] = self.torch.load(path, weights_only=True)
+            return loaded
+        states = self.lower(texts, max_length)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        self.torch.save(states, tmp)
+        tmp.replace(path)
+        return states
 
     def top(self, states: Sequence[Any]) -> Any:
         """Unit sentence vectors of cached states through the top layers and the pooling."""

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from akindb.errors import InvalidArgumentError, MissingExtraError
 from akindb.models.finetune import FinetuneReport, _base_folder, _check_onnx, _save, _write_marker
@@ -48,21 +49,24 @@ def finetune_top(
     evaluate: Evaluate | None = None,
     on_note: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    states_dir: str | Path | None = None,
 ) -> tuple[FinetuneReport, TopCurve]:
     """Train the top ``params.train_layers`` layers of ``base`` on ``train``'s judged pairs
     over ``corpus`` and save the checkpoint with the best dev nDCG@10 (``evaluate`` over the
     whole corpus; the base weights when nothing beats them) to ``out``. Without ``evaluate``
-    the weights after the last step are saved. Ctrl-C leaves nothing at ``out``."""
+    the weights after the last step are saved. Ctrl-C leaves nothing at ``out``.
+    ``states_dir`` keeps the frozen part's states between runs (``SplitModel.lower_cached``)."""
     from akindb.models import finetune_state as fs
 
     with fs.quiet_progress_bars():
         return _run(base, corpus, train, out, params or TopParams(), dev, evaluate,
-                    on_note or (lambda _m: None), overwrite)
+                    on_note or (lambda _m: None), overwrite,
+                    None if states_dir is None else Path(states_dir))
 
 
 def _run(base: str, corpus: Sequence[str], train: Judged, out: str | Path, params: TopParams,
          dev: Judged | None, evaluate: Evaluate | None, note: Callable[[str], None],
-         overwrite: bool) -> tuple[FinetuneReport, TopCurve]:
+         overwrite: bool, states_dir: Path | None) -> tuple[FinetuneReport, TopCurve]:
     try:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -92,10 +96,13 @@ def _run(base: str, corpus: Sequence[str], train: Judged, out: str | Path, param
     split = SplitModel(st, params.train_layers)
     note(f"caching layer-{split.cut} states: {len(corpus):,} passages at {window} and at "
          f"{params.max_length} tokens, {len(train.queries):,} training queries")
-    c_eval = split.lower(corpus, window)
-    c_train = c_eval if params.max_length >= window else split.lower(corpus, params.max_length)
-    q_train = split.lower(train.queries, window)
-    q_dev = split.lower(dev.queries, window) if dev is not None else []
+    def lower(texts: Sequence[str], length: int) -> list[Any]:
+        return split.lower_cached(texts, length, states_dir, str(_base_folder(base)))
+
+    c_eval = lower(corpus, window)
+    c_train = c_eval if params.max_length >= window else lower(corpus, params.max_length)
+    q_train = lower(train.queries, window)
+    q_dev = lower(dev.queries, window) if dev is not None else []
     dv, base_q = split.embed_cached(c_eval), split.embed_cached(q_train)
     negs = mine_negatives(base_q, dv, train, skip=params.skip, depth=params.depth,
                           max_ratio=params.max_ratio)
