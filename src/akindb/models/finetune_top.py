@@ -260,8 +260,8 @@ def example_batches(pairs: Sequence[tuple[int, int]], size: int,
     """Shuffled (query, positive) batches in which no query and no passage repeats.
 
     >>> b = example_batches([(0, 5), (0, 6), (1, 5), (2, 7)], 2, random.Random(0))
-    >>> sorted(len(x) for x in b), all(len({q for q, _ in x}) == len(x) for x in b)
-    ([1, 1, 2], True)
+    >>> sum(len(x) for x in b), all(len({q for q, _ in x}) == len(x) for x in b)
+    (4, True)
     """
     pending = list(pairs)
     rng.shuffle(pending)
