@@ -123,8 +123,8 @@ def _run(base: str, corpus: Sequence[str], train: Judged, out: str | Path, param
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(total - warm, 1))
     )
-    report = FinetuneReport(base, str(outp), len(pairs), len(dev.queries) if dev else 0,
-                            params.to_dict())
+    dev_pairs = sum(g > 0 for r in dev.relevant for g in r.values()) if dev else 0
+    report = FinetuneReport(base, str(outp), len(pairs), dev_pairs, params.to_dict())
     report.kept = "best" if evaluate is not None else "last"
     curve = TopCurve()
     best = dev_score() if evaluate is not None else float("-inf")
