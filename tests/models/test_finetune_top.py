@@ -36,7 +36,7 @@ def _st() -> Any:
     return SentenceTransformer(str(from_package().folder), device="cpu")
 
 
-@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("layers", [1, 2, 6])
 def test_cached_top_equals_the_whole_model(layers: int) -> None:
     st = _st()
     split = SplitModel(st, layers)
