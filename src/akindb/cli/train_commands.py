@@ -213,7 +213,10 @@ def sentence(
     batch_size: Annotated[
         int, typer.Option(help="Pairs per batch (= in-batch negatives + 1).")
     ] = 32,
-    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 2e-5,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="AdamW learning rate (default 2e-5; 1e-4 with --train-layers)."),
+    ] = None,
     max_pairs: Annotated[
         int | None, typer.Option(help="Train on a random sample of this many pairs.")
     ] = None,
@@ -234,22 +237,53 @@ def sentence(
         typer.Option(help="Continue an interrupted run from its last checkpoint (same "
                      "inputs and options)."),
     ] = False,
+    train_layers: Annotated[
+        int,
+        typer.Option(help="Train only the top N layers, over cached states of the frozen "
+                     "lower ones (needs --beir; hard negatives, dev nDCG@10 early stopping); "
+                     "0: the whole model."),
+    ] = 0,
+    max_steps: Annotated[
+        int | None, typer.Option(help="With --train-layers: stop after this many steps.")
+    ] = None,
+    cpu_budget: Annotated[
+        float | None,
+        typer.Option(help="With --train-layers: stop after this many seconds of process CPU."),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="With --train-layers: where PyTorch trains (cpu | cuda).")
+    ] = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
     r"""Fine-tune the sentence model on (query, relevant passage) pairs, in-batch negatives.
 
     Needs the train extra (pip install 'akindb\[train]', PyTorch). The result is a
     sentence-transformers folder that search runs on ONNX Runtime, without PyTorch.
+    With --train-layers N only the top N layers train, over cached states of the rest (a
+    step costs a fraction of a full pass), and early stopping watches the whole-corpus dev
+    nDCG@10 every --eval-every steps.
     """
     from akindb.eval.pairs import load_pairs
     from akindb.models.finetune import FinetuneParams, finetune
 
+    if train_layers:
+        from akindb.cli.train_top import TopOptions, run_top
+
+        with _interruptible(out_dir):
+            run_top(TopOptions(
+                beir=beir, pairs=pairs, split=split, dev_split=dev_split, base=base, out=out_dir,
+                train_layers=train_layers, max_length=max_seq_length, batch_size=batch_size,
+                lr=lr if lr is not None else 1e-4, epochs=epochs, max_steps=max_steps,
+                cpu_budget=cpu_budget, eval_every=eval_every, patience=patience, seed=seed,
+                device=device, force=force, resume=resume, keep=keep,
+            ), json_out)
+        return
     with handled(), _interruptible(out_dir, resumable=True):
         train, dev = load_pairs(pairs=pairs, beir=beir, split=split, dev_split=dev_split)
         params = FinetuneParams(
             epochs=epochs,
             batch_size=batch_size,
-            lr=lr,
+            lr=lr if lr is not None else 2e-5,
             max_pairs=max_pairs,
             max_seq_length=max_seq_length,
             eval_every=eval_every,
