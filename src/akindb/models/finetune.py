@@ -34,11 +34,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from akindb.atomic import replace_dir
 from akindb.errors import InvalidArgumentError, MissingExtraError
 from akindb.models import finetune_state as fs
+
+Q = TypeVar("Q")
+P = TypeVar("P")
 
 Pair = tuple[str, str]
 MARKER = "akindb-finetune.json"
@@ -124,22 +127,25 @@ def read_pairs_jsonl(path: str | Path) -> list[Pair]:
     return pairs
 
 
-def no_repeat_batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
+def no_repeat_batches(
+    pairs: Sequence[tuple[Q, P]], size: int, min_size: int = 2,
+) -> list[list[tuple[Q, P]]]:
     """Cut ``pairs`` (in order) into batches where no query and no passage repeats. A batch of
-    one pair is dropped: it has no in-batch negative to learn from.
+    fewer than ``min_size`` pairs is dropped (by default one pair: it has no in-batch negative
+    to learn from). Also the batching of ``finetune_top.example_batches``.
 
     >>> [len(b) for b in no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c"), ("s", "d")], 2)]
     [2, 2]
     >>> no_repeat_batches([("q", "a"), ("q", "b"), ("r", "c")], 2)  # ("q", "b") is left alone
     [[('q', 'a'), ('r', 'c')]]
     """
-    batches: list[list[Pair]] = []
+    batches: list[list[tuple[Q, P]]] = []
     pending = list(pairs)
     while pending:
-        batch: list[Pair] = []
-        seen_q: set[str] = set()
-        seen_p: set[str] = set()
-        rest: list[Pair] = []
+        batch: list[tuple[Q, P]] = []
+        seen_q: set[Q] = set()
+        seen_p: set[P] = set()
+        rest: list[tuple[Q, P]] = []
         for q, p in pending:
             if len(batch) < size and q not in seen_q and p not in seen_p:
                 batch.append((q, p))
@@ -149,7 +155,7 @@ def no_repeat_batches(pairs: Sequence[Pair], size: int) -> list[list[Pair]]:
                 rest.append((q, p))
         batches.append(batch)
         pending = rest
-    return [b for b in batches if len(b) >= 2]
+    return [b for b in batches if len(b) >= min_size]
 
 
 # ---- training ----------------------------------------------------------------------------------

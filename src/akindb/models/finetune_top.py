@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from akindb.errors import InvalidArgumentError
+from akindb.models.finetune import no_repeat_batches
 
 Vectors = np.ndarray[Any, Any]
 Evaluate = Callable[[Vectors, Vectors], float]
@@ -265,22 +266,7 @@ def example_batches(pairs: Sequence[tuple[int, int]], size: int,
     """
     pending = list(pairs)
     rng.shuffle(pending)
-    out: list[list[tuple[int, int]]] = []
-    while pending:
-        batch: list[tuple[int, int]] = []
-        seen_q: set[int] = set()
-        seen_d: set[int] = set()
-        rest: list[tuple[int, int]] = []
-        for q, d in pending:
-            if len(batch) < size and q not in seen_q and d not in seen_d:
-                batch.append((q, d))
-                seen_q.add(q)
-                seen_d.add(d)
-            else:
-                rest.append((q, d))
-        out.append(batch)
-        pending = rest
-    return out
+    return no_repeat_batches(pending, size, min_size=1)
 
 
 def batch_loss(split: SplitModel, q_states: Sequence[Any], d_states: Sequence[Any],
