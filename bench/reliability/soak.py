@@ -70,11 +70,14 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     counter = 0
     locked = ops = 0
     locked_at: list[str] = []
+    slow: list[tuple[float, float, str]] = []  # (start s, seconds, call) of calls over 1 s
+    compactions: list[tuple[float, float]] = []  # (start s, seconds)
     sampler = Sampler(seconds, 1.0)
     t0 = last_compact = time.monotonic()
     with open(log, "a", buffering=1) as out:
         while time.monotonic() - t0 < seconds:
             r = rng.random()
+            began = time.monotonic()
             try:
                 if (r < 0.5 or len(mine) < 10) and len(mine) < CAP:
                     ids = [f"w{wid}-{counter + j}" for j in range(rng.randint(1, 10))]
@@ -97,8 +100,11 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             except errors.DatabaseLockedError as exc:
                 locked += 1
                 if len(locked_at) < 5:
-                    locked_at.append(f"writer {wid} at {time.monotonic() - t0:.0f}s: {exc}")
+                    locked_at.append(f"writer {wid} at {time.monotonic() - t0:.0f}s "
+                                     f"(waited since {began - t0:.0f}s): {exc}")
                 continue
+            if (took := time.monotonic() - began) > 1.0:
+                slow.append((round(began - t0, 1), round(took, 1), next(iter(op))))
             for i, v in op.get("set", {}).items():
                 mine[i] = v
             for i in op.get("del", []):
@@ -109,6 +115,7 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             if wid == 0 and now - last_compact > compact_every:
                 try:
                     col.compact()
+                    compactions.append((round(now - t0, 1), round(time.monotonic() - now, 1)))
                 except errors.DatabaseLockedError as exc:
                     locked += 1
                     if len(locked_at) < 5:
@@ -118,7 +125,8 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                 sampler.take(now, now - t0, col)
     db.close()
     return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
-            "rss": sampler.rows()}
+            "slow_writes": len(slow), "slowest_writes": sorted(slow, key=lambda x: -x[1])[:5],
+            "compactions": compactions, "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -455,6 +463,9 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "locked_examples": [x for r in results for x in r.get("locked_at", [])][:10],
         "reads_by_reader": {f"reader{r['id']}": r["reads"] for r in results if "reads" in r},
         "slow_reads": sum(r.get("slow_reads", 0) for r in results),
+        "slow_writes": {f"writer{r['id']}": [r["slow_writes"], r["slowest_writes"]]
+                        for r in results if "slow_writes" in r},
+        "compactions": [r["compactions"] for r in results if r.get("compactions")],
         "slowest_read_s": max((r.get("slowest_s", 0.0) for r in results), default=0.0),
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
