@@ -57,7 +57,43 @@ CAP = 1000
 """Documents per writer at most (a steady-size database; see the module docstring)."""
 
 
+HOLDS: list[tuple[str, float, float, float]] = []
+"""(what, start s, wait s, hold s) of this process's write-lock holds over 1 s or waits over 5 s,
+with ``--time-holds`` (a diagnostic: which hold made another writer wait 30 s)."""
+
+
+def _time_holds(t0: float) -> None:
+    """Time every write transaction and VACUUM of this process by wrapping the two functions
+    akindb reaches them through (module attributes; measurement only, behaviour unchanged)."""
+    import contextlib
+
+    from akindb.storage import catalog
+    from akindb.storage import sqlite as sq
+
+    txn, vac = sq.write_txn, catalog.vacuum
+
+    @contextlib.contextmanager
+    def write_txn(conn: Any, path: Path) -> Any:
+        began = time.monotonic()
+        with txn(conn, path) as c:
+            got = time.monotonic()
+            yield c
+        done = time.monotonic()
+        if done - got > 1.0 or got - began > 5.0:
+            HOLDS.append(("txn", round(began - t0, 1), round(got - began, 1), round(done - got, 1)))
+
+    def vacuum(conn: Any) -> None:
+        began = time.monotonic()
+        vac(conn)
+        HOLDS.append(("vacuum", round(began - t0, 1), 0.0, round(time.monotonic() - began, 1)))
+
+    sq.write_txn = write_txn  # type: ignore[assignment]
+    catalog.vacuum = vacuum  # type: ignore[assignment]
+
+
 def _col(path: Path) -> tuple[Any, Any]:
+    if os.environ.get("AKINDB_SOAK_TIME_HOLDS"):
+        _time_holds(time.monotonic())
     db = akindb.open(path)
     col = db.get_or_create_collection("soak", model=None, dim=VDIM, index="hnsw")
     return db, col
@@ -126,7 +162,7 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     db.close()
     return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
             "slow_writes": len(slow), "slowest_writes": sorted(slow, key=lambda x: -x[1])[:5],
-            "compactions": compactions, "rss": sampler.rows()}
+            "compactions": compactions, "holds": HOLDS[:50], "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -285,7 +321,7 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
                   for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "n_bad": len(bad), "locked_at": locked_at,
+            "holds": HOLDS[:50], "n_bad": len(bad), "locked_at": locked_at,
             "slow_reads": len(slow), "slowest_s": max(slow, default=0.0),
             "rss": sampler.rows(), "grown": grown}
 
@@ -466,6 +502,7 @@ def run(writers: int, readers: int, seconds: float, work: Path,
         "slow_writes": {f"writer{r['id']}": [r["slow_writes"], r["slowest_writes"]]
                         for r in results if "slow_writes" in r},
         "compactions": [r["compactions"] for r in results if r.get("compactions")],
+        "holds": {f"{r['role']}{r['id']}": r["holds"] for r in results if r.get("holds")},
         "slowest_read_s": max((r.get("slowest_s", 0.0) for r in results), default=0.0),
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,
