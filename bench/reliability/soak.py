@@ -59,7 +59,8 @@ CAP = 1000
 
 HOLDS: list[tuple[str, float, float, float]] = []
 """(what, start s, wait s, hold s) of this process's write-lock holds over 1 s or waits over 5 s,
-with ``--time-holds`` (a diagnostic: which hold made another writer wait 30 s)."""
+with ``AKINDB_SOAK_TIME_HOLDS=1`` in the environment (a diagnostic: is a writer's 30 s wait one
+long hold or many short ones)."""
 
 
 def _time_holds(t0: float) -> None:
