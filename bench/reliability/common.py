@@ -226,3 +226,13 @@ def table(rows: Sequence[tuple[str, str, str, bool]]) -> str:
     out = ["| trial | goal | measured | met |", "|---|---|---|---|"]
     out += [f"| {t} | {g} | {m} | {'yes' if ok else '**no**'} |" for t, g, m, ok in rows]
     return "\n".join(out)
+
+
+def finish(res: dict[str, Any], json_path: Path | None, failed_key: str) -> None:
+    """End a campaign script: print ``res`` as JSON, also write it to ``json_path`` if given,
+    and exit 1 when ``res[failed_key]`` (its failures or findings) is non-empty, else 0."""
+    text = json.dumps(res, indent=1)
+    print(text)
+    if json_path:
+        json_path.write_text(text)
+    sys.exit(1 if res[failed_key] else 0)

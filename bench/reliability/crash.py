@@ -51,6 +51,7 @@ from common import (
     check_database,
     doc_text,
     doc_vector,
+    finish,
     resync,
 )
 
@@ -306,10 +307,7 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="akindb-crash-") as tmp:
         res = campaign(a.kills, a.seed, Path(tmp), a.max_delay, a.copy_every, log=sys.stderr)
-    print(json.dumps(res, indent=1))
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
-    sys.exit(1 if res["failures"] else 0)
+    finish(res, a.json, "failures")
 
 
 if __name__ == "__main__":

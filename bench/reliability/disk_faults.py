@@ -18,7 +18,6 @@ EIO on write is injected into a real process with strace by ``eio.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -33,7 +32,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT
+from common import ROOT, finish
 
 import akindb
 from akindb import errors
@@ -211,10 +210,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="akindb-disk-") as tmp:
         res = run(Path(tmp))
-    print(json.dumps(res, indent=1))
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
-    sys.exit(1 if res["problems"] else 0)
+    finish(res, a.json, "problems")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KINDS, ROOT, Expected, check_database, doc_text, doc_vector
+from common import KINDS, ROOT, Expected, check_database, doc_text, doc_vector, finish
 
 import akindb
 
@@ -303,10 +303,7 @@ def main() -> None:
         sys.exit("strace is missing or cannot trace here (apt-get install strace)")
     with tempfile.TemporaryDirectory(prefix="akindb-eio-") as tmp:
         res = campaign(a.trials, a.seed, Path(tmp), log=sys.stderr, n_ops=a.ops)
-    print(json.dumps(res, indent=1))
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
-    sys.exit(1 if res["failures"] else 0)
+    finish(res, a.json, "failures")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, HashEmbedder
+from common import ROOT, HashEmbedder, finish
 
 import akindb
 from akindb.errors import AkinError
@@ -515,10 +515,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     res = run(a.scale, a.seed, a.parts.split(","), log=sys.stderr)
-    print(json.dumps(res, indent=1))
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
-    sys.exit(1 if res["n_findings"] else 0)
+    finish(res, a.json, "n_findings")
 
 
 if __name__ == "__main__":

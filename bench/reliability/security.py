@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import re
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, HashEmbedder
+from common import ROOT, HashEmbedder, finish
 
 sys.path.insert(0, str(ROOT))
 import akindb
@@ -263,10 +262,7 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="akindb-sec-") as tmp:
         res = run(Path(tmp), browser=not a.no_browser)
-    print(json.dumps(res, indent=1))
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
-    sys.exit(1 if res["findings"] else 0)
+    finish(res, a.json, "findings")
 
 
 if __name__ == "__main__":
