@@ -183,9 +183,10 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         if m == "hybrid":
             assert qvec is not None
             q_ = qvec
+            read: dict[int, F32] = {}  # stored vectors read for this query (gather, feedback)
             cands = gather(
                 conn, lists, terms, params, bounded=parts.metric is Metric.COSINE,
-                dense_of=lambda ids: _dense_of(parts, q_, ids),
+                dense_of=lambda ids: _dense_of(parts, q_, ids, read),
                 weights=expanded.weights if expanded else None,
                 first=expanded.first if expanded else None,
             )
@@ -194,7 +195,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             if fb is not None and fb.enabled and fb.beta > 0 and applies(cands, params):
                 # ranks and scores come from the moved query; a hit's dense score and
                 # distance stay the query's own (its fusion.raw holds the moved one)
-                fused, shown = _dense_feedback(parts, q_, cands, params, fb)
+                fused, shown = _dense_feedback(parts, q_, cands, params, fb, read)
             else:
                 fused, shown = fuse_candidates(cands, params)
         else:
@@ -282,9 +283,12 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
     return out
 
 
-def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, float]:
-    """Exact metric scores of stored chunks (keyword-only hybrid candidates)."""
+def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int], read: dict[int, F32]
+              ) -> dict[int, float]:
+    """Exact metric scores of stored chunks (keyword-only hybrid candidates); the vectors
+    read are kept in ``read`` for dense feedback."""
     vecs = parts.store.vectors_by_chunk(ids)
+    read.update(vecs)
     got = [i for i in ids if i in vecs]
     if not got:
         return {}
@@ -294,13 +298,16 @@ def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int]) -> dict[int, fl
 
 def _dense_feedback(
     parts: CollectionParts, qvec: F32, cands: Candidates, params: FusionParams,
-    fb: RocchioParams,
+    fb: RocchioParams, read: dict[int, F32],
 ) -> tuple[list[FusedItem], list[float]]:
     """Rocchio on the first fused ranking (``akindb.retrieval.feedback.rescored``): every
     candidate re-scored for the moved query, then fused again. One keyed read of the
-    candidates' vectors; no second embedding or index search."""
+    candidates' vectors not already ``read`` by ``_dense_of``; no second embedding or index
+    search."""
     every = list(dict.fromkeys([*cands.vector, *cands.keyword]))
-    vecs = parts.store.vectors_by_chunk(every)
+    vecs = read
+    if need := [i for i in every if i not in read]:
+        vecs = {**read, **parts.store.vectors_by_chunk(need)}
     top = top_items(cands, params, fb.docs)  # the first fused ranking's best few
     metric = parts.metric
     moved = rescored(cands, qvec, top, vecs, fb.beta,
