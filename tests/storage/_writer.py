@@ -59,7 +59,8 @@ def main() -> None:
         ids = [f"b{b}-{j}" for j in range(3)]
         texts = [doc_text(b, j) for j in range(3)]
         col.add(texts, ids=ids, metadatas=[{"batch": b, "size": 3}] * 3)
-        print("ACK", b, *ids, flush=True)
+        sys.stdout.write(" ".join(["ACK", str(b), *ids]) + "\n")  # one write per line
+        sys.stdout.flush()
         if mode == "crash" and b % 4 == 3:
             col.flush()
     db.close()
