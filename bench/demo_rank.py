@@ -70,6 +70,10 @@ def main() -> None:
             out[name] = {q[:30]: rank(col, q, s, **kw) for q, s in DEMO.items()}
         save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
                       RetrievalSettings())  # what a collection created today records
+        out["hybrid, today's default (session 7: rocchio 0.4/5, 3 rounds, cut 0.8)"] = {
+            q[:30]: rank(col, q, s) for q, s in DEMO.items()}
+        save_settings(col.parts.store.conn, col.parts.db_file, col.config.id,
+                      updated(RetrievalSettings(), rocchio=RocchioParams(True, 0.4, 5)))
         out["hybrid, session-6 default (rocchio 0.4/5, convex 0.6)"] = {
             q[:30]: rank(col, q, s) for q, s in DEMO.items()}
         for beta, m in ((0.3, 3), (0.3, 5), (0.3, 10), (0.4, 10), (0.5, 10)):

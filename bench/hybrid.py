@@ -225,7 +225,7 @@ def main() -> None:
                     help="DOCS,TERMS,LAMBDA: also time keyword+rm3 and hybrid+rm3 (the "
                          "collection's RM3 setting, switched between calls, restored after)")
     ap.add_argument("--rocchio", default=None,
-                    help="BETA,DOCS: also time hybrid+rocchio (dense feedback on) and "
+                    help="BETA,DOCS[,ROUNDS,CUT]: also time hybrid+rocchio (dense feedback on) and "
                          "hybrid-rocchio (every feedback off), switched like --rm3")
     ap.add_argument("--defaults", action="store_true",
                     help="time the collection with today's default settings (fusion and "
@@ -252,8 +252,9 @@ def main() -> None:
         rm3 = Rm3Params(True, int(d), int(t), float(lam))
     roc = None
     if args.rocchio:
-        b, m = args.rocchio.split(",")
-        roc = RocchioParams(True, float(b), int(m))
+        b, m, *more = args.rocchio.split(",")
+        extra = (int(more[0]), float(more[1])) if more else ()
+        roc = RocchioParams(True, float(b), int(m), *extra)
     try:
         res = tune(col, args.data, args.candidates) if args.tune else compare(
             col, args.data, args.split, args.rounds, rm3, roc, args.k)

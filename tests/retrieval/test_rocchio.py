@@ -4,6 +4,7 @@ fused passages re-scores the candidates already found; a per-collection setting.
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -130,7 +131,9 @@ def test_cli_feedback_command_sets_rocchio(tmp_db: akindb.Database,
                             *base])
     assert r.exit_code == 0, r.output
     assert "rocchio on: 3 passages, beta 0.4" in r.output
-    assert load_settings(tmp_db.conn, col.config.id).rocchio == RocchioParams(True, 0.4, 3)
+    # the options not given (rounds, relative cut) keep the collection's values
+    assert load_settings(tmp_db.conn, col.config.id).rocchio == replace(
+        DEFAULT_ROCCHIO, beta=0.4, docs=3)
     assert load_settings(tmp_db.conn, col.config.id).rm3 == Rm3Params()  # untouched
     r = runner.invoke(app, ["feedback", "--beta", "2", *base])
     assert r.exit_code != 0

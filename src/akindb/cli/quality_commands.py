@@ -121,6 +121,14 @@ def feedback(
     rocchio_docs: Annotated[
         int | None, typer.Option(min=1, max=100, help="Rocchio feedback passages.")
     ] = None,
+    rounds: Annotated[
+        int | None, typer.Option(min=1, max=5, help="Rocchio rounds: each later round moves "
+                                 "the query towards the previous round's best passages.")
+    ] = None,
+    relative_cut: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Rocchio round 1 keeps only "
+                                   "passages scoring at least this share of the best.")
+    ] = None,
     db: DbOpt = None,
     collection: CollectionOpt = DEFAULT_COLLECTION,
     json_out: JsonOpt = False,
@@ -150,6 +158,8 @@ def feedback(
             enabled=d.enabled if rocchio is None else rocchio,
             beta=d.beta if beta is None else beta,
             docs=d.docs if rocchio_docs is None else rocchio_docs,
+            rounds=d.rounds if rounds is None else rounds,
+            relative_cut=d.relative_cut if relative_cut is None else relative_cut,
         )
         if new != r or new_d != d:
             current = updated(current, rm3=new, rocchio=new_d)
@@ -161,7 +171,8 @@ def feedback(
         out.print(f"rm3 {'on' if r.enabled else 'off'}: {r.docs} passages, {r.terms} words, "
                   f"original weight {r.original_weight:g}", markup=False)
         out.print(f"rocchio {'on' if d.enabled else 'off'}: {d.docs} passages, "
-                  f"beta {d.beta:g}", markup=False)
+                  f"beta {d.beta:g}, {d.rounds} round(s), relative cut {d.relative_cut:g}",
+                  markup=False)
 
 
 def register(app: typer.Typer) -> None:

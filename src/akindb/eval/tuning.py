@@ -20,7 +20,7 @@ import numpy as np
 from akindb.eval.metrics import ndcg_at_k
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import STOP_WORDS_EN
-from akindb.retrieval.feedback import RocchioParams, applies, rescored
+from akindb.retrieval.feedback import RocchioParams, applies, moved
 from akindb.retrieval.fusion import FusionMethod, FusionParams
 from akindb.retrieval.hybrid import Candidates, fuse_candidates
 from akindb.retrieval.rm3 import Rm3Params, expand, weighted_bound
@@ -57,9 +57,8 @@ class Task:
         if (fb is None or not fb.enabled or fb.beta <= 0 or not first or self.score is None
                 or not applies(c, params)):
             return first
-        moved = rescored(c, self.qvecs[q], first[: fb.docs], self.vectors, fb.beta,
-                         self.score)
-        return [f.item for f in fuse_candidates(moved, params)[0]]
+        out = moved(c, self.qvecs[q], self.vectors, params, fb, self.score)
+        return [f.item for f in fuse_candidates(out, params)[0]]
 
     def run(self, params: FusionParams | None, only: str | None = None) -> dict[str, list[str]]:
         """Ranked document ids per query: one list alone (``only``) or fused by ``params``."""

@@ -101,9 +101,7 @@ def convex(c: Candidates, params: FusionParams) -> list[FusedItem]:
 
 
 def top_items(c: Candidates, params: FusionParams, m: int) -> list[int]:
-    """The first ``m`` items of ``fuse_candidates(c, params)``, cheaper for ``convex``: the same
-    score arithmetic and tie order, without building every ``FusedItem`` (dense feedback
-    needs only the first ranking's top few before fusing again).
+    """The first ``m`` items of ``fuse_candidates(c, params)`` (``top_scored`` without scores).
 
     >>> c = Candidates({1: 0.6, 2: 0.5}, {2: 4.4, 3: 2.2}, {1: 0.6, 2: 0.5, 3: 0.2}, 8.8, 0.5)
     >>> p = FusionParams(method="convex", vector_weight=0.75, keyword_weight=0.25,
@@ -111,8 +109,23 @@ def top_items(c: Candidates, params: FusionParams, m: int) -> list[int]:
     >>> top_items(c, p, 2) == [f.item for f in convex(c, p)[:2]]
     True
     """
+    return [i for i, _ in top_scored(c, params, m)]
+
+
+def top_scored(c: Candidates, params: FusionParams, m: int) -> list[tuple[int, float]]:
+    """The first ``m`` items of ``fuse_candidates(c, params)`` with the scores it reports,
+    cheaper for ``convex``: the same score arithmetic and tie order, without building every
+    ``FusedItem`` (dense feedback needs only the first ranking's top few before fusing again).
+
+    >>> c = Candidates({1: 0.6, 2: 0.5}, {2: 4.4, 3: 2.2}, {1: 0.6, 2: 0.5, 3: 0.2}, 8.8, 0.5)
+    >>> p = FusionParams(method="convex", vector_weight=0.75, keyword_weight=0.25,
+    ...                  keyword_gate_low=0, keyword_gate_high=0)
+    >>> [(i, round(s, 4)) for i, s in top_scored(c, p, 2)]
+    [(2, 0.5), (1, 0.45)]
+    """
     if params.method is not FusionMethod.CONVEX:
-        return [f.item for f in fuse_candidates(c, params)[0][:m]]
+        fused, shown = fuse_candidates(c, params)
+        return [(f.item, s) for f, s in zip(fused[:m], shown, strict=False)]
     w = effective_weights(params, c.strength)
     wv, wk = w["vector"], w["keyword"]
     if not c.keyword and wv > 0:
@@ -134,8 +147,9 @@ def top_items(c: Candidates, params: FusionParams, m: int) -> list[int]:
     if len(tied) == len(best):
         vr, kr = _ranks(c.vector), _ranks(c.keyword)
         big = len(items) + 1
-        return sorted(best, key=lambda i: (-score[i], min(vr.get(i, big), kr.get(i, big)), i))
-    return [f.item for f in convex(c, params)[:m]]
+        order = sorted(best, key=lambda i: (-score[i], min(vr.get(i, big), kr.get(i, big)), i))
+        return [(i, score[i]) for i in order]
+    return [(f.item, f.score) for f in convex(c, params)[:m]]
 
 
 def rrf_max(params: FusionParams, weights: Mapping[str, float]) -> float:

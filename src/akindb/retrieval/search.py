@@ -39,9 +39,9 @@ from akindb.retrieval import keyword as kw
 from akindb.retrieval import rm3
 from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.feedback import RocchioParams, applies, rescored
+from akindb.retrieval.feedback import RocchioParams, applies, moved
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
-from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather, top_items
+from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
     DEFAULT_MODE,
     MODES,
@@ -300,19 +300,17 @@ def _dense_feedback(
     parts: CollectionParts, qvec: F32, cands: Candidates, params: FusionParams,
     fb: RocchioParams, read: dict[int, F32],
 ) -> tuple[list[FusedItem], list[float]]:
-    """Rocchio on the first fused ranking (``akindb.retrieval.feedback.rescored``): every
-    candidate re-scored for the moved query, then fused again. One keyed read of the
-    candidates' vectors not already ``read`` by ``_dense_of``; no second embedding or index
-    search."""
+    """Rocchio on the first fused ranking (``akindb.retrieval.feedback.moved``): every
+    candidate re-scored for the moved query (``fb.rounds`` times), then fused again. One
+    keyed read of the candidates' vectors not already ``read`` by ``_dense_of``; no second
+    embedding or index search."""
     every = list(dict.fromkeys([*cands.vector, *cands.keyword]))
     vecs = read
     if need := [i for i in every if i not in read]:
         vecs = {**read, **parts.store.vectors_by_chunk(need)}
-    top = top_items(cands, params, fb.docs)  # the first fused ranking's best few
     metric = parts.metric
-    moved = rescored(cands, qvec, top, vecs, fb.beta,
-                     lambda q, m: dense_scores(metric, q, m))
-    return fuse_candidates(moved, params)
+    out = moved(cands, qvec, vecs, params, fb, lambda q, m: dense_scores(metric, q, m))
+    return fuse_candidates(out, params)
 
 
 def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:

@@ -110,11 +110,16 @@ S5_FUSION = FusionParams(
 )
 """The default before session 6 (no feedback), kept for benchmarks that compare with it."""
 
-DEFAULT_ROCCHIO = RocchioParams(enabled=True, beta=0.4, docs=5)
-"""Dense feedback for new collections (``akindb.retrieval.feedback.rescored``): the query moves
-0.4 of the way towards its 5 best fused passages and the candidates are re-scored, no second
-index search. Chosen with ``DEFAULT_FUSION`` (above); a collection whose settings row predates it
-reads it as off."""
+DEFAULT_ROCCHIO = RocchioParams(enabled=True, beta=0.4, docs=5, rounds=3, relative_cut=0.8)
+"""Dense feedback for new collections (``akindb.retrieval.feedback.moved``): the query moves
+0.4 of the way towards its best fused passages and the candidates are re-scored, no second
+index search; three rounds, the first from the first ranking's top 5 that score at least 0.8 of
+the best, each later one from the previous round's top 5. Session 6 chose β 0.4 / 5 passages
+with ``DEFAULT_FUSION`` (one round, no cut); session 7 added the rounds and the cut, chosen on
+the same two dev tasks by a rule written first (docs/benchmarks.md, "Session 7: quality"):
+NFCorpus dev 0.3474 (+0.0026 ± 0.0012 paired), Python-docs dev 0.8932 (+0.0025 ± 0.0022).
+A collection whose settings row predates rounds reads one round, no cut; one that predates
+feedback reads it as off."""
 
 
 @dataclass(frozen=True)
