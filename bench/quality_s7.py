@@ -17,6 +17,14 @@ Every variant re-ranks the candidates hybrid search already has (no second index
 * ``vector`` / ``keyword``: one list alone.
 
     python bench/quality_s7.py --split dev --variants "shut:0.2,iter2,depth:50,exp:0.3:2:0.4"
+
+Further kinds, joined with ``+`` to combine: ``iter:N`` (N rounds), ``mrel:R[:M]`` (the
+passages fed back are the top M (default 5) scoring at least R of the best, every round;
+with ``rel1`` only in round 1), ``wcent`` (centroid weighted by fused score), ``nonorm`` (the
+moved query left unnormalised), ``neg:G`` (minus G times ranks 21-50's centroid), ``z:W``
+(z-scored lists), ``rrfmix:L`` (convex plus L times normalised RRF), ``dmm:W`` (min-max dense),
+``gate:LO:HI``. Variants listed after ``vector`` and ``keyword`` also get paired differences
+against each. The session-7 default is ``iter:3+mrel:0.8+rel1``.
 """
 
 from __future__ import annotations
@@ -344,12 +352,19 @@ def main() -> None:
         ref = scores(t, aux, "ref", min(100, args.depth))
         res[f"{task} ref"] = round(statistics.fmean(ref.values()), 4)
         print(json.dumps({task: {"ref": res[f"{task} ref"], "queries": len(ref)}}), flush=True)
+        per: dict[str, dict[str, float]] = {}
         for v in variants:
-            s = scores(t, aux, v, min(100, args.depth))
+            s = per[v] = scores(t, aux, v, min(100, args.depth))
             d = [s[q] - ref[q] for q in ref]
             res[f"{task} {v}"] = {"ndcg": round(statistics.fmean(s.values()), 4),
                                   "diff": round(statistics.fmean(d), 5),
                                   "se": round(statistics.stdev(d) / len(d) ** 0.5, 4)}
+            for single in ("vector", "keyword"):  # paired against each single mode run
+                if single in per and v not in ("vector", "keyword"):
+                    ds = [s[q] - per[single][q] for q in ref]
+                    res[f"{task} {v}"][f"vs {single}"] = (
+                        round(statistics.fmean(ds), 4),
+                        round(statistics.stdev(ds) / len(ds) ** 0.5, 4))
             print(json.dumps({f"{task} {v}": res[f"{task} {v}"]}), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))

@@ -26,7 +26,7 @@ import numpy as np
 
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
-from akindb.retrieval.fusion import FusionParams, effective_weights
+from akindb.retrieval.fusion import FusionMethod, FusionParams, effective_weights
 from akindb.retrieval.hybrid import Candidates, top_items, top_scored
 
 
@@ -176,8 +176,9 @@ def moved(
     ``tune-hybrid`` run it: round 1 moves the query towards the first fused ranking's best
     ``fb.docs`` passages scoring at least ``fb.relative_cut`` of the best one; each later round
     moves the query's own vector towards the best ``fb.docs`` of the ranking the round before
-    produced. Every round re-scores the same candidates from the same ``vectors``: a round
-    costs one small matrix product and one partial fusion, no read.
+    produced. Every round re-scores the same candidates from the same ``vectors``: the matrix
+    is stacked once, and a later round costs one small matrix product and the new head of the
+    ranking (``_head``), no read.
 
     >>> c = Candidates({1: 0.9, 2: 0.5, 3: 0.1}, {}, {1: 0.9, 2: 0.5, 3: 0.1})
     >>> vs = {i: np.eye(3, dtype=np.float32)[i - 1] for i in (1, 2, 3)}
@@ -194,9 +195,65 @@ def moved(
         return c
     best = first[0][1]
     top = [i for i, s in first if best <= 0 or s >= fb.relative_cut * best]
-    out = c
+    if fb.rounds == 1:
+        return rescored(c, qvec, top, vectors, fb.beta, score)
+    ids = [i for i in dict.fromkeys([*c.vector, *c.keyword, *c.dense]) if i in vectors]
+    if not ids:
+        return c
+    mat = np.stack([vectors[i] for i in ids])
+    head = _head(c, ids, params, fb.docs)
+    scores: list[float] | None = None
     for r in range(fb.rounds):
-        if r:
-            top = top_items(out, params, fb.docs)
-        out = rescored(c, qvec, top, vectors, fb.beta, score)
-    return out
+        if r and scores is not None:
+            top = head(scores)
+        q = rocchio(qvec, [vectors[i] for i in top if i in vectors], fb.beta)
+        if q is qvec:
+            return c if scores is None else _with(c, ids, scores)
+        scores = score(q, mat).tolist()
+    assert scores is not None
+    return _with(c, ids, scores)
+
+
+def _with(c: Candidates, ids: Sequence[int], scores: Sequence[float]) -> Candidates:
+    """``c`` with the dense scores of ``ids`` replaced (what ``rescored`` returns)."""
+    new = dict(zip(ids, scores, strict=True))
+    return replace(c, vector={i: new.get(i, s) for i, s in c.vector.items()},
+                   dense={**c.dense, **new})
+
+
+def _head(c: Candidates, ids: Sequence[int], params: FusionParams, m: int
+          ) -> Callable[[list[float]], list[int]]:
+    """The best ``m`` of the fused ranking for new dense scores of ``ids``: exactly
+    ``top_items(_with(c, ids, scores), params, m)``. For ``convex`` over cosines with every
+    candidate's vector at hand, the keyword share is fixed, so only the dense share is
+    recomputed, in numpy; ties at the top fall back to ``top_items`` (the tie order uses
+    ranks)."""
+    items = set(c.vector) | set(c.keyword)
+    slow = lambda s: top_items(_with(c, ids, s), params, m)  # noqa: E731
+    if params.method is not FusionMethod.CONVEX or not c.bounded or not items <= set(ids):
+        return slow
+    w = effective_weights(params, c.strength)
+    wv, wk = w["vector"], w["keyword"]
+    if not c.keyword and wv > 0:
+        wk = 0.0
+    total = wv + wk
+    if total <= 0:
+        return slow
+    pos = [j for j, i in enumerate(ids) if i in items]
+    at = np.array([ids[j] for j in pos])
+    kn = np.array([min(1.0, max(0.0, c.keyword.get(ids[j], 0.0) / c.bm25_max))
+                   if c.bm25_max > 0 else 0.0 for j in pos])
+    pk = wk * kn / total
+    take = np.array(pos)
+
+    def fast(s: list[float]) -> list[int]:
+        dn = np.clip(np.asarray(s, np.float64)[take], 0.0, 1.0)
+        fused = wv * dn / total + pk  # the same float arithmetic as hybrid.convex
+        k = min(m, len(fused))
+        order = np.argsort(-fused, kind="stable")[: k + 1]
+        head = fused[order]
+        if len(np.unique(head)) < len(head):  # a tie in the head or at the cut
+            return slow(s)
+        return [int(x) for x in at[order[:k]]]
+
+    return fast
