@@ -229,7 +229,10 @@ def _head(c: Candidates, ids: Sequence[int], params: FusionParams, m: int
     recomputed, in numpy; ties at the top fall back to ``top_items`` (the tie order uses
     ranks)."""
     items = set(c.vector) | set(c.keyword)
-    slow = lambda s: top_items(_with(c, ids, s), params, m)  # noqa: E731
+
+    def slow(s: list[float]) -> list[int]:
+        return top_items(_with(c, ids, s), params, m)
+
     if params.method is not FusionMethod.CONVEX or not c.bounded or not items <= set(ids):
         return slow
     w = effective_weights(params, c.strength)
