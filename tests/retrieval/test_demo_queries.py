@@ -22,7 +22,9 @@ COPY_MISS = pytest.mark.xfail(strict=True, reason=(
     "(strength 0.19), so hybrid = vector order. Generic changes measured (bench/demo_rank.py): "
     "300 fusion candidates 9th, RM3 feedback 9th, dense Rocchio 9th/11th; the default dense "
     "feedback (session 6: Rocchio on the fused ranking, convex 0.6) does not run when the gate "
-    "is shut: 9th; forced on for this query (0.3-0.5, 3-10 passages) 8th-10th. The section is "
+    "is shut: 9th (also with session 7's three rounds); forced on for this query (0.3-0.5, "
+    "3-10 passages) 8th-10th. MiniLM's static word embeddings do put 'copy' near "
+    "'duplicate', but expanding BM25 with such neighbours lost on both dev tasks. The section is "
     "already one clean 370-character chunk. Needs a stronger model (akindb models add) or "
     "a fine-tune; see docs/benchmarks.md, 'Dense feedback on by default'"))
 DEMO = [
