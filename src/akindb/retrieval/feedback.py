@@ -14,6 +14,12 @@ instead of a second index search it re-scores the candidates both lists already 
 fused again. Measured (docs/benchmarks.md, "Dense feedback on by default"): with the vector list's
 top passages and a second search it lowered the docs dev task and was off; from the fused
 ranking, re-scoring, it lifts both dev tasks, for about +0.07 of vector search's p50.
+
+Since session 7 new collections run it in three rounds (``moved``): round 1 feeds back only the
+first ranking's confident head (its top passages scoring at least 0.8 of the best), each later
+round the previous round's top 5, always moving the query's own vector. Chosen on the same two
+dev tasks (docs/benchmarks.md, "Session 7: quality"); each extra round re-scores the same
+candidates, no read.
 """
 
 from __future__ import annotations
