@@ -62,15 +62,15 @@ def real_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("json_out", [False, True])
-def test_cli_search_loads_no_pydantic_and_no_other_command(
+def test_cli_search_loads_no_pydantic_no_rich_and_no_other_command(
     real_db: Path, json_out: bool
 ) -> None:
-    """Before: pydantic (typer's converters) and all 15 command modules were loaded."""
+    """Before: pydantic (typer's converters), rich and all 15 command modules were loaded."""
     args = ["search", "apples", "--db", str(real_db), "--collection", "c", "--mode", "vector",
             "-k", "2", "--min-score", "-1"] + (["--json"] if json_out else [])
     body, loaded = _loaded_by(args)
     assert ("red apples and green pears [ripe]" in body) and ("blue sky" in body)
-    assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")]
+    assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core", "rich")]
     cli = {m for m in loaded if m == "akindb.cli" or m.startswith("akindb.cli.")}
     assert cli <= SEARCH_CLI_MODULES, sorted(cli - SEARCH_CLI_MODULES)
 
@@ -167,3 +167,53 @@ def test_plain_conversion_matches_typers_own(tmp_path: Path, args: list[str]) ->
               if type(getattr(p, "_runtime_param", None)).__name__ == "FastParam"]
     assert len(primed) == 10  # all but the list
     assert _run(fast, args) == _run(plain, args)
+
+
+# ---- search's plain printing is rich's, byte for byte -------------------------------------
+
+LINES: list[list[tuple[str, str]]] = [
+    [("1.", "bold"), (" ", ""), ("0.4429", "cyan"), ("  docs/a [b].md  ", ""),
+     ("chars 0-57", "dim")],
+    [("2.", "bold"), (" ", ""), ("0.9100 (mmr)", "cyan"), ("  t6168  ", ""),
+     ("chars 3-9", "dim"), (" ", ""), ("(+2 more chunks)", "dim")],
+    [("   red [/] apples :cat: \\[x] ünïcode 漢字 \x07bell\x08 end\\x", "")],
+    [("   ", ""), ("│", "dim"), (" word [bold]x[/bold] matters", "")],
+    [("3.", "bold"), (" ", ""), ("1.0000", "cyan"), ("  id\twith\ttabs  ", ""),
+     ("chars 0-1", "dim")],
+    [("no results", "")],
+]
+ENVS: list[dict[str, str]] = [
+    {}, {"FORCE_COLOR": "1"}, {"FORCE_COLOR": "1", "NO_COLOR": "1"},
+    {"FORCE_COLOR": "1", "TERM": "dumb"}, {"FORCE_COLOR": ""},
+    {"TTY_COMPATIBLE": "1", "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+    {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+]
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda e: " ".join(f"{k}={v}" for k, v in e.items())
+                         or "pipe")
+def test_plain_lines_print_as_rich_prints_them(env: dict[str, str]) -> None:
+    """Each search line, written by plain.py and by rich (the console the CLI used before,
+    markup escaped), under the environments that decide styling on a pipe."""
+    import io
+
+    from rich.console import Console
+
+    from akindb.cli import common, plain
+
+    for pieces in LINES:
+        buf = io.StringIO()
+        console = Console(file=buf, _environ=env, **common._CONSOLE_OPTIONS["out"])
+        console.print(plain._markup(pieces), markup=True)
+        styles, colours = plain.styling(io.StringIO(), env)
+        assert plain.render(pieces, styles, colours) + "\n" == buf.getvalue(), pieces
+
+
+def test_cli_search_prints_styled_hits_on_a_terminal(real_db: Path) -> None:
+    """FORCE_COLOR (a terminal, to rich and to plain.py): the hit line carries the styles."""
+    body, _ = _loaded_by(["search", "apples", "--db", str(real_db), "--collection", "c",
+                          "--mode", "vector", "-k", "1"], {"FORCE_COLOR": "1"})
+    first = body.splitlines()[0]
+    assert first.startswith("\x1b[1m1.\x1b[0m \x1b[36m0.")
+    assert first.endswith("  a  \x1b[2mchars 0-33\x1b[0m")
+    assert body.splitlines()[1] == "   red apples and green pears [ripe]"
