@@ -17,7 +17,7 @@ child, all its threads: on a loaded machine the CPU time says what a quiet wall 
 Round 1 (the first runs after the collection and the graph were made, .pyc files written)
 is reported apart from the rest. Child processes run without PYTHONDONTWRITEBYTECODE, as an
 installed package (which has its .pyc files) does. ``--imports`` adds one ``-X importtime``
-run per tree and for the floor, summed by package.
+run per tree and for the floor, summed by package (least of 5 runs).
 
     python bench/cold_cli.py --runs 7 --src before=/tmp/old/src --src after=src --imports
 """
@@ -183,13 +183,13 @@ def _importtime(cmd: list[str], env: dict[str, str]) -> collections.Counter[str]
     return total
 
 
-def imports(cmd: list[str], env: dict[str, str], repeat: int = 3) -> dict[str, float]:
-    """``-X importtime`` runs: the median over ``repeat`` runs of the self ms per package
-    group, and of their sum."""
+def imports(cmd: list[str], env: dict[str, str], repeat: int = 5) -> dict[str, float]:
+    """``-X importtime`` runs: per package group the least self ms of ``repeat`` runs (the
+    run least disturbed by other processes), and the least sum."""
     seen = [_importtime(cmd, env) for _ in range(repeat)]
     keys = {k for t in seen for k in t}
-    med = {k: round(statistics.median(t.get(k, 0.0) for t in seen), 1) for k in keys}
-    return dict(sorted(med.items(), key=lambda kv: -kv[1]))
+    least = {k: round(min(t.get(k, 0.0) for t in seen), 1) for k in keys}
+    return dict(sorted(least.items(), key=lambda kv: -kv[1]))
 
 
 def main() -> None:

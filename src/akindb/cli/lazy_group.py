@@ -25,8 +25,8 @@ from typer.core import TyperGroup
 from akindb.cli.coercion import prime
 
 Installer = Callable[[typer.Typer], None]
-# (installer, the top-level command names it registers, in the eager tree's order)
-Table = Sequence[tuple[Installer, tuple[str, ...]]]
+# (installer, the names of the commands it registers, the names of the groups it adds)
+Table = Sequence[tuple[Installer, tuple[str, ...], tuple[str, ...]]]
 
 
 def command_name(info: Any) -> str:
@@ -37,12 +37,13 @@ def command_name(info: Any) -> str:
 class LazyCommands(MutableMapping[str, Any]):
     """Name -> click command, built on first lookup from the installer that registers it.
 
-    Iteration order is the table's ``order`` (the eager tree's), so ``--help`` lists the
-    commands as before; commands added later (``add_command``) come after."""
+    Iteration order is typer's for an eager build (every plain command in registration order,
+    then every group), so ``--help`` lists the commands as before; commands added later
+    (``add_command``) come after."""
 
-    def __init__(self, table: Table, order: Sequence[str], settings: dict[str, Any]) -> None:
-        self._owner = {name: inst for inst, names in table for name in names}
-        self._order = [n for n in order if n in self._owner]
+    def __init__(self, table: Table, settings: dict[str, Any]) -> None:
+        self._owner = {name: row[0] for row in table for name in (*row[1], *row[2])}
+        self._order = [n for row in table for n in row[1]] + [n for row in table for n in row[2]]
         self._settings = settings  # Typer(...) keywords the root app was made with
         self._installed: dict[Installer, typer.Typer] = {}
         self._built: dict[str, Any] = {}
@@ -99,16 +100,15 @@ class LazyCommands(MutableMapping[str, Any]):
 class LazyGroup(TyperGroup):
     """A ``TyperGroup`` whose commands come from a ``LazyCommands`` table.
 
-    A subclass sets ``table``, ``order`` and ``settings`` (typer instantiates the group class
-    itself, so they cannot be constructor arguments)."""
+    A subclass sets ``table`` and ``settings`` (typer instantiates the group class itself, so
+    they cannot be constructor arguments)."""
 
     table: ClassVar[Table] = ()
-    order: ClassVar[Sequence[str]] = ()
     settings: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        lazy = LazyCommands(self.table, self.order, self.settings)
+        lazy = LazyCommands(self.table, self.settings)
         for name, command in dict(self.commands).items():
             lazy[name] = command
         self.commands = lazy
@@ -119,6 +119,6 @@ def eager_app(table: Table, settings: dict[str, Any]) -> typer.Typer:
     """Every installer run on one app, in table order: the tree an eager build would make
     (what the root group must match; used by the tests and by nothing on a command's path)."""
     app = typer.Typer(**settings)
-    for installer, _names in table:
+    for installer, _commands, _groups in table:
         installer(app)
     return app

@@ -43,7 +43,16 @@ def styling(stream: TextIO, environ: Mapping[str, str] | None = None) -> tuple[b
 
 
 def render(pieces: list[Piece], styles: bool, colours: bool) -> str:
-    """One output line (no newline)."""
+    r"""One output line (no newline).
+
+    >>> line = [("1.", "bold"), (" ", ""), ("0.4429", "cyan"), ("  a [b].md\a", "")]
+    >>> render(line, styles=True, colours=True)
+    '\x1b[1m1.\x1b[0m \x1b[36m0.4429\x1b[0m  a [b].md'
+    >>> render(line, styles=True, colours=False)  # NO_COLOR: bold and dim stay
+    '\x1b[1m1.\x1b[0m 0.4429  a [b].md'
+    >>> render(line, styles=False, colours=False)  # a pipe
+    '1. 0.4429  a [b].md'
+    """
     out: list[str] = []
     column = 0
     for text, style in pieces:
