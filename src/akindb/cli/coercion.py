@@ -3,7 +3,8 @@ pydantic, and leave everything else to typer.
 
 Why: typer 0.29 converts every non-flag parameter through a pydantic ``TypeAdapter``
 (``typer._coercion.build_runtime_param``): a fresh ``akindb search`` imported pydantic
-(~60-90 ms) and built 18 adapters, more than a tenth of its cold run (issue 14). Typer builds
+and built 18 adapters: ~70 ms of CPU of a ~0.6 s cold search (issue 14; bench/cold_cli.py,
+docs/benchmarks.md "Session 7: cold CLI"). Typer builds
 that converter lazily and caches it on the parameter (``_runtime_param``); ``prime`` fills
 the cache first with ``FastParam``.
 

@@ -3,7 +3,8 @@
 
 Why: typer turns every registered function into a click command up front (signature and type
 hints inspected, options made) and the command modules import what their commands need. For
-a one-shot process that runs one command that was ~40 ms of a ~0.6 s cold search (issue 14).
+a one-shot process that runs one command that was ~50 ms of CPU of a ~0.6 s cold search
+(issue 14; docs/benchmarks.md "Session 7: cold CLI").
 
 How: ``main.py`` lists each installer (a function that registers one module's commands, the
 same calls an eager build makes) with the command names it adds. The group's ``commands``

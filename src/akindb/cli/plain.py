@@ -1,12 +1,13 @@
 """Print a line of styled pieces (bold, dim, cyan) the way rich would, without importing rich.
 
-Why: ``akindb search`` prints a few short lines; importing rich and building its consoles
-was ~15-25 ms of a cold search's ~0.5 s (issue 14). The lines need three styles, and rich's
-choice of whether to style is a handful of environment rules, reproduced here: a terminal
-(``TTY_COMPATIBLE``, then ``FORCE_COLOR``, then ``isatty``) that is not dumb (``TERM``)
-gets SGR codes; ``NO_COLOR`` drops the colour but keeps bold and dim; anything else gets the
-bare text. Text is literal (no markup, no emoji codes) with the control characters rich
-strips removed and tabs expanded. On Windows, whose consoles rich drives specially, the line
+Why: ``akindb search`` prints a few short lines; importing rich (~15 ms) and building and
+using its console cost ~50 ms of CPU of a ~0.5 s cold search in the session-7 ablation (issue
+14, docs/benchmarks.md). The lines need three styles, and rich's choice of whether to style is
+a handful of environment rules, reproduced here: a terminal (``TTY_COMPATIBLE``, then
+``FORCE_COLOR``, then ``isatty``) that is not dumb (``TERM``) gets SGR codes; ``NO_COLOR``
+drops the colour but keeps bold and dim; anything else gets the bare text. Text is literal (no
+markup, no emoji codes) with the control characters rich strips removed and tabs expanded. On
+Windows, whose consoles rich drives specially, the line
 goes through rich. ``tests/cli/test_cold_cli.py`` compares both renderings.
 """
 
