@@ -12,9 +12,9 @@ akindb collection (HNSW M=16, ef_construction=100, text + metadata per chunk). R
 * flat exact single (``exact=True``) ÷ numpy matmul + argpartition;
 * ``tune(0.95)`` without queries: its ef_search and the recall of the 1,000 held-out real
   queries at it, beside the smallest ef_search that reaches 0.95 on them;
-* cold ``akindb search`` wall time on a 10k-chunk collection, beside
-  ``python -c "import onnxruntime"`` and a bare script (onnxruntime + tokenizer + session +
-  one embed + faiss search).
+* cold ``akindb search`` wall time on a 10k-chunk collection, beside its floor (a bare
+  script: onnxruntime + tokenizers + faiss + numpy, session, one embed, one faiss search):
+  ``bench/cold_cli.py``, which also compares source trees and tables the imports.
 
     python bench/latency.py --n 19480 [--json out.json] [--skip-tune] [--skip-cold]
 
@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -394,34 +393,11 @@ def tune(col: Any, base: np.ndarray, qs: np.ndarray) -> dict[str, Any]:
 
 
 def cold(where: Path, query: str, runs: int) -> dict[str, Any]:
-    env = {**os.environ}
-    akindb_cli = [sys.executable, "-m", "akindb.cli.main"]
-    floor = (
-        "import onnxruntime as ort, tokenizers, faiss, numpy as np, sys\n"
-        "from akindb.models.sources import from_package, resolve_cache_dir\n"
-        "import glob\n"
-        "g = sorted(glob.glob(str(resolve_cache_dir() / 'models' / '*' / 'model.onnx')))[-1]\n"
-        "o = ort.SessionOptions(); o.log_severity_level = 3\n"
-        "s = ort.InferenceSession(g, o, providers=['CPUExecutionProvider'])\n"
-        "t = tokenizers.Tokenizer.from_file(str(from_package().tokenizer_path))\n"
-        "e = t.encode(sys.argv[1])\n"
-        "v = s.run(None, {'input_ids': np.array([e.ids]), "
-        "'attention_mask': np.array([e.attention_mask])})[0]\n"
-    )  # + a faiss search of a 10k graph: ~0.3 ms, left out
-    res: dict[str, list[float]] = {"cli": [], "import_ort": [], "floor": []}
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        p = subprocess.run([*akindb_cli, "search", query, "--db", str(where), "--collection",
-                            "c", "--mode", "vector"], env=env, capture_output=True, text=True)
-        res["cli"].append(time.perf_counter() - t0)
-        assert p.returncode == 0, p.stderr
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import onnxruntime"], env=env, check=True)
-        res["import_ort"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", floor, query], env=env, check=True)
-        res["floor"].append(time.perf_counter() - t0)
-    return {k: sorted(v) for k, v in res.items()}
+    """Cold ``akindb search`` against its floor: bench/cold_cli.py (this tree only)."""
+    from cold_cli import make
+    from cold_cli import runs as cold_runs
+
+    return cold_runs(where, query, runs, {"this": str(HERE.parent / "src")}, make(where))
 
 
 def main() -> None:

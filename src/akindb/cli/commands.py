@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 import akindb
+from akindb.cli import common
 from akindb.cli.cluster_options import ClusterOpt
 from akindb.cli.common import (
     DEFAULT_COLLECTION,
@@ -19,14 +18,14 @@ from akindb.cli.common import (
     DbOpt,
     JsonOpt,
     db_path,
-    err,
+    escape,
     fail,
     handled,
     json_object,
-    out,
     print_json,
     progress_enabled,
 )
+from akindb.cli.plain import line
 from akindb.collection import Collection
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def index(
             if json_out:
                 print_json({"collection": collection, **report.to_dict()})
             else:
-                out.print(f"{report.files} files: {report.added} added, {report.updated} "
+                common.out.print(f"{report.files} files: {report.added} added, {report.updated} "
                           f"updated, {report.unchanged} unchanged; {report.chunks} chunks in "
                           f"{report.seconds:.1f} s → collection '{collection}' on {cluster}")
             return
@@ -113,7 +112,7 @@ def index(
                 MofNCompleteColumn(),
                 TextColumn("files · {task.fields[chunks]} chunks"),
                 TimeRemainingColumn(),
-                console=err,
+                console=common.err,
                 transient=False,
             ) as bar:
                 task = bar.add_task("index", total=None, chunks=0)
@@ -130,19 +129,19 @@ def index(
             print_json({"collection": collection, **report.to_dict()})
             return
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())) or "none"
-        out.print(
+        common.out.print(
             f"{report.files} files: {report.added} added, {report.updated} updated, "
             f"{report.unchanged} unchanged, {len(report.removed)} removed, skipped {skipped}; "
             f"{report.chunks} chunks in {report.seconds:.1f} s → collection '{collection}' in "
             f"{db_path(db)}", markup=False,
         )
         for gone in report.removed[:10]:
-            out.print(f"  removed (file gone): {gone}", markup=False)
+            common.out.print(f"  removed (file gone): {gone}", markup=False)
         for dup, first in report.duplicates[:10]:
-            out.print(f"  duplicate: {dup} has the same bytes as {first}", markup=False)
+            common.out.print(f"  duplicate: {dup} has the same bytes as {first}", markup=False)
         more = len(report.removed) + len(report.duplicates) - 20
         if more > 0:
-            out.print("  … and more (see --json)", markup=False)
+            common.out.print("  … and more (see --json)", markup=False)
 
 
 def search(
@@ -252,25 +251,23 @@ def search(
                 print_json({**h.to_dict(), "explain": h.explain().to_dict()} if explain
                            else h.to_dict())
             return
+        # Printed with cli/plain.py, not rich: the same text and styles, without rich's import
         if not hits:
-            out.print("no results")
+            line(("no results", ""))
             return
         for rank, h in enumerate(hits, 1):
             # After re-ranking the order is the reranker's: print its score, so that the
             # printed scores fall as the ranks rise (issue 12, item 5).
             rr = h.explanation.reranker if h.explanation is not None else None
             shown = f"{h.score:.4f}" if not rr else f"{rr['score']:.4f} ({rr['name']})"
-            out.print(
-                f"[bold]{rank}.[/] [cyan]{escape(shown)}[/]  {escape(h.source or h.id)}"
-                f"  [dim]chars {h.start}-{h.end}[/]"
-                + (f" [dim](+{len(h.others)} more chunks)[/]" if h.others else ""),
-                markup=True,
-            )
+            more = [(" ", ""), (f"(+{len(h.others)} more chunks)", "dim")] if h.others else []
+            line((f"{rank}.", "bold"), (" ", ""), (shown, "cyan"), (f"  {h.source or h.id}  ", ""),
+                 (f"chars {h.start}-{h.end}", "dim"), *more)
             snippet = " ".join(h.text.split())
-            out.print("   " + (snippet[:300] + ("…" if len(snippet) > 300 else "")), markup=False)
+            line(("   " + (snippet[:300] + ("…" if len(snippet) > 300 else "")), ""))
             if explain:
-                for line in h.explain().lines():
-                    out.print("   [dim]│[/] " + escape(line), markup=True)
+                for text in h.explain().lines():
+                    line(("   ", ""), ("│", "dim"), (" " + text, ""))
 
 
 def _fusion_params(
@@ -343,14 +340,16 @@ def tokens(
         if json_out:
             print_json({"model": emb.spec.name, **tv.to_dict()})
             return
+        from rich.table import Table
+
         table = Table(title=f"{len(tv.tokens)} tokens · {emb.spec.name}")
         for col_name in ("#", "token", "id", "chars", "text"):
             table.add_column(col_name)
         for i, (tok, tid, (a, b)) in enumerate(zip(tv.tokens, tv.ids, tv.offsets, strict=True)):
             table.add_row(str(i), tok, str(tid), f"{a}-{b}", text[a:b])
-        out.print(table)
+        common.out.print(table)
         if tv.truncated:
-            out.print(f"note: truncated at the model's limit of {tv.max_tokens} tokens")
+            common.out.print(f"note: truncated at the model's limit of {tv.max_tokens} tokens")
 
 
 def get(
@@ -368,13 +367,14 @@ def get(
             if json_out:
                 print_json(r.to_dict())
             else:
-                out.print(
+                common.out.print(
                     f"[bold]{escape(r.id)}[/]  source={escape(str(r.source))}  "
                     f"chunks={len(r.chunks)}",
                     markup=True,
                 )
-                out.print(f"metadata: {json.dumps(r.metadata, ensure_ascii=False)}", markup=False)
-                out.print(r.text, markup=False)
+                common.out.print(f"metadata: {json.dumps(r.metadata, ensure_ascii=False)}",
+                                 markup=False)
+                common.out.print(r.text, markup=False)
         if missing:
             fail(f"not found in collection '{collection}': {', '.join(missing)}", 3,
                  error_code="document_not_found")
@@ -397,7 +397,7 @@ def delete(
         if json_out:
             print_json({"deleted": n})
         else:
-            out.print(f"deleted {n} document(s)")
+            common.out.print(f"deleted {n} document(s)")
 
 
 def register(app: typer.Typer) -> None:

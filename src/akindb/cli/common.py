@@ -19,19 +19,43 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from akindb import errors
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEFAULT_DB = "akindb_db"
 DEFAULT_COLLECTION = "default"
 
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, markup=False)
+# ``out`` and ``err`` are made on first use (module ``__getattr__`` below): importing rich and
+# building a console cost ~20 ms that ``akindb search`` never needs (it prints with plain.py).
+# Emoji codes stay literal too (``:cat:`` is text, not an emoji).
+_CONSOLE_OPTIONS: dict[str, dict[str, Any]] = {
+    "out": {"highlight": False, "soft_wrap": True, "markup": False, "emoji": False},
+    "err": {"stderr": True, "highlight": False, "markup": False, "emoji": False},
+}
+_consoles: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Console:
+    if name not in _CONSOLE_OPTIONS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(**_CONSOLE_OPTIONS[name])
+    return _consoles[name]
+
+
+def escape(text: str) -> str:
+    """rich's markup escape (rich imported on first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 DbOpt = Annotated[
     Path | None,
@@ -125,7 +149,7 @@ def print_error(message: str, code: str, exit_code: int) -> None:
     if json_mode():
         print_json({"error": {"code": code, "message": message, "exit": exit_code}})
     else:
-        err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        __getattr__("err").print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def fail(message: str, code: int = 2, *, error_code: str | None = None) -> NoReturn:
@@ -200,7 +224,7 @@ def db_path(db: Path | None) -> Path:
 
 
 def progress_enabled() -> bool:
-    return err.is_terminal
+    return bool(__getattr__("err").is_terminal)
 
 
 def json_object(text: str | None, flag: str) -> dict[str, Any] | None:

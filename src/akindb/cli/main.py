@@ -2,54 +2,97 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
-from akindb.cli import (
-    backup_commands,
-    cluster_commands,
-    collections_commands,
-    commands,
-    compare_commands,
-    evaluate,
-    hygiene_commands,
-    index_commands,
-    migrate_commands,
-    model_commands,
-    quality_commands,
-    retrieval_commands,
-    serve_commands,
-    train_commands,
-    transfer_commands,
-    word_commands,
-)
 from akindb.cli.common import install_notes
+from akindb.cli.lazy_group import LazyGroup
+
+# Each installer registers one module's commands, as an eager build would; the module is
+# imported only when one of its commands is looked up (lazy_group.py says why).
+
+
+def _core(app: typer.Typer) -> None:
+    from akindb.cli import commands
+
+    commands.register(app)
+
+
+def _collections(app: typer.Typer) -> None:
+    from akindb.cli.collections_commands import collections_app
+
+    app.add_typer(collections_app, name="collections")
+
+
+def _eval_and_words(app: typer.Typer) -> None:
+    import copy
+
+    from akindb.cli import evaluate, word_commands
+
+    eval_app = copy.copy(evaluate.eval_app)  # word_commands adds two evals; the module's stays
+    eval_app.registered_commands = list(eval_app.registered_commands)
+    app.add_typer(eval_app, name="eval")
+    word_commands.register(app, eval_app)
+
+
+def _module(name: str) -> Callable[[typer.Typer], None]:
+    """An installer that calls ``akindb.cli.<name>.register(app)``."""
+
+    def install(app: typer.Typer) -> None:
+        importlib.import_module(f"akindb.cli.{name}").register(app)
+
+    install.__name__ = f"install_{name}"
+    return install
+
+
+# A new command: register it in its module's ``register`` and name it here (a command in the
+# middle tuple, a group in the last); tests/cli/test_cold_cli.py fails when the two disagree.
+_TABLE: list[tuple[Callable[[typer.Typer], None], tuple[str, ...], tuple[str, ...]]] = [
+    (_core, ("index", "search", "tokens", "get", "delete"), ()),
+    (_collections, (), ("collections",)),
+    (_eval_and_words, ("similar", "analogy"), ("eval",)),
+    (_module("train_commands"), (), ("train",)),
+    (_module("compare_commands"), ("map",), ("compare",)),
+    (_module("serve_commands"), ("serve",), ("keys",)),
+    (_module("index_commands"), ("tune", "compact"), ()),
+    (_module("retrieval_commands"), ("context", "more-like"), ()),
+    (_module("transfer_commands"), ("export", "import"), ()),
+    (_module("backup_commands"), ("backup", "restore"), ()),
+    (_module("hygiene_commands"), ("doctor", "dupes", "monitor"), ()),
+    (_module("migrate_commands"), ("migrate",), ()),
+    (_module("quality_commands"), ("tune-hybrid", "analyzer", "feedback"), ()),
+    (_module("model_commands"), (), ("models",)),
+    (_module("cluster_commands"), (), ("cluster",)),
+]
+_SETTINGS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False}
+
+
+class _Root(LazyGroup):
+    table = _TABLE
+    settings = _SETTINGS
+
 
 app = typer.Typer(
     name="akindb",
     help="Semantic search made simple: index a folder, search it by meaning. Offline, embedded.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    cls=_Root,
+    **_SETTINGS,
 )
+
+
+@app.callback()
+def _root() -> None:
+    # typer makes a group only for an app with a callback or several commands; the commands
+    # live in the lazy table, so this empty callback is what makes ``app`` a group.
+    pass
+
+
 install_notes()
-commands.register(app)
-app.add_typer(collections_commands.collections_app, name="collections")
-app.add_typer(evaluate.eval_app, name="eval")
-train_commands.register(app)
-word_commands.register(app, evaluate.eval_app)
-compare_commands.register(app)
-serve_commands.register(app)
-index_commands.register(app)
-retrieval_commands.register(app)
-transfer_commands.register(app)
-backup_commands.register(app)
-hygiene_commands.register(app)
-migrate_commands.register(app)
-quality_commands.register(app)
-model_commands.register(app)
-cluster_commands.register(app)
 
 
 def main() -> None:
