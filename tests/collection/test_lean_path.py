@@ -17,7 +17,7 @@ import pytest
 import akindb
 from akindb.collection import lean
 from akindb.collection.results import new_hit, row_hits
-from akindb.core.vectors import normalize_rows, unit_query
+from akindb.core.vectors import normalize_rows, unit_and_raw, unit_query
 from akindb.errors import InvalidArgumentError, InvalidVectorError
 from akindb.storage.store import HitRow
 from akindb.types import Hit
@@ -172,6 +172,21 @@ def test_unit_query_is_normalize_rows_bit_for_bit() -> None:
     assert unit_query(np.ones(4, np.float64), 4) is None
     assert unit_query(np.ones((2, 4), np.float32), 4) is None
     assert unit_query(np.full(4, 1e-30, np.float32), 4) is None  # squares underflow
+
+
+def test_unit_and_raw_gives_the_unit_row_and_the_query_as_given() -> None:
+    """The lean path's one check: ``unit_query``'s bits, and the caller's own array as a
+    ``(1, dim)`` view (the recall monitor records it; no copy)."""
+    rng = np.random.default_rng(3)
+    for v in (rng.normal(size=16).astype(np.float32), rng.normal(size=(1, 16)).astype(np.float32)):
+        got = unit_and_raw(v, 16)
+        assert got is not None
+        unit, raw = got
+        assert unit.shape == raw.shape == (1, 16) and np.shares_memory(raw, v)
+        assert unit.tobytes() == normalize_rows(v.reshape(1, 16)).tobytes()
+    for bad in (np.zeros(16, np.float32), np.ones(16), np.ones((2, 16), np.float32),
+                np.ones(32, np.float32)[::2], [1.0] * 16):
+        assert unit_and_raw(bad, 16) is None
 
 
 def test_fast_hits_are_hits() -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from akindb.collection.parts import CollectionParts
 from akindb.collection.results import row_hits
-from akindb.core.vectors import one_query, unit_query
+from akindb.core.vectors import one_query, unit_and_raw
 from akindb.retrieval.request import check_threshold
 from akindb.storage.sqlite import translate
 from akindb.types import Hit, Metric
@@ -63,14 +63,15 @@ def search_one(
     metric = config.metric
     dim = config.dim
     if metric is _COSINE:
-        q = unit_query(vector, dim)  # checked and normalised in one pass
-        if q is None:
+        both = unit_and_raw(vector, dim)  # checked and normalised in one pass
+        if both is None:
             return None
-        raw = vector.reshape(1, dim)  # what the recall monitor records, as given
+        q, raw = both  # raw: the query as given, (1, dim), what the recall monitor records
     else:
-        q = raw = one_query(vector, dim)
-        if q is None:
+        same = one_query(vector, dim)
+        if same is None:
             return None
+        q = raw = same
     found = parts.live.search_ready(q, k, raw, exact)
     if found is None:
         return None

@@ -128,8 +128,22 @@ def unit_query(vector: Any, dim: int) -> F32 | None:
     >>> unit_query(np.array([3, 4], np.float32), 2).tolist()
     [[0.6000000238418579, 0.800000011920929]]
     """
+    both = unit_and_raw(vector, dim)
+    return None if both is None else both[0]
+
+
+def unit_and_raw(vector: Any, dim: int) -> tuple[F32, F32] | None:
+    """``unit_query``'s answer and the query as given, as a ``(1, dim)`` view (what the recall
+    monitor records): the lean single query's whole check in one frame. The unit row is
+    divided out of that view (no reshape after), and every name is a module constant bound
+    once: after a graph walk each further numpy call or lookup costs here (8 -> 5 µs on the
+    bench machine against ``unit_query`` plus a reshape; docs/benchmarks.md, "Session 7").
+
+    >>> [a.shape for a in unit_and_raw(np.array([[3, 4]], np.float32), 2)]
+    [(1, 2), (1, 2)]
+    """
     # _one_row, inline (one frame fewer on every cosine query)
-    if type(vector) is not np.ndarray:
+    if type(vector) is not _NDARRAY:
         return None
     dt = vector.dtype
     if dt is not _F32 and dt != _F32:
@@ -137,26 +151,30 @@ def unit_query(vector: Any, dim: int) -> F32 | None:
     shape = vector.shape
     if shape == (dim,):
         row: F32 = vector
+        raw: F32 = vector.reshape(1, dim)
     elif shape == (1, dim):
         row = vector[0]
+        raw = vector
     else:
         return None
     if row.strides != _ROW_STRIDES:
         return None
     ss = float(_sum(row * row))  # float32 pairwise sum, as normalize_rows: NaN/inf/0 show here
-    if not 0.0 < ss < math.inf:  # NaN fails both comparisons
+    if not 0.0 < ss < _INF:  # NaN fails both comparisons
         return None
     # Same bits as normalize_rows' ``x / np.sqrt(ss32)``: a double sqrt of a float32 value
     # rounded to float32 is the correctly rounded float32 sqrt (53 >= 2 * 24 + 2 bits), and a
-    # Python float divides a float32 array in float32 (NEP 50). Four numpy calls, not seven.
-    out: F32 = _divide(row, math.sqrt(ss)).reshape(1, dim)
-    return out
+    # Python float divides a float32 array in float32 (NEP 50).
+    return _divide(raw, _sqrt(ss)), raw
 
 
 _F32 = np.dtype(np.float32)
 _ROW_STRIDES = (4,)
 _sum = np.add.reduce
 _divide = np.divide
+_NDARRAY = np.ndarray
+_sqrt = math.sqrt
+_INF = math.inf
 
 
 def normalize_rows(x: F32) -> F32:
