@@ -234,7 +234,10 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         f = idx._f
         named.append(("raw faiss walk, same graph (reference)", lambda i: f.search(units[i], K)))
     try:
-        from akindb.core.vectors import unit_query
+        try:  # what the lean path runs: the check, the unit row and the (1, dim) view
+            from akindb.core.vectors import unit_and_raw as unit_query
+        except ImportError:  # an older tree
+            from akindb.core.vectors import unit_query
 
         named.append(("validate + normalise (one pass)", lambda i: unit_query(qv[i], dim)))
     except ImportError:
@@ -270,6 +273,18 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
             results.hits_from_rows(lab, sc, rows_of[i], metric, None, None)
 
     named.append(("Hit objects (10) incl. distances", t_hits))
+
+    def t_hits_read(i: int) -> None:
+        """As ``t_hits``, then each Hit's text, metadata and score read (a Hit whose fields
+        cost on access pays here)."""
+        sc = found[i][1]
+        di = 1.0 - sc if metric.value == "cosine" else -sc
+        rows = [rows_of[i].get(x) for x in labs[i]]
+        for h in results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None):
+            h.text, h.metadata, h.score  # noqa: B018
+
+    named.append(("Hit objects (10) incl. distances, every hit's text + metadata + score read",
+                  t_hits_read))
     named.append(("search_vector total", lambda i: col.search_vector(qv[i], k=K, exact=exact)))
 
     def t_read(i: int) -> None:
