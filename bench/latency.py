@@ -176,13 +176,20 @@ def engine(col: Any, base: np.ndarray, qs: np.ndarray, ef: int) -> dict[str, Any
     return out
 
 
-def rotated(named: list[tuple[str, Any]], n: int, passes: int = 5) -> dict[str, float]:
+def rotated(named: list[tuple[str, Any]], n: int, passes: int = 5,
+            before: Any = None) -> dict[str, float]:
     """CPU µs per query of each stage (``fn(i)`` for query ``i``), the stages rotated query by
-    query so each runs after a graph walk or a scan as in a real search (a stage timed in a
-    loop of its own finds its code and data in the CPU caches, and under-reads 2-4x); the
-    calling thread's CPU time (``thread_time``: not inflated by waiting for a core on a busy
-    machine; BLAS worker threads are not in it); median of ``passes`` after one warm pass.
-    Each stage is timed alone, so the rows do not add up exactly."""
+    query; the calling thread's CPU time (``thread_time``: not inflated by waiting for a core
+    on a busy machine; BLAS worker threads are not in it); median of ``passes`` after one warm
+    pass. Each stage is timed alone, so the rows do not add up exactly.
+
+    With ``before`` (session 7), each stage is timed right after an untimed ``before(j)``, the
+    graph walk or scan of another query ``j`` (the same query's would leave a stage that walks
+    again warm), as every stage of a real search runs after one: a stage timed in a loop of
+    its own finds its code and data in the CPU caches and under-reads 2-4x, and without
+    ``before`` each stage runs after the stage listed before it, so its place in the list
+    colours it (session 7 saw ten Hits built read 18 µs in one place and, with more work, 9
+    in the next)."""
     cpu = time.thread_time_ns
     fns = [fn for _, fn in named]
     m = len(fns)
@@ -192,6 +199,8 @@ def rotated(named: list[tuple[str, Any]], n: int, passes: int = 5) -> dict[str, 
         for i in range(n):
             for j in range(m):
                 s = (i + j) % m
+                if before is not None:  # another query's: a walk twice is warm the second time
+                    before((i + n // 2) % n)
                 c0 = cpu()
                 fns[s](i)
                 acc[s] += cpu() - c0
@@ -299,7 +308,13 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         except (AttributeError, TypeError):  # a stage an older tree lacks
             continue
         kept.append((name, fn))
-    return rotated(kept, len(qv), passes=3 if exact else 5)
+    if exact:  # each stage after an untimed numpy scan of the same query (``rotated``)
+        def walk(i: int) -> None:
+            base @ qv[i]
+    else:  # each stage after an untimed walk of the same graph (``rotated``)
+        def walk(i: int) -> None:
+            f.search(units[i], K)
+    return rotated(kept, len(qv), passes=3 if exact else 5, before=walk)
 
 
 def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:
