@@ -101,6 +101,46 @@ def test_back_to_back_writer_processes_never_get_database_locked(tmp_path: Path)
     conn.close()
 
 
+BARGER = """
+import sys
+from pathlib import Path
+from akindb.storage import sqlite as sq
+db = Path(sys.argv[1])
+conn = sq.connect(db)
+def mark(who):
+    conn.execute("INSERT INTO oplog(collection_id, op, chunk_id) VALUES (0, 'add', ?)", (who,))
+with sq.write_txn(conn, db):
+    mark(1)
+    print("HELD", flush=True)
+    sys.stdin.readline()
+with sq.write_txn(conn, db):  # at once: the lock is free and this process is running
+    mark(3)
+"""
+"""Holds a turn until told, then lets go and at once asks for the next one."""
+
+
+def test_a_writer_that_lets_go_does_not_barge_ahead_of_a_waiter(db_file: Path) -> None:
+    """``flock`` wakes waiters but does not serve them in order; the releasing process is
+    running and used to take the lock again first (starving waiters for seconds under load).
+    Now it leaves the lock to the writer already waiting: the rows land 1, 2, 3."""
+    conn = sq.connect(db_file)
+    proc = subprocess.Popen([sys.executable, "-c", BARGER, str(db_file)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=ENV)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "HELD"
+    waiting = threading.Thread(target=_insert, args=(conn, db_file, 2))
+    waiting.start()
+    assert proc.poll() is None
+    threading.Event().wait(0.5)  # let the thread reach its wait (setup, not a measurement)
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    waiting.join(timeout=60)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert [r[0] for r in conn.execute("SELECT chunk_id FROM oplog ORDER BY seq")] == [1, 2, 3]
+    conn.close()
+
+
 def test_a_stuck_holder_still_gives_the_locked_error(db_file: Path, short_timeout: float) -> None:
     """A holder that keeps the turn past the busy timeout: the same ``DatabaseLockedError`` and
     message as before, and once it lets go the queue is free (the abandoned wait released the
@@ -225,15 +265,17 @@ def test_readers_never_create_the_lock_file(tmp_path: Path) -> None:
     lock = lock_path(tmp_path / "db" / "akindb.sqlite")
     assert lock.exists()  # the writes above queued
     lock.unlink()
+    lock.with_name("akindb.sqlite-writer.wait").unlink()
     with akindb.open(tmp_path / "db", create=False) as db:
         col = db.get_collection("v")
         assert col.search_vector(np.eye(4)[0], k=1)[0].id == "a"
         assert col.get(["a"])[0].id == "a"
     assert not lock.exists()
+    assert not list((tmp_path / "db").glob("*writer.wait"))
     from akindb.backup import backup, restore
 
     backup(tmp_path / "db", tmp_path / "bak")
-    assert not list((tmp_path / "bak").rglob("*writer.lock"))
+    assert not list((tmp_path / "bak").rglob("*writer.*"))
     restore(tmp_path / "bak", tmp_path / "restored")
     with akindb.open(tmp_path / "restored", create=False) as db:
         db.get_collection("v").add(ids=["b"], vectors=np.eye(4)[1:2])

@@ -14,6 +14,12 @@ writer takes an exclusive ``flock`` on a sidecar file beside the database
 belong to an open file description, so two connections, in one process or in two, queue on
 each other; threads of one connection are serialized by ``_mutex``.
 
+``flock`` wakes every waiter at release but does not serve them in order: the writer that just
+committed is running and would take the lock again before a woken waiter gets a CPU (the
+soak's starvation again, under load). So waiters sit in a waiting room (a shared ``flock`` on
+``<db file>-writer.wait``) and a writer that lets go while someone waits leaves the lock free
+for up to ``HANDOFF_S`` until a waiter has it, then queues behind (``_after_handoff``).
+
 Waiting is bounded: an uncontended lock is taken with ``LOCK_NB`` (one system call, no
 thread); otherwise a helper thread blocks in ``flock`` on a descriptor of its own while the
 caller waits on an event for at most the connection's busy timeout. When the time runs out
@@ -34,11 +40,23 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 SUFFIX = "-writer.lock"
+WAIT_SUFFIX = "-writer.wait"
+"""The waiting room: writers waiting for a turn hold a shared lock on it, so the one letting
+go can tell that others wait."""
+
+HANDOFF_S = 0.1
+"""How long a writer that let go while others waited leaves the lock to them before taking it
+again. ``flock`` wakes every waiter at release but is not first-come-first-served: the writer
+that just committed is running and would take the lock again before a woken waiter is
+scheduled (under load, tens of ms), which starved waiters for seconds in the soak."""
+
+HANDOFF_POLL_S = 0.001
 
 _held = threading.local()
 """Per thread: the lock files whose queue this thread holds (to refuse a nested write that
@@ -78,6 +96,8 @@ class WriterQueue:
         self._fd: int | None = None
         self._disabled = False
         self._holding: int | None = None  # the descriptor whose lock is held now
+        self._wait_fd: int | None = None  # the waiting room (``WAIT_SUFFIX``)
+        self._polite_until = 0.0
         self._mutex = threading.Lock()
         _queues.add(self)
 
@@ -95,12 +115,14 @@ class WriterQueue:
             raise QueueTimeout(str(self.path))
         try:
             fd = self._open()  # None: no lock file here, SQLite's busy handler alone decides
-            if fd is not None:
+            if fd is not None and time.monotonic() < self._polite_until:
+                self._holding = self._after_handoff(fd, patience)
+            elif fd is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     self._holding = fd
                 except BlockingIOError:
-                    self._holding = _wait_turn(self.path, patience())
+                    self._holding = self._queue_up(patience())
         except BaseException:
             self._mutex.release()
             raise
@@ -115,14 +137,65 @@ class WriterQueue:
                     fcntl.flock(fd, fcntl.LOCK_UN)
                 else:  # a helper's own descriptor: closing it releases its lock
                     os.close(fd)
+                waiting = self._others_waiting()
+                self._polite_until = time.monotonic() + HANDOFF_S if waiting else 0.0
         finally:
             self._mutex.release()
 
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
+    def _queue_up(self, wait_s: float) -> int:
+        """Wait in the waiting room (a shared lock on it tells releasers someone waits)."""
+        room = self._open_wait()
+        if room is not None:
             with contextlib.suppress(OSError):
-                os.close(fd)
+                fcntl.flock(room, fcntl.LOCK_SH)
+        try:
+            return _wait_turn(self.path, wait_s)
+        finally:
+            if room is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(room, fcntl.LOCK_UN)
+
+    def _after_handoff(self, fd: int, patience: Callable[[], float]) -> int:
+        """This writer let go with others waiting: leave the lock free for them (they were
+        woken, but may not run yet) until one takes it, then queue behind it; take it back
+        only when nobody waits any more or after ``HANDOFF_S``."""
+        deadline = min(self._polite_until, time.monotonic() + patience())
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a waiter has it now: queue behind
+                return self._queue_up(patience())
+            if time.monotonic() >= deadline or not self._others_waiting():
+                return fd
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            time.sleep(HANDOFF_POLL_S)
+
+    def _others_waiting(self) -> bool:
+        """Whether a writer (another process, or another connection) waits for a turn: it
+        holds a shared lock on the waiting room, so an exclusive try fails."""
+        room = self._open_wait()
+        if room is None:
+            return False
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(room, fcntl.LOCK_UN)
+        return False
+
+    def _open_wait(self) -> int | None:
+        if self._wait_fd is None:
+            self._wait_fd = _open_lock_file(self.db_file.with_name(self.db_file.name + WAIT_SUFFIX))
+        return self._wait_fd
+
+    def close(self) -> None:
+        fds, self._fd, self._wait_fd = (self._fd, self._wait_fd), None, None
+        for fd in fds:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _open(self) -> int | None:
         if self._fd is None and not self._disabled:
@@ -134,10 +207,10 @@ class WriterQueue:
         """In a forked child: the descriptors are copies of the parent's; closing them there
         leaves the parent's lock alone (a lock lives until its last descriptor closes), and
         keeping them would let the child hold the parent's turn."""
-        for fd in {self._fd, self._holding} - {None}:
+        for fd in {self._fd, self._holding, self._wait_fd} - {None}:
             with contextlib.suppress(OSError):
                 os.close(fd)  # type: ignore[arg-type]
-        self._fd = self._holding = None
+        self._fd = self._holding = self._wait_fd = None
         self._mutex = threading.Lock()
 
 
