@@ -145,9 +145,16 @@ class WriterQueue:
     def _queue_up(self, wait_s: float) -> int:
         """Wait in the waiting room (a shared lock on it tells releasers someone waits)."""
         room = self._open_wait()
-        if room is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(room, fcntl.LOCK_SH)
+        for _ in range(3):  # never block here: a releaser's check holds it for a moment only
+            if room is None:
+                break
+            try:
+                fcntl.flock(room, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(HANDOFF_POLL_S)
+            except OSError:
+                break
         try:
             return _wait_turn(self.path, wait_s)
         finally:
