@@ -62,6 +62,19 @@ HOLDS: list[tuple[str, float, float, float]] = []
 with ``AKINDB_SOAK_TIME_HOLDS=1`` in the environment (a diagnostic: is a writer's 30 s wait one
 long hold or many short ones)."""
 
+WAITS: list[float] = []
+"""Every write transaction's wait to begin, seconds (with ``AKINDB_SOAK_TIME_HOLDS=1``): the
+writer queue's turn plus ``BEGIN IMMEDIATE``."""
+
+
+def _wait_stats() -> dict[str, float]:
+    """Count, median, p99 and max of ``WAITS``."""
+    if not WAITS:
+        return {}
+    w = np.sort(np.asarray(WAITS))
+    return {"n": len(w), "p50_s": round(float(np.quantile(w, 0.5)), 4),
+            "p99_s": round(float(np.quantile(w, 0.99)), 4), "max_s": round(float(w[-1]), 3)}
+
 
 def _time_holds(t0: float) -> None:
     """Time every write transaction and VACUUM of this process by wrapping the two functions
@@ -78,6 +91,7 @@ def _time_holds(t0: float) -> None:
         began = time.monotonic()
         with txn(conn, path) as c:
             got = time.monotonic()
+            WAITS.append(got - began)
             yield c
         done = time.monotonic()
         if done - got > 1.0 or got - began > 5.0:
@@ -163,7 +177,8 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     db.close()
     return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
             "slow_writes": len(slow), "slowest_writes": sorted(slow, key=lambda x: -x[1])[:5],
-            "compactions": compactions, "holds": HOLDS[:50], "rss": sampler.rows()}
+            "compactions": compactions, "holds": HOLDS[:50], "waits": _wait_stats(),
+            "rss": sampler.rows()}
 
 
 def _acked(logs: list[Path]) -> tuple[dict[str, int], set[str]]:
@@ -322,7 +337,7 @@ def reader(path: Path, rid: int, seconds: float, logs: list[Path],
                   for d in diff[:12]]
     db.close()
     return {"role": "reader", "id": rid, "reads": reads, "locked": locked, "bad": bad[:20],
-            "holds": HOLDS[:50], "n_bad": len(bad), "locked_at": locked_at,
+            "holds": HOLDS[:50], "waits": _wait_stats(), "n_bad": len(bad), "locked_at": locked_at,
             "slow_reads": len(slow), "slowest_s": max(slow, default=0.0),
             "rss": sampler.rows(), "grown": grown}
 
@@ -504,6 +519,7 @@ def run(writers: int, readers: int, seconds: float, work: Path,
                         for r in results if "slow_writes" in r},
         "compactions": [r["compactions"] for r in results if r.get("compactions")],
         "holds": {f"{r['role']}{r['id']}": r["holds"] for r in results if r.get("holds")},
+        "write_waits": {f"{r['role']}{r['id']}": r["waits"] for r in results if r.get("waits")},
         "slowest_read_s": max((r.get("slowest_s", 0.0) for r in results), default=0.0),
         "crashed_processes": crashed,
         "expected_docs": len(live), "stored_docs": len(got), "counts_exact": got == live,

@@ -18,6 +18,7 @@ write lock after each change, before the next search.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64, IndexFileError, VectorIndex
 from akindb.index.flat import FlatIndex
 from akindb.index.registry import index_class, make_index, validate_params
-from akindb.storage.checksum import checksum_problem, sidecar, write_checksum
+from akindb.storage.checksum import load_checked, publish, sidecar
 from akindb.storage.store import CollectionStore, LogTrimmedError
 from akindb.types import Metric
 
@@ -111,10 +112,8 @@ class LiveIndex:
         cls = index_class(self.kind)
         if self.path.exists():
             try:
-                damaged = checksum_problem(self.path)  # a flipped bit is not trusted either
-                if damaged is not None:
-                    raise IndexFileError(damaged)
-                index, header = cls.load(self.path)
+                # A flipped bit is not trusted either; the file loaded is the one checked.
+                index, header = load_checked(self.path, cls.load)
                 head = self.store.head_seq()
                 problems = []
                 if header.collection_uuid != self.uuid:
@@ -228,10 +227,15 @@ class LiveIndex:
         with self._lock, self._rw.read():
             if self._index is None or (self._saved_seq == self._seq and self.path.exists()):
                 return
+            # Written beside it, then published with its checksum as one unit (``publish``).
+            tmp = self.path.with_name(
+                f".{self.path.name}.{os.getpid()}-{threading.get_ident()}.saving.tmp"
+            )
             try:
-                self._index.save(self.path, collection_uuid=self.uuid, built_seq=self._seq)
-                write_checksum(self.path)
+                self._index.save(tmp, collection_uuid=self.uuid, built_seq=self._seq)
+                publish(tmp, self.path)
             except OSError as exc:
+                tmp.unlink(missing_ok=True)
                 # Derived data: failing to cache it loses nothing; the next open rebuilds.
                 log.warning("could not save index %s: %s", self.path, exc)
                 return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from akindb.storage.sqlite import BUSY_TIMEOUT_S, translated
+from akindb.storage.sqlite import BUSY_TIMEOUT_S, translated, writer_turn
 
 
 def vacuum_into(db_file: Path, out: Path) -> None:
@@ -34,8 +34,10 @@ def file_integrity(db_file: Path) -> list[str]:
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:
-    """Fold the write-ahead log into the main file and empty it (``wal_checkpoint(TRUNCATE)``)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    """Fold the write-ahead log into the main file and empty it (``wal_checkpoint(TRUNCATE)``,
+    which takes the write lock: after this connection's turn in the writer queue)."""
+    with writer_turn(conn):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def is_open_elsewhere(db_file: Path) -> bool:

@@ -20,6 +20,7 @@ from akindb.errors import (
     StorageError,
 )
 from akindb.storage.commit_watch import CommitWatch
+from akindb.storage.writer_queue import NestedWriteError, QueueTimeout, WriterQueue
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -207,7 +208,8 @@ def connect(path: Path) -> sqlite3.Connection:
             raise StorageError(f"could not switch {path} to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         _tune_reads(conn)
-        _migrate(conn)
+        conn.writer = WriterQueue(path)
+        _migrate(conn, path)
         conn.file_id = _file_id(path)
         watch = CommitWatch(path)
         conn.watch = watch if watch.active else None
@@ -250,11 +252,15 @@ class Connection(sqlite3.Connection):
     file_id: tuple[int, int] | None = None
     watch: CommitWatch | None = None
     """Set on read-write opens: whether anything was committed since (``commit_watch``)."""
+    writer: WriterQueue | None = None
+    """Set on read-write opens: the fair queue in front of SQLite's write lock."""
 
     def close(self) -> None:
         if self.watch is not None:
             self.watch.close()
         super().close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _file_id(path: Path) -> tuple[int, int]:
@@ -296,7 +302,7 @@ def _tune_reads(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise StorageError(
@@ -305,17 +311,18 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     if version == SCHEMA_VERSION:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        for i in range(version, SCHEMA_VERSION):
-            for stmt in _split_sql(MIGRATIONS[i]):
-                conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version = {i + 1}")
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
+    with writer_turn(conn, path):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for i in range(version, SCHEMA_VERSION):
+                for stmt in _split_sql(MIGRATIONS[i]):
+                    conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version = {i + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
 
 def _split_sql(script: str) -> list[str]:
@@ -361,9 +368,42 @@ def unsynced(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def writer_turn(conn: sqlite3.Connection, path: Path | None = None) -> Iterator[None]:
+    """Inside, this connection has its turn in the cross-process writer queue
+    (``writer_queue``: a ``flock`` that wakes the next writer at release, where SQLite's busy
+    handler polls and starved writers for 30 s). Wrap everything that takes SQLite's write
+    lock in it, and never wait for it while holding that lock. The wait is bounded by the
+    connection's busy timeout (``impatient`` shortens both), then ``DatabaseLockedError``
+    as from SQLite. A connection without a queue (read-only opens) goes straight on."""
+    queue = getattr(conn, "writer", None)
+    if queue is None:
+        yield
+        return
+    path = path or queue.db_file
+    try:
+        queue.acquire(lambda: _busy_timeout_s(conn))
+    except QueueTimeout:
+        raise translate(sqlite3.OperationalError("database is locked"), path) from None
+    except NestedWriteError:
+        raise StorageError(
+            f"a write to {path} was started inside another write to it on the same thread "
+            "(it would wait for itself); finish the outer write first"
+        ) from None
+    try:
+        yield
+    finally:
+        queue.release()
+
+
+def _busy_timeout_s(conn: sqlite3.Connection) -> float:
+    return int(conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000.0
+
+
+@contextlib.contextmanager
 def write_txn(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
-    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception (Ctrl-C too)."""
-    with translated(path):
+    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception (Ctrl-C too),
+    after this connection's turn in the writer queue (``writer_turn``)."""
+    with translated(path), writer_turn(conn, path):
         conn.execute("BEGIN IMMEDIATE")
         try:
             _check_same_file(conn, path)
