@@ -114,7 +114,8 @@ def _col(path: Path) -> tuple[Any, Any]:
     return db, col
 
 
-def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float) -> dict[str, Any]:
+def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float,
+           remedy: str = "none") -> dict[str, Any]:
     rng = random.Random(wid)
     db, col = _col(path)
     mine: dict[str, int] = {}
@@ -162,6 +163,8 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                 mine.pop(i, None)
             out.write(json.dumps(op) + "\n")
             ops += 1
+            if remedy == "trim":
+                malloc_trim()
             now = time.monotonic()
             if wid == 0 and now - last_compact > compact_every:
                 try:
@@ -175,7 +178,8 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             if sampler.due(now):
                 sampler.take(now, now - t0, col)
     db.close()
-    return {"role": "writer", "id": wid, "ops": ops, "locked": locked, "locked_at": locked_at,
+    return {"role": "writer", "id": wid, "remedy": remedy, "ops": ops, "locked": locked,
+            "locked_at": locked_at,
             "slow_writes": len(slow), "slowest_writes": sorted(slow, key=lambda x: -x[1])[:5],
             "compactions": compactions, "holds": HOLDS[:50], "waits": _wait_stats(),
             "rss": sampler.rows()}
@@ -467,22 +471,28 @@ REMEDIES = {"none": {}, "mmap": {"MALLOC_MMAP_THRESHOLD_": "131072"},
 ``mmap`` fixes glibc's mmap threshold (blocks over 128 KB always mmapped, returned on free;
 by default the threshold rises to the largest block freed, so big index buffers move into
 the heap), ``arena`` one malloc arena for all threads, ``trim`` ``malloc_trim(0)`` after
-every read, ``trim-compact`` only after the reader's index compacted (dropped slots)."""
+every read (a writer: every write), ``trim-compact`` only after the reader's index
+compacted (dropped slots)."""
 
 
 def run(writers: int, readers: int, seconds: float, work: Path,
         compact_every: float = 60.0, trace_reader: int = -1,
-        remedies: tuple[str, ...] = ("none",)) -> dict[str, Any]:
+        remedies: tuple[str, ...] = ("none",),
+        writer_remedies: tuple[str, ...] = ("none",)) -> dict[str, Any]:
     db_path = work / "db"
     _col(db_path)[0].close()
     logs = [work / f"w{i}.log" for i in range(writers)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     procs = []
+    # Writer 0 compacts and always runs plain; the others take ``writer_remedies`` in turn.
+    wkinds = ["none"] + [writer_remedies[(i - 1) % len(writer_remedies)]
+                         for i in range(1, writers)]
     for i in range(writers):
         procs.append(subprocess.Popen(
             [sys.executable, __file__, "--role", "writer", "--id", str(i), "--db", str(db_path),
              "--seconds", str(seconds), "--log", str(logs[i]), "--compact-every",
-             str(compact_every)], stdout=subprocess.PIPE, text=True, env=env))
+             str(compact_every), "--remedy", wkinds[i]], stdout=subprocess.PIPE, text=True,
+            env={**env, **REMEDIES[wkinds[i]]}))
     kinds = [remedies[i % len(remedies)] for i in range(readers)]
     for i in range(readers):
         procs.append(subprocess.Popen(
@@ -555,11 +565,13 @@ def main() -> None:
     ap.add_argument("--remedy", default="none", choices=sorted(REMEDIES))
     ap.add_argument("--remedies", default="none",
                     help="comma-separated allocator settings, given to the readers in turn")
+    ap.add_argument("--writer-remedies", default="none",
+                    help="the same for writers 1.. (writer 0 compacts and runs plain)")
     ap.add_argument("--trace-reader", type=int, default=-1,
                     help="run this reader under tracemalloc (its RSS is then not comparable)")
     a = ap.parse_args()
     if a.role == "writer":
-        print(json.dumps(writer(a.db, a.id, a.seconds, a.log, a.compact_every)))
+        print(json.dumps(writer(a.db, a.id, a.seconds, a.log, a.compact_every, a.remedy)))
         return
     if a.role == "reader":
         print(json.dumps(reader(a.db, a.id, a.seconds, [Path(x) for x in a.logs.split(",")],
@@ -567,7 +579,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="akindb-soak-") as tmp:
         res = run(a.writers, a.readers, a.seconds, Path(tmp), a.compact_every, a.trace_reader,
-                  tuple(a.remedies.split(",")))
+                  tuple(a.remedies.split(",")), tuple(a.writer_remedies.split(",")))
     print(json.dumps({k: v for k, v in res.items() if k not in ("samples", "per_minute")},
                      indent=1))
     print(markdown(res["per_minute"]))
