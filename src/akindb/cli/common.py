@@ -41,14 +41,19 @@ _CONSOLE_OPTIONS: dict[str, dict[str, Any]] = {
 _consoles: dict[str, Console] = {}
 
 
-def __getattr__(name: str) -> Console:
-    if name not in _CONSOLE_OPTIONS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def console(name: str) -> Console:
+    """The ``out`` or ``err`` console, made on first use."""
     if name not in _consoles:
         from rich.console import Console
 
         _consoles[name] = Console(**_CONSOLE_OPTIONS[name])
     return _consoles[name]
+
+
+def __getattr__(name: str) -> Console:
+    if name not in _CONSOLE_OPTIONS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return console(name)
 
 
 def escape(text: str) -> str:
@@ -149,7 +154,7 @@ def print_error(message: str, code: str, exit_code: int) -> None:
     if json_mode():
         print_json({"error": {"code": code, "message": message, "exit": exit_code}})
     else:
-        __getattr__("err").print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        console("err").print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def fail(message: str, code: int = 2, *, error_code: str | None = None) -> NoReturn:
@@ -224,7 +229,7 @@ def db_path(db: Path | None) -> Path:
 
 
 def progress_enabled() -> bool:
-    return bool(__getattr__("err").is_terminal)
+    return bool(console("err").is_terminal)
 
 
 def json_object(text: str | None, flag: str) -> dict[str, Any] | None:
