@@ -28,6 +28,8 @@ Only ``cli/`` and ``server/`` translate these into exit codes and HTTP statuses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class AkinError(Exception):
     """Base of every error akindb raises on purpose."""
@@ -39,6 +41,21 @@ class InvalidArgumentError(AkinError, ValueError):
 
 class InvalidVectorError(InvalidArgumentError):
     pass
+
+
+def refuse_unknown(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """``InvalidArgumentError`` naming the keys of ``given`` that are not in ``known`` (stored
+    or user-given settings read back into a dataclass: a typo must not pass silently).
+
+    >>> refuse_unknown({"beta": 1, "bta": 2}, ["beta"], "Rocchio settings")
+    Traceback (most recent call last):
+    ...
+    akindb.errors.InvalidArgumentError: unknown Rocchio settings ['bta']; known: ['beta']
+    """
+    names = set(known)
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise InvalidArgumentError(f"unknown {what} {unknown}; known: {sorted(names)}")
 
 
 class InvalidFilterError(InvalidArgumentError):

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import InvalidArgumentError, refuse_unknown
 from akindb.index.base import F32
 from akindb.retrieval.fusion import FusionMethod, FusionParams, effective_weights
 from akindb.retrieval.hybrid import Candidates, top_items, top_scored
@@ -108,11 +108,7 @@ class RocchioParams:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RocchioParams:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown Rocchio settings {unknown}; known: {sorted(known)}")
+        refuse_unknown(d, (f.name for f in fields(cls)), "Rocchio settings")
         return cls(**dict(d))
 
 

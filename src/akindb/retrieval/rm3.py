@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import InvalidArgumentError, refuse_unknown
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import words
 from akindb.retrieval.fusion import FusionParams, effective_weights
@@ -83,10 +83,7 @@ class Rm3Params:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Rm3Params:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InvalidArgumentError(f"unknown RM3 settings {unknown}; known: {sorted(known)}")
+        refuse_unknown(d, (f.name for f in fields(cls)), "RM3 settings")
         return cls(**dict(d))
 
 

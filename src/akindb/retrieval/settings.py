@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import InvalidArgumentError, refuse_unknown
 from akindb.retrieval import keyword as kw
 from akindb.retrieval.analyzer import LUCENE_STOP_WORDS, STOP_WORDS_EN
 from akindb.retrieval.feedback import RocchioParams
@@ -78,12 +78,7 @@ class KeywordAnalyzer:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KeywordAnalyzer:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown analyzer settings {unknown}; known: {sorted(known)}"
-            )
+        refuse_unknown(d, (f.name for f in fields(cls)), "analyzer settings")
         return cls(**d)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from akindb.errors import InvalidArgumentError
+from akindb.errors import InvalidArgumentError, refuse_unknown
 from akindb.text.structure import (
     _NON_SPACE,
     _WORD,
@@ -97,12 +97,7 @@ class ChunkingParams:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChunkingParams:
         """Inverse of ``to_dict``; missing keys take defaults, unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown chunking parameters {unknown}; known: {sorted(known)}"
-            )
+        refuse_unknown(data, (f.name for f in fields(cls)), "chunking parameters")
         return cls(**dict(data))
 
 
