@@ -166,3 +166,68 @@ class Sampler:
             d = dict(zip(FIELDS, row, strict=True))
             out.append((d["t_ms"] / 1000, d["rss"] * 1024, d["anon"] * 1024, d))
         return out
+
+
+def _statm_rss_kb() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4
+
+
+def sqlite_high_kb(reset: bool) -> int:
+    """SQLite's peak allocation since the last reset, in kB (-1 unknown)."""
+    if _SQLITE is None:
+        return -1
+    cur, high = ctypes.c_int64(), ctypes.c_int64()
+    if _SQLITE.sqlite3_status64(0, ctypes.byref(cur), ctypes.byref(high), int(reset)) != 0:
+        return -1
+    return high.value // 1024
+
+
+class StepLog:
+    """Which call grew the process (a diagnostic for the writers' one-time RSS step): around
+    every call, RSS, glibc's heap size and SQLite's peak; a call that grew RSS or the heap by
+    ``min_kb`` or more is written as one JSON line (what, when, before and after)."""
+
+    def __init__(self, path: Path, min_kb: int = 256) -> None:
+        self.path, self.min_kb = path, min_kb
+        self.fh = open(path, "a", buffering=1)  # noqa: SIM115 (kept open for the run)
+        self.before: dict[str, int] = {}
+
+    def trace_sql(self, col: Any) -> None:
+        """Also note the SQL each call runs, and write every call that ran a statement this
+        process never ran before (the first time a rare code path is taken)."""
+        import re
+        norm = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b|X'[0-9A-Fa-f]*'")
+        self.seen: set[str] = set()
+        self.sql: list[str] = []
+
+        def note(text: str) -> None:
+            self.sql.append(norm.sub("?", text)[:300])
+        conns = {id(col.parts.store.conn): col.parts.store.conn}
+        for c in conns.values():
+            c.set_trace_callback(note)
+
+    def start(self) -> None:
+        if hasattr(self, "sql"):
+            self.sql.clear()
+        sqlite_high_kb(reset=True)
+        m = malloc_kb()
+        self.before = {"rss": _statm_rss_kb(), "arena": m.get("arena", 0),
+                       "used": m.get("used", 0), "free": m.get("free", 0)}
+
+    def stop(self, t: float, what: str, **extra: Any) -> None:
+        m = malloc_kb()
+        after = {"rss": _statm_rss_kb(), "arena": m.get("arena", 0), "used": m.get("used", 0),
+                 "free": m.get("free", 0)}
+        b = self.before
+        new = []
+        if hasattr(self, "sql"):
+            new = sorted({q for q in self.sql if q not in self.seen})
+            self.seen.update(new)
+        if (after["rss"] - b["rss"] >= 4 * self.min_kb
+                or abs(after["arena"] - b["arena"]) >= self.min_kb or new):
+            import json
+            self.fh.write(json.dumps({"t": round(t, 2), "what": what, "before": b,
+                                      "after": after, "sqlite_peak": sqlite_high_kb(False),
+                                      "sqlite_now": sqlite_kb(), "new_sql": new,
+                                      **extra}) + "\n")

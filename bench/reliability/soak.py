@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, VDIM, doc_text, doc_vector
-from memprobe import Sampler, malloc_trim
+from memprobe import Sampler, StepLog, collection_sizes, malloc_trim
 
 import akindb
 from akindb import errors
@@ -125,11 +125,17 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
     slow: list[tuple[float, float, str]] = []  # (start s, seconds, call) of calls over 1 s
     compactions: list[tuple[float, float]] = []  # (start s, seconds)
     sampler = Sampler(seconds, 1.0)
+    steps_dir = os.environ.get("AKINDB_SOAK_STEPS")
+    steps = StepLog(Path(steps_dir) / f"writer{wid}.jsonl") if steps_dir else None
+    if steps is not None:
+        steps.trace_sql(col)
     t0 = last_compact = time.monotonic()
     with open(log, "a", buffering=1) as out:
         while time.monotonic() - t0 < seconds:
             r = rng.random()
             began = time.monotonic()
+            if steps is not None:
+                steps.start()
             try:
                 if (r < 0.5 or len(mine) < 10) and len(mine) < CAP:
                     ids = [f"w{wid}-{counter + j}" for j in range(rng.randint(1, 10))]
@@ -161,6 +167,9 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
                 mine[i] = v
             for i in op.get("del", []):
                 mine.pop(i, None)
+            if steps is not None:
+                steps.stop(began - t0, next(iter(op)), n=len(op.get("set", op.get("del", ()))),
+                           ops=ops, **collection_sizes(col))
             out.write(json.dumps(op) + "\n")
             ops += 1
             if remedy == "trim":
@@ -168,7 +177,11 @@ def writer(path: Path, wid: int, seconds: float, log: Path, compact_every: float
             now = time.monotonic()
             if wid == 0 and now - last_compact > compact_every:
                 try:
+                    if steps is not None:
+                        steps.start()
                     col.compact()
+                    if steps is not None:
+                        steps.stop(now - t0, "compact")
                     compactions.append((round(now - t0, 1), round(time.monotonic() - now, 1)))
                 except errors.DatabaseLockedError as exc:
                     locked += 1

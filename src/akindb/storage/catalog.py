@@ -11,6 +11,7 @@ import sqlite3
 import time
 from typing import Any
 
+from akindb.storage.heap import give_back
 from akindb.storage.sqlite import impatient, writer_turn
 
 COLUMNS = "id, name, uuid, metric, dim, model, index_kind, index_params, chunking"
@@ -87,11 +88,13 @@ a busy machine). Waiting briefly and giving up leaves the WAL for a later checkp
 def vacuum(conn: sqlite3.Connection) -> None:
     """Rewrite the file without its free pages and truncate the WAL if no reader holds it
     (``CHECKPOINT_WAIT_MS``). Both take SQLite's write lock: they wait their turn in the
-    writer queue first (``sqlite.writer_turn``)."""
+    writer queue first (``sqlite.writer_turn``). The memory the rewrite took is given back
+    afterwards (``heap.give_back``)."""
     with writer_turn(conn):
         conn.execute("VACUUM")
         with impatient(conn, CHECKPOINT_WAIT_MS):
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    give_back(conn)
 
 
 def rename_collection(conn: sqlite3.Connection, old: str, new: str) -> None:
