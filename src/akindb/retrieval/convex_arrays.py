@@ -82,14 +82,16 @@ class Pool:
         if not c.keyword and wv > 0:
             wk = 0.0  # no BM25 evidence at all: the score is the cosine (hybrid.convex)
         total = wv + wk
-        ids = list(dict.fromkeys([*c.vector, *c.keyword]))
+        vec, key_, dense_ = c.vector, c.keyword, c.dense
+        ids = [*vec, *(i for i in key_ if i not in vec)]
         n = len(ids)
         idx = np.array(ids, dtype=np.int64)
-        in_vec = np.fromiter((i in c.vector for i in ids), bool, n)
-        in_key = np.fromiter((i in c.keyword for i in ids), bool, n)
-        key = np.fromiter((c.keyword.get(i, 0.0) for i in ids), np.float64, n)
-        dense = np.fromiter((c.dense.get(i, c.vector.get(i, 0.0)) for i in ids), np.float64, n)
-        has_dense = np.fromiter((i in c.vector or i in c.dense for i in ids), bool, n)
+        in_vec = np.zeros(n, dtype=bool)
+        in_vec[: len(vec)] = True
+        in_key = np.array([i in key_ for i in ids], dtype=bool)
+        key = np.array([key_.get(i, 0.0) for i in ids], dtype=np.float64)
+        dense = np.array([dense_.get(i, vec.get(i, 0.0)) for i in ids], dtype=np.float64)
+        has_dense = np.array([i in vec or i in dense_ for i in ids], dtype=bool)
         kn = np.clip(key / c.bm25_max, 0.0, 1.0) if c.bm25_max > 0 else np.zeros(n)
         pk = wk * kn / total if total > 0 else np.zeros(n)
         kr = _list_ranks(key, idx, in_key, n + 1)
@@ -111,8 +113,18 @@ class Pool:
 
     def head(self, dense: F64, m: int) -> tuple[list[int], list[float]]:
         """The first ``m`` ids of the fused ranking and their scores (``hybrid.top_scored``)."""
-        order, _, score, _ = self.order(dense)
-        top = order[:m]
+        _, score = self.shares(dense)
+        n = len(score)
+        k = min(m, n)
+        # the k + 1 best by score alone; when their scores are all distinct the order needs no
+        # tie-break (ranks, ids), so the full lexsort is skipped
+        near = np.argpartition(-score, k)[: k + 1] if k < n else np.arange(n)
+        near = near[np.argsort(-score[near], kind="stable")]
+        vals = score[near]
+        if len(vals) < 2 or bool((vals[1:] < vals[:-1]).all()):
+            top = near[:k]
+        else:
+            top = self.order(dense)[0][:k]
         return self.idx[top].tolist(), score[top].tolist()
 
     def fused(self, dense: F64, limit: int) -> tuple[list[FusedItem], list[float]]:
@@ -151,13 +163,17 @@ def feedback_rounds(
 
     ``rows``: the matrix ``score`` takes, one row per candidate that has a vector, in pool
     order; ``at``: their positions in the pool; ``raw_of``: stored vectors by id (the centroid
-    is the mean of the *stored* vectors, as ``feedback.rocchio`` takes them); a candidate
-    without a vector keeps its score. Returns new dense scores (the pool's own are unchanged).
+    is the mean of the *stored* vectors, as ``feedback.rocchio`` takes them), asked first for
+    the first ranking's best ``2 · docs`` so that later rounds' passages are usually read by
+    then; a candidate without a vector keeps its score. Returns new dense scores (the pool's
+    own are unchanged).
     """
     dense = pool.dense
-    first_ids, first_scores = pool.head(dense, fb.docs)
+    first_ids, first_scores = pool.head(dense, 2 * fb.docs if fb.rounds > 1 else fb.docs)
     if not first_ids:
         return dense
+    raw_of(first_ids)  # one read for this round's passages and, likely, the later rounds'
+    first_ids, first_scores = first_ids[: fb.docs], first_scores[: fb.docs]
     best = first_scores[0]
     top = [i for i, s in zip(first_ids, first_scores, strict=True)
            if best <= 0 or s >= fb.relative_cut * best]

@@ -83,14 +83,6 @@ class IndexVectors:
                else np.zeros((0, self.parts.dim), np.float32))
         return mat, at
 
-    def dense_of(self, ids: list[int]) -> dict[int, float]:
-        """Exact cosines of ``ids`` (``hybrid.gather``'s keyword-only candidates)."""
-        mat, at = self.rows(ids)
-        if not len(at):
-            return {}
-        s = cosine_of_unit(self.qvec, mat)
-        return {ids[j]: v for j, v in zip(at.tolist(), s.tolist(), strict=True)}
-
     def stored_of(self, ids: Sequence[int]) -> dict[int, F32]:
         """Stored vectors of ``ids`` (a feedback centroid's), read once per query."""
         if need := [i for i in ids if i not in self.stored]:
@@ -129,9 +121,23 @@ def rank(
         s = score(qvec, np.stack([vecs[i] for i in got])) if got else np.zeros(0, np.float32)
         return dict(zip(got, s.tolist(), strict=True))
 
-    cands = gather(conn, lists, terms, params, bounded=bounded,
-                   dense_of=src.dense_of if fast else sqlite_dense, weights=weights, first=first,
-                   stats=stats)
+    rows, at = np.zeros((0, parts.dim), np.float32), np.zeros(0, np.int64)
+    dense_of: Callable[[list[int]], dict[int, float]] = sqlite_dense
+    if fast:  # every candidate's row at once, in the order of Pool.of (vector list first)
+        vec = lists.get("vector", {})
+        ids = [*vec, *(i for i in lists.get("keyword", {}) if i not in vec)]
+        rows, at = src.rows(ids)
+        row_of = {ids[j]: r for r, j in enumerate(at.tolist())}
+
+        def index_dense(missing: list[int]) -> dict[int, float]:  # keyword-only candidates
+            got = [i for i in missing if i in row_of]
+            s = cosine_of_unit(qvec, rows[[row_of[i] for i in got]]) if got else np.zeros(0)
+            return dict(zip(got, s.tolist(), strict=True))
+
+        dense_of = index_dense
+
+    cands = gather(conn, lists, terms, params, bounded=bounded, dense_of=dense_of,
+                   weights=weights, first=first, stats=stats)
     stages.mark("gather")
     on = fb is not None and fb.enabled and fb.beta > 0 and applies(cands, params)
     if fast:
@@ -139,7 +145,6 @@ def rank(
         dense = pool.dense
         if on:
             assert fb is not None
-            rows, at = src.rows(pool.ids)
             dense = feedback_rounds(pool, qvec, rows, at, src.stored_of, fb, cosine_of_unit)
             stages.mark("feedback")
         fused, shown = pool.fused(dense, limit)
