@@ -39,7 +39,7 @@ from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
 from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
-from akindb.retrieval import stages
+from akindb.retrieval import keyword_side, stages
 from akindb.retrieval.feedback import RocchioParams, rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 from akindb.retrieval.rm3 import Rm3Params
@@ -140,7 +140,7 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
 
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             rm3: Rm3Params | None = None, dense_fb: RocchioParams | None = None,
-            k: int = 10, by_stage: bool = False) -> dict[str, object]:
+            k: int = 10, by_stage: bool = False, serial: bool = False) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
     modes: tuple[str, ...] = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
@@ -148,6 +148,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
         modes += ("keyword+rm3", "hybrid+rm3")
     if dense_fb is not None:
         modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
+    if serial:  # the collection's hybrid with the keyword side after the embedding
+        modes += ("hybrid-serial",)
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
@@ -167,6 +169,9 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
+        keyword_side.enabled = m != "hybrid-serial"  # read once per call, before embedding
+        if m == "hybrid-serial":
+            m = "hybrid"
         for tail in ("+rm3", "+rocchio", "-rocchio"):
             if m.endswith(tail):
                 m = m[: -len(tail)]
@@ -251,6 +256,9 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true",
                     help="also report each mode's time per stage of the search (settings, "
                          "embed, vector search, bm25, gather, feedback, fuse, hits)")
+    ap.add_argument("--serial", action="store_true",
+                    help="also time hybrid-serial: the collection's hybrid search with the "
+                         "keyword side run after the embedding instead of beside it")
     ap.add_argument("--no-query-cache", action="store_true",
                     help="embed every query (else the first mode of a query fills the cache "
                          "and the others reuse its vector)")
@@ -275,7 +283,8 @@ def main() -> None:
         roc = RocchioParams(True, float(b), int(m), *extra)
     try:
         res = tune(col, args.data, args.candidates) if args.tune else compare(
-            col, args.data, args.split, args.rounds, rm3, roc, args.k, args.stages)
+            col, args.data, args.split, args.rounds, rm3, roc, args.k, args.stages,
+            args.serial)
     finally:
         save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
     res["rm3"] = args.rm3

@@ -151,9 +151,14 @@ def _reference(col: akindb.Collection, query: str, k: int) -> list[tuple[int, fl
     return [(f.item, s) for f, s in zip(fused[:k], shown, strict=False)]
 
 
-def test_search_gives_the_reference_answers_on_real_pages(pages: akindb.Collection) -> None:
-    """The real model on real pages, three feedback settings: the same chunks in the same order
-    with the same scores as the reference (the collection is flat and cosine: the fast path)."""
+@pytest.mark.parametrize("beside", [True, False])
+def test_search_gives_the_reference_answers_on_real_pages(
+    pages: akindb.Collection, beside: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real model on real pages, three feedback settings, the keyword side beside the
+    embedding or after it: the same chunks in the same order with the same scores as the
+    reference (the collection is flat and cosine: the fast path)."""
+    monkeypatch.setattr(keyword_side, "enabled", beside)
     db_conn, db_file = pages.parts.store.conn, pages.parts.db_file
     with pages.parts.lock:
         before = load_settings(db_conn, pages.config.id)
@@ -262,3 +267,32 @@ def test_a_deleted_row_is_never_returned_under_a_concurrent_writer(tmp_path) -> 
     t.join()
     assert not errors, errors
     db.close()
+
+
+def test_a_forked_child_gets_its_own_embedding_pool() -> None:
+    """The parent's pool threads do not exist in a forked child: a search there must not wait
+    for them (it would hang for ever)."""
+    import os
+    import warnings
+
+    keyword_side.beside_embedding(lambda: 1, lambda: 2)  # the parent's pool exists now
+    with warnings.catch_warnings():  # Python 3.12+ warns about fork() with threads running
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            got = keyword_side.beside_embedding(lambda: 3, lambda: 4)
+            code = 0 if got == (3, 4) else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child's search waited for the parent's pool")

@@ -14,11 +14,17 @@ connection or process commits). Inside the main snapshot, once it is established
 read again: equal means nothing was committed in between, so both snapshots are the same state
 and the keyword side is used as it is; different (a write, a checkpoint), or no stamp at all,
 means it is run again inside the main snapshot (``Early.usable``). A query whose vector is
-cached, or when the pool is busy, runs one step after the other, as before.
+cached, or when the pool is busy, runs one step after the other, as before; so does every
+query when ``$AKINDB_KEYWORD_BESIDE_EMBED`` is 0 (``enabled``).
+
+Whether it pays depends on spare cores: on a quiet machine the keyword side takes a core the
+single-query embedding leaves mostly idle; on an overloaded one each hand-off to the pool thread
+waits for a core (docs/benchmarks.md, "Session 8: hybrid latency").
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +39,11 @@ from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import keyword_stats
 from akindb.retrieval.settings import RetrievalSettings
 
+ENV = "AKINDB_KEYWORD_BESIDE_EMBED"
+"""Set to 0 to run the keyword side after the embedding, as before session 8 (for measuring
+both on one machine: ``bench/hybrid.py --serial``)."""
+enabled = os.environ.get(ENV, "1") != "0"
+"""Whether hybrid search runs the keyword side beside the embedding (``search.search``)."""
 T = TypeVar("T")
 U = TypeVar("U")
 POOL_THREADS = 4
@@ -94,6 +105,17 @@ class Early:
         return self.before is not None and stamp(conn) == self.before
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist there (a task sent to its
+    pool would wait for ever) and a slot may have been taken when it forked; start afresh."""
+    global _POOL, _POOL_LOCK, _SLOTS
+    _POOL, _POOL_LOCK, _SLOTS = None, threading.Lock(), threading.BoundedSemaphore(POOL_THREADS)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
@@ -110,12 +132,13 @@ def beside_embedding(embed: Callable[[], T], work: Callable[[], U]) -> tuple[T, 
     >>> beside_embedding(lambda: 1, lambda: 2)
     (1, 2)
     """
-    if not _SLOTS.acquire(blocking=False):
+    slots = _SLOTS
+    if not slots.acquire(blocking=False):
         return embed(), work()
     try:
         fut = _pool().submit(embed)
     except RuntimeError:  # the interpreter is shutting down
-        _SLOTS.release()
+        slots.release()
         return embed(), work()
     try:
         done = work()
@@ -123,6 +146,6 @@ def beside_embedding(embed: Callable[[], T], work: Callable[[], U]) -> tuple[T, 
         try:
             vec = fut.result()
         finally:
-            _SLOTS.release()
+            slots.release()
     return vec, done
 
