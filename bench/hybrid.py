@@ -148,8 +148,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
         modes += ("keyword+rm3", "hybrid+rm3")
     if dense_fb is not None:
         modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
-    if serial:  # the collection's hybrid with the keyword side after the embedding
-        modes += ("hybrid-serial",)
+    if serial:  # the collection's hybrid with the keyword side after / beside the embedding
+        modes += ("hybrid-serial", "hybrid-beside")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
@@ -169,8 +169,9 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
-        keyword_side.enabled = m != "hybrid-serial"  # read once per call, before embedding
-        if m == "hybrid-serial":
+        # keyword_side.mode: "auto" (the default) unless a mode names it; read once per call
+        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, "auto")
+        if m in ("hybrid-serial", "hybrid-beside"):
             m = "hybrid"
         for tail in ("+rm3", "+rocchio", "-rocchio"):
             if m.endswith(tail):
@@ -257,8 +258,9 @@ def main() -> None:
                     help="also report each mode's time per stage of the search (settings, "
                          "embed, vector search, bm25, gather, feedback, fuse, hits)")
     ap.add_argument("--serial", action="store_true",
-                    help="also time hybrid-serial: the collection's hybrid search with the "
-                         "keyword side run after the embedding instead of beside it")
+                    help="also time hybrid-serial and hybrid-beside: the collection's hybrid "
+                         "search with the keyword side always after / always beside the "
+                         "embedding (plain hybrid: beside only when a core is spare)")
     ap.add_argument("--no-query-cache", action="store_true",
                     help="embed every query (else the first mode of a query fills the cache "
                          "and the others reuse its vector)")

@@ -10,6 +10,7 @@ neither the index's vectors nor the early keyword side let a reader see a state 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -151,14 +152,14 @@ def _reference(col: akindb.Collection, query: str, k: int) -> list[tuple[int, fl
     return [(f.item, s) for f, s in zip(fused[:k], shown, strict=False)]
 
 
-@pytest.mark.parametrize("beside", [True, False])
+@pytest.mark.parametrize("beside", ["on", "off"])
 def test_search_gives_the_reference_answers_on_real_pages(
-    pages: akindb.Collection, beside: bool, monkeypatch: pytest.MonkeyPatch
+    pages: akindb.Collection, beside: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real model on real pages, three feedback settings, the keyword side beside the
     embedding or after it: the same chunks in the same order with the same scores as the
     reference (the collection is flat and cosine: the fast path)."""
-    monkeypatch.setattr(keyword_side, "enabled", beside)
+    monkeypatch.setattr(keyword_side, "mode", beside)
     db_conn, db_file = pages.parts.store.conn, pages.parts.db_file
     with pages.parts.lock:
         before = load_settings(db_conn, pages.config.id)
@@ -201,7 +202,10 @@ class _WritingEmbedder(HashEmbedder):
         return out
 
 
-def test_a_commit_during_the_embedding_is_seen_by_the_keyword_list(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_commit_during_the_embedding_is_seen_by_the_keyword_list(
+    tmp_path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(keyword_side, "mode", "on")  # beside the embedding, whatever the load
     emb = _WritingEmbedder(str(tmp_path / "db"))
     db = akindb.open(tmp_path / "db")
     col = db.create_collection("w", model=emb)
@@ -215,11 +219,15 @@ def test_a_commit_during_the_embedding_is_seen_by_the_keyword_list(tmp_path) -> 
     db.close()
 
 
-def test_a_deleted_row_is_never_returned_under_a_concurrent_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("beside", ["on", "off"])
+def test_a_deleted_row_is_never_returned_under_a_concurrent_writer(
+    tmp_path, beside: str, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
     """A writer on its own connection upserts and deletes while a reader searches in hybrid
     mode (vectors from the index, the keyword side beside the embedding): no search that began
     after a delete was acknowledged returns that document, and every hit's text is one the
     document really had."""
+    monkeypatch.setattr(keyword_side, "mode", beside)
     db = akindb.open(tmp_path / "db")
     col = db.create_collection("c", model=HashEmbedder())
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
@@ -272,7 +280,6 @@ def test_a_deleted_row_is_never_returned_under_a_concurrent_writer(tmp_path) -> 
 def test_a_forked_child_gets_its_own_embedding_pool() -> None:
     """The parent's pool threads do not exist in a forked child: a search there must not wait
     for them (it would hang for ever)."""
-    import os
     import warnings
 
     keyword_side.beside_embedding(lambda: 1, lambda: 2)  # the parent's pool exists now
@@ -296,3 +303,16 @@ def test_a_forked_child_gets_its_own_embedding_pool() -> None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     raise AssertionError("the forked child's search waited for the parent's pool")
+
+
+def test_the_keyword_side_goes_beside_the_embedding_only_with_a_core_to_spare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``mode`` "auto" follows the load average (injected here); "on" and "off" do not."""
+    cores = os.cpu_count() or 1
+    for load, want in ((0.0, True), (cores - 0.4, False), (cores * 4.0, False)):
+        monkeypatch.setattr(keyword_side.os, "getloadavg", lambda v=load: (v, v, v))
+        monkeypatch.setattr(keyword_side, "_load_seen", [-1e9, 0.0])
+        for mode, expect in (("auto", want), ("on", True), ("off", False)):
+            monkeypatch.setattr(keyword_side, "mode", mode)
+            assert keyword_side.beside() is expect, (load, mode)

@@ -14,12 +14,14 @@ connection or process commits). Inside the main snapshot, once it is established
 read again: equal means nothing was committed in between, so both snapshots are the same state
 and the keyword side is used as it is; different (a write, a checkpoint), or no stamp at all,
 means it is run again inside the main snapshot (``Early.usable``). A query whose vector is
-cached, or when the pool is busy, runs one step after the other, as before; so does every
-query when ``$AKINDB_KEYWORD_BESIDE_EMBED`` is 0 (``enabled``).
+cached, or when the pool is busy, runs one step after the other, as before.
 
-Whether it pays depends on spare cores: on a quiet machine the keyword side takes a core the
-single-query embedding leaves mostly idle; on an overloaded one each hand-off to the pool thread
-waits for a core (docs/benchmarks.md, "Session 8: hybrid latency").
+It pays only with a core to spare: the keyword side then takes a core the single-query
+embedding leaves partly idle; on an overloaded machine each hand-off to the pool thread waits
+for a core, and measured under load 5-12 on 2 cores it cost 2-3 ms a query (docs/benchmarks.md,
+"Session 8: hybrid latency"). So by default (``mode`` "auto") it runs beside the embedding only
+while the 1-minute load average is below the number of cores minus one half (read at most once a
+second, ``spare_core``); ``$AKINDB_KEYWORD_BESIDE_EMBED`` = 1 always, 0 never.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,10 +43,32 @@ from akindb.retrieval.hybrid import keyword_stats
 from akindb.retrieval.settings import RetrievalSettings
 
 ENV = "AKINDB_KEYWORD_BESIDE_EMBED"
-"""Set to 0 to run the keyword side after the embedding, as before session 8 (for measuring
-both on one machine: ``bench/hybrid.py --serial``)."""
-enabled = os.environ.get(ENV, "1") != "0"
-"""Whether hybrid search runs the keyword side beside the embedding (``search.search``)."""
+mode = {"0": "off", "1": "on"}.get(os.environ.get(ENV, "").strip(), "auto")
+"""When hybrid search runs the keyword side beside the embedding: "on", "off" or "auto" (when a
+core is spare, ``spare_core``); ``bench/hybrid.py --serial`` times all three in one run."""
+_LOAD_EVERY_S = 1.0
+_load_seen: list[float] = [-1e9, 0.0]  # (when, 1-minute load average then)
+
+
+def spare_core() -> bool:
+    """Whether the machine has a core to spare: the 1-minute load average (``os.getloadavg``,
+    re-read at most once a second) is below the number of cores minus one half; True where
+    the system has no load average."""
+    now = time.monotonic()
+    if now - _load_seen[0] >= _LOAD_EVERY_S:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = 0.0
+        _load_seen[:] = [now, load]
+    return _load_seen[1] < (os.cpu_count() or 1) - 0.5
+
+
+def beside() -> bool:
+    """Whether this hybrid query runs its keyword side beside the embedding (``mode``)."""
+    return mode == "on" or (mode == "auto" and spare_core())
+
+
 T = TypeVar("T")
 U = TypeVar("U")
 POOL_THREADS = 4

@@ -149,7 +149,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         # A repeated query skips the model (a bounded LRU keyed by the model pin and text).
         if explain:
             mat = emb.embed(texts, role="query")
-        elif m == "hybrid" and keyword_side.enabled:  # the keyword side beside the model
+        elif m == "hybrid" and keyword_side.beside():  # the keyword side beside the model
             assert settings is not None
             st = settings
             mat, early = keyword_side.beside_embedding(
