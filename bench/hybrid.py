@@ -39,6 +39,7 @@ from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
 from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
+from akindb.retrieval import keyword_side, stages
 from akindb.retrieval.feedback import RocchioParams, rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 from akindb.retrieval.rm3 import Rm3Params
@@ -139,7 +140,7 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
 
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             rm3: Rm3Params | None = None, dense_fb: RocchioParams | None = None,
-            k: int = 10) -> dict[str, object]:
+            k: int = 10, by_stage: bool = False, serial: bool = False) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
     modes: tuple[str, ...] = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
@@ -147,6 +148,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
         modes += ("keyword+rm3", "hybrid+rm3")
     if dense_fb is not None:
         modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
+    if serial:  # the collection's hybrid with the keyword side after / beside the embedding
+        modes += ("hybrid-serial", "hybrid-beside")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
@@ -166,6 +169,10 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
+        # keyword_side.mode: "auto" (the default) unless a mode names it; read once per call
+        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, "auto")
+        if m in ("hybrid-serial", "hybrid-beside"):
+            m = "hybrid"
         for tail in ("+rm3", "+rocchio", "-rocchio"):
             if m.endswith(tail):
                 m = m[: -len(tail)]
@@ -186,15 +193,24 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             setting(m)
             search(data.queries[q], m)
     lat: dict[str, list[float]] = {m: [] for m in modes}
+    parts: dict[str, dict[str, list[float]]] = {m: {} for m in modes}
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
     for r in range(rounds):
         for i, q in enumerate(qids):
             order = modes if (i + r) % 2 == 0 else modes[::-1]
             for m in order:
                 setting(m)
-                t0 = time.perf_counter()
-                hits = search(data.queries[q], m)
-                lat[m].append(time.perf_counter() - t0)
+                if by_stage:  # akindb.retrieval.stages: where each call's time went
+                    with stages.recording() as rec:
+                        t0 = time.perf_counter()
+                        hits = search(data.queries[q], m)
+                        lat[m].append(time.perf_counter() - t0)
+                    for name, sec in rec.items():
+                        parts[m].setdefault(name, []).append(sec)
+                else:
+                    t0 = time.perf_counter()
+                    hits = search(data.queries[q], m)
+                    lat[m].append(time.perf_counter() - t0)
                 runs[m][q] = list(dict.fromkeys(h.id for h in hits))  # a doc at its best chunk
     out: dict[str, object] = {"split": split, "queries": len(qids), "rounds": rounds}
     for m in modes:
@@ -204,6 +220,11 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             "p50_ms": round(1000 * xs[len(xs) // 2], 2),
             "p95_ms": round(1000 * xs[int(len(xs) * 0.95)], 2),
         }
+        if by_stage:  # median and mean per stage, over the calls that reached it
+            out[m]["stages_ms"] = {  # type: ignore[index]
+                name: {"p50": round(1000 * statistics.median(v), 3),
+                       "mean": round(1000 * statistics.fmean(v), 3), "calls": len(v)}
+                for name, v in parts[m].items()}
     setting("hybrid")
     v50 = out["vector"]["p50_ms"]  # type: ignore[index]
     out["hybrid_p50_over_vector_p50"] = round(out["hybrid"]["p50_ms"] / v50, 3)  # type: ignore[index]
@@ -233,6 +254,13 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10,
                     help="hits asked per call (a chunked collection: more, so 10 documents "
                          "remain after keeping each document's best chunk)")
+    ap.add_argument("--stages", action="store_true",
+                    help="also report each mode's time per stage of the search (settings, "
+                         "embed, vector search, bm25, gather, feedback, fuse, hits)")
+    ap.add_argument("--serial", action="store_true",
+                    help="also time hybrid-serial and hybrid-beside: the collection's hybrid "
+                         "search with the keyword side always after / always beside the "
+                         "embedding (plain hybrid: beside only when a core is spare)")
     ap.add_argument("--no-query-cache", action="store_true",
                     help="embed every query (else the first mode of a query fills the cache "
                          "and the others reuse its vector)")
@@ -257,7 +285,8 @@ def main() -> None:
         roc = RocchioParams(True, float(b), int(m), *extra)
     try:
         res = tune(col, args.data, args.candidates) if args.tune else compare(
-            col, args.data, args.split, args.rounds, rm3, roc, args.k)
+            col, args.data, args.split, args.rounds, rm3, roc, args.k, args.stages,
+            args.serial)
     finally:
         save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
     res["rm3"] = args.rm3

@@ -302,6 +302,22 @@ class LiveIndex:
             self.monitor.offer(queries, k, None, labels)
         return labels, scores, seq
 
+    def rows_at(self, labels: I64, seq: int) -> tuple[F32, I64] | None:
+        """The flat index's own rows for ``labels`` (for cosine: the stored vectors normalised,
+        bit for bit what ``retrieval.search.dense_scores`` computes from SQLite's copy) and the
+        positions in ``labels`` they belong to, when the loaded index is flat and still holds
+        log position ``seq`` (what ``search_at`` returned for this query); else None, and the
+        caller reads SQLite. A label the index lacks is left out (the caller reads it from
+        SQLite, the truth); rows are copies, safe after the lock is released."""
+        with self._rw.read():
+            index = self._index
+            if seq < 0 or seq != self._seq or not isinstance(index, FlatIndex):
+                return None
+            rows = index.rows_of(labels)
+            found = np.flatnonzero(rows >= 0)
+            mat: F32 = index.vectors()[rows[found]]
+        return mat, found
+
     def exact_index(self) -> VectorIndex:
         """A flat index over the same vectors (the index itself when it is flat).
 

@@ -35,6 +35,7 @@ class FlatIndex(VectorIndex):
         self._labels: I64 = np.zeros(0, dtype=np.int64)
         self._n = 0
         self._sq: F32 | None = None
+        self._sorted: tuple[I64, I64] | None = None  # (label order, sorted labels): rows_of
 
     def __len__(self) -> int:
         return self._n
@@ -64,6 +65,7 @@ class FlatIndex(VectorIndex):
         self._labels[self._n : need] = labels
         self._n = need
         self._sq = None
+        self._sorted = None
 
     def remove(self, labels: I64) -> None:
         if len(labels) == 0 or self._n == 0:
@@ -76,6 +78,30 @@ class FlatIndex(VectorIndex):
         self._labels[:kept] = self._labels[: self._n][keep]
         self._n = kept
         self._sq = None
+        self._sorted = None
+
+    def rows_of(self, labels: I64) -> I64:
+        """The row of each label in ``vectors()``, -1 where it is not in the index. Hybrid
+        search reads its candidates' vectors here instead of SQLite (``retrieval.gather``); the
+        labels are sorted once per change to the index, then each call is a binary search.
+
+        >>> f = FlatIndex(2, Metric.DOT)
+        >>> f.add(np.array([7, 3]), np.eye(2, dtype=np.float32))
+        >>> f.rows_of(np.array([3, 5, 7])).tolist()
+        [1, -1, 0]
+        """
+        n = self._n
+        labels = np.asarray(labels, dtype=np.int64)
+        if n == 0:
+            return np.full(len(labels), -1, dtype=np.int64)
+        got = self._sorted
+        if got is None:
+            order = np.argsort(self._labels[:n], kind="stable")
+            got = self._sorted = (order, self._labels[:n][order])
+        order, srt = got
+        pos = np.minimum(np.searchsorted(srt, labels), n - 1)
+        rows: I64 = np.where(srt[pos] == labels, order[pos], -1).astype(np.int64)
+        return rows
 
     def _sq_norms(self) -> F32:
         if self._sq is None:

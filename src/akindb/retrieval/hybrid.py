@@ -175,25 +175,20 @@ def fuse_candidates(c: Candidates, params: FusionParams) -> tuple[list[FusedItem
     return fused, [f.score / top if top > 0 else 0.0 for f in fused]
 
 
-def gather(
+def keyword_stats(
     conn: sqlite3.Connection,
-    lists: Mapping[str, Mapping[int, float]],
+    key: Mapping[int, float],
     terms: Sequence[str],
     params: FusionParams,
     *,
-    bounded: bool,
-    dense_of: Callable[[list[int]], dict[int, float]],
     weights: Mapping[str, float] | None = None,
     first: Mapping[int, float] | None = None,
-) -> Candidates:
-    """One query's ``Candidates`` for hybrid search: the BM25 statistics the method needs (one
-    FTS5 count per term, only when the gate or ``convex`` uses them) and, for ``convex``, the
-    exact dense score of each keyword-only candidate (``dense_of``: ids -> metric score).
-
-    With RM3 (``akindb.retrieval.rm3``) the keyword list is the expanded one: ``weights`` are
-    its term weights (the bound becomes ``(k1+1)·Σ w·idf``) and ``first`` the unexpanded list,
-    whose best match against the query's own terms still sets the gate."""
-    vec, key = dict(lists.get("vector", {})), dict(lists.get("keyword", {}))
+) -> tuple[float, float | None]:
+    """``(bm25_max, strength)`` of one query's keyword list, as ``gather`` needs them: one FTS5
+    count per term, only when the gate or ``convex`` uses them (else ``(0.0, None)``). With RM3
+    ``weights`` are the expanded list's term weights (the bound becomes ``(k1+1)·Σ w·idf``) and
+    ``first`` the unexpanded list, whose best match against the query's own terms still sets
+    the gate."""
     convex_ = params.method is FusionMethod.CONVEX
     strength: float | None = None
     top = 0.0
@@ -206,8 +201,30 @@ def gather(
             strength = kw.match_strength(best, dfs, n_rows)
         if weights is not None and convex_:
             top = weighted_bound(conn, weights)
+    return top, strength
+
+
+def gather(
+    conn: sqlite3.Connection,
+    lists: Mapping[str, Mapping[int, float]],
+    terms: Sequence[str],
+    params: FusionParams,
+    *,
+    bounded: bool,
+    dense_of: Callable[[list[int]], dict[int, float]],
+    weights: Mapping[str, float] | None = None,
+    first: Mapping[int, float] | None = None,
+    stats: tuple[float, float | None] | None = None,
+) -> Candidates:
+    """One query's ``Candidates`` for hybrid search: the BM25 statistics the method needs
+    (``keyword_stats``, or ``stats`` when the caller read them already in the same state)
+    and, for ``convex``, the exact dense score of each keyword-only candidate (``dense_of``:
+    ids -> metric score)."""
+    vec, key = dict(lists.get("vector", {})), dict(lists.get("keyword", {}))
+    top, strength = stats if stats is not None else keyword_stats(
+        conn, key, terms, params, weights=weights, first=first)
     dense = dict(vec)
-    if convex_:
+    if params.method is FusionMethod.CONVEX:
         missing = [i for i in key if i not in vec]
         if missing:
             dense.update(dense_of(missing))

@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,13 +36,11 @@ from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
 from akindb.models import query_cache
+from akindb.retrieval import hybrid_query, keyword_side, rm3, stages
 from akindb.retrieval import keyword as kw
-from akindb.retrieval import rm3
 from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
-from akindb.retrieval.feedback import RocchioParams, applies, moved
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
-from akindb.retrieval.hybrid import Candidates, fuse_candidates, gather
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
     DEFAULT_MODE,
     MODES,
@@ -49,7 +48,7 @@ from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search v
     SearchRequest,
     check_mode,
 )
-from akindb.retrieval.settings import load_settings
+from akindb.retrieval.settings import RetrievalSettings, load_settings
 from akindb.storage.filters import parse_where
 from akindb.storage.sqlite import read_snapshot
 from akindb.types import FusionExplanation, Hit, Metric
@@ -119,11 +118,15 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
     if m != "vector":  # vector mode reads neither the analyzer nor fusion: no settings query
         with parts.lock, parts.translated():
             settings = load_settings(conn, parts.config.id)
+        stages.mark("settings")
     params = (req.fusion if isinstance(req.fusion, FusionParams)
               else settings.fusion if settings is not None else FusionParams())
     w = parse_where(req.where)
     pool = max(k, int(getattr(rerank, "pool", RERANK_POOL))) if rerank is not None else k
     needs_vec = m != "keyword" or explain or (rerank is not None and rerank.needs_vectors)
+    terms = settings.analyzer.query_terms(query) if settings is not None else []
+    n_cand = max(pool, params.candidates) if m == "hybrid" else pool
+    early: keyword_side.Early | None = None
     # One model call per query: the query, plus its occluded variants when explaining.
     qvec: F32 | None = None
     variants: F32 | None = None
@@ -144,13 +147,21 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             words, var_texts = occlusion_variants(query)
             texts += [t for t in var_texts if t.strip()]
         # A repeated query skips the model (a bounded LRU keyed by the model pin and text).
-        mat = emb.embed(texts, role="query") if explain else query_cache.embed_query(emb, query)
+        if explain:
+            mat = emb.embed(texts, role="query")
+        elif m == "hybrid" and keyword_side.beside():  # the keyword side beside the model
+            assert settings is not None
+            st = settings
+            mat, early = keyword_side.beside_embedding(
+                lambda: query_cache.embed_query(emb, query),
+                lambda: _early_keyword(parts, terms, n_cand, st, params, w))
+        else:
+            mat = query_cache.embed_query(emb, query)
         qvec = mat[0]
+        stages.mark("embed")
         if explain:
             variants = _place_variants(mat[1:], [t.strip() != "" for t in var_texts], parts.dim)
-    terms = settings.analyzer.query_terms(query) if settings is not None else []
 
-    n_cand = max(pool, params.candidates) if m == "hybrid" else pool
     seq = -1  # the log position the vector search saw (-1: none ran; rows from SQLite)
     lists: dict[str, dict[int, float]] = {}
     # Vector candidates, keyword candidates and their rows from one version of the collection
@@ -167,37 +178,39 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
                                                            exact=exact)
             pairs = zip(labels[0].tolist(), scores[0].tolist(), strict=True)
             lists["vector"] = {lab: s for lab, s in pairs if lab >= 0}
+            stages.mark("vector search")
         strength: float | None = None
         expanded: rm3.Expanded | None = None
-        if m != "vector":
+        side: keyword_side.KeywordSide | None = None
+        if m == "hybrid":
+            assert settings is not None
+            # the early keyword side when nothing was committed since it was read, else now
+            side = early.side if early is not None and early.usable(conn) else keyword_side.run(
+                conn, parts.config.id, terms, n_cand, settings, params, w)
+            lists["keyword"], expanded = side.scores, side.expanded
+        elif m == "keyword":
             assert settings is not None  # read for every mode but vector
             lists["keyword"] = {
                 h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
                                                             n_cand, w)
             }
-            if settings.rm3.enabled and lists["keyword"] and not (  # keyword feedback
-                    m == "hybrid" and rm3.gate_closed(conn, terms, lists["keyword"], params)):
+            if settings.rm3.enabled and lists["keyword"]:  # keyword feedback
                 expanded = rm3.expand(conn, parts.config.id, terms, lists["keyword"], n_cand,
                                       settings.rm3, STOP_WORDS_EN, w)
                 lists["keyword"] = expanded.scores
+        stages.mark("bm25")
         if m == "hybrid":
-            assert qvec is not None
-            q_ = qvec
-            read: dict[int, F32] = {}  # stored vectors read for this query (gather, feedback)
-            cands = gather(
-                conn, lists, terms, params, bounded=parts.metric is Metric.COSINE,
-                dense_of=lambda ids: _dense_of(parts, q_, ids, read),
+            assert qvec is not None and side is not None
+            # ranks and scores come from the moved query when dense feedback runs; a hit's
+            # dense score and distance stay the query's own (its fusion.raw holds the moved one)
+            cands, fused, shown = hybrid_query.rank(
+                parts, conn, qvec, lists, terms, params,
+                settings.rocchio if settings is not None else None, seq=seq, limit=pool,
                 weights=expanded.weights if expanded else None,
-                first=expanded.first if expanded else None,
+                first=expanded.first if expanded else None, stats=side.stats,
+                score=lambda q, v: dense_scores(parts.metric, q, v),
             )
             strength = cands.strength
-            fb = settings.rocchio if settings is not None else None
-            if fb is not None and fb.enabled and fb.beta > 0 and applies(cands, params):
-                # ranks and scores come from the moved query; a hit's dense score and
-                # distance stay the query's own (its fusion.raw holds the moved one)
-                fused, shown = _dense_feedback(parts, q_, cands, params, fb, read)
-            else:
-                fused, shown = fuse_candidates(cands, params)
         else:
             only = lists[m]
             fused = [
@@ -210,9 +223,10 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         ids = [f.item for f in top]
         rows = parts.rows.reader(parts.store, seq).rows(ids)  # see collection.row_cache
         dense_known = {**lists.get("vector", {}), **(cands.dense if m == "hybrid" else {})}
-        # their distances in one numpy call (the same float32 arithmetic as one by one)
-        dist_known = dict(zip(dense_known, to_distance(
-            np.fromiter(dense_known.values(), np.float32, len(dense_known)), parts.metric
+        # the hits' distances in one numpy call (the same float32 arithmetic as one by one)
+        known = [i for i in ids if i in dense_known]
+        dist_known = dict(zip(known, to_distance(
+            np.fromiter((dense_known[i] for i in known), np.float32, len(known)), parts.metric
         ).tolist(), strict=True))
         need_vec = rerank is not None or explain
         vec_ids = [i for i in ids if need_vec or i not in dense_known]
@@ -266,10 +280,27 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
         hits = _apply_rerank(rerank, query, qvec, hits, np.array(hvecs, np.float32), k)
         hvecs = [vec_of.get(h.chunk_id or -1, np.zeros(parts.dim, np.float32)) for h in hits]
     hits = hits[:k]
+    stages.mark("hits")
     if explain and qvec is not None and variants is not None and hits:
         hits = _token_importance(metric, qvec, variants, words, hits,
                                  np.array(hvecs[: len(hits)], np.float32))
     return hits
+
+
+def _early_keyword(
+    parts: CollectionParts, terms: list[str], n_cand: int, settings: RetrievalSettings,
+    params: FusionParams, where: Mapping[str, Any] | None,
+) -> keyword_side.Early:
+    """The keyword side of a hybrid query in its own snapshot, with the commit stamp read
+    before it (``keyword_side``); run while the query is embedded."""
+    conn = parts.store.conn
+    with parts.lock, parts.translated():
+        before = None if conn.in_transaction else keyword_side.stamp(conn)
+        with read_snapshot(conn):
+            side = keyword_side.run(conn, parts.config.id, terms, n_cand, settings, params,
+                                    where)
+    stages.mark("bm25 (beside embed)")
+    return keyword_side.Early(side, before)
 
 
 def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
@@ -281,36 +312,6 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
             out[i] = mat[j]
             j += 1
     return out
-
-
-def _dense_of(parts: CollectionParts, qvec: F32, ids: list[int], read: dict[int, F32]
-              ) -> dict[int, float]:
-    """Exact metric scores of stored chunks (keyword-only hybrid candidates); the vectors
-    read are kept in ``read`` for dense feedback."""
-    vecs = parts.store.vectors_by_chunk(ids)
-    read.update(vecs)
-    got = [i for i in ids if i in vecs]
-    if not got:
-        return {}
-    s = dense_scores(parts.metric, qvec, np.stack([vecs[i] for i in got]))
-    return {i: float(v) for i, v in zip(got, s.tolist(), strict=True)}
-
-
-def _dense_feedback(
-    parts: CollectionParts, qvec: F32, cands: Candidates, params: FusionParams,
-    fb: RocchioParams, read: dict[int, F32],
-) -> tuple[list[FusedItem], list[float]]:
-    """Rocchio on the first fused ranking (``akindb.retrieval.feedback.moved``): every
-    candidate re-scored for the moved query (``fb.rounds`` times), then fused again. One
-    keyed read of the candidates' vectors not already ``read`` by ``_dense_of``; no second
-    embedding or index search."""
-    every = list(dict.fromkeys([*cands.vector, *cands.keyword]))
-    vecs = read
-    if need := [i for i in every if i not in read]:
-        vecs = {**read, **parts.store.vectors_by_chunk(need)}
-    metric = parts.metric
-    out = moved(cands, qvec, vecs, params, fb, lambda q, m: dense_scores(metric, q, m))
-    return fuse_candidates(out, params)
 
 
 def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:
