@@ -37,8 +37,9 @@ def tune(
         ),
     ] = None,
     n_queries: Annotated[
-        int, typer.Option(help="Stored vectors sampled as queries (own match left out).", min=1)
-    ] = 200,
+        int, typer.Option(help="Stored vectors held out of a side graph as queries (more: a "
+                          "narrower margin, so a cheaper setting).", min=1)
+    ] = 1000,
     recorded: Annotated[
         bool, typer.Option("--recorded", help="Use the real queries the recall monitor "
                            "recorded (`akindb monitor`) instead of stored vectors.")
@@ -48,7 +49,9 @@ def tune(
     """Pick the cheapest HNSW ef_search / LSH probes that reaches a recall target; save it.
     A re-tune never lowers the setting a previous tuning chose for a target at least as high
     (pass a lower --target-recall to go lower)."""
-    with handled():
+    from akindb.cli.progress_bar import phase_bar
+
+    with handled(), phase_bar(not json_out) as bar:
         database = akindb.open(db_path(db), create=False)
         try:
             col = database.get_collection(collection)
@@ -62,7 +65,12 @@ def tune(
                 from akindb.cli.queries_file import load_queries
 
                 qs = load_queries(queries, col)
-            report = col.tune(target_recall=target_recall, k=k, n_queries=n_queries, queries=qs)
+            from akindb.collection import maintenance
+            from akindb.core.vectors import as_matrix
+
+            q = None if qs is None else as_matrix(qs, col.dim, col.metric, what="queries")
+            report = maintenance.tune(col.parts, target_recall, k=k, n_queries=n_queries,
+                                      queries=q, progress=bar)  # Collection.tune + a bar
         finally:
             database.close()
         if json_out:
