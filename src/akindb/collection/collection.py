@@ -379,11 +379,12 @@ class Collection:
         queries: Any = None,
     ) -> TuneReport:
         """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
-        recall@k against exact search reaches ``target_recall`` with a margin (the lower end
-        of its 95 % confidence interval), on up to ``n_queries`` stored vectors held out of
-        side graphs built for the measurement (as a new query is not in the graph:
-        ``akindb.collection.tune_queries``); saves it and reports recall, its interval and
-        queries/s before and after. A flat index is exact: nothing to tune.
+        recall@k against exact search reaches ``target_recall`` with a margin (a 97.5 %
+        prediction bound for a fresh sample of as many queries), on up to ``n_queries``
+        stored vectors held out of a side graph of the others built for the measurement (as
+        a new query is not in the graph: ``akindb.collection.tune_queries``); saves it and
+        reports recall, its 95 % interval and queries/s before and after. A flat index is
+        exact: nothing to tune.
 
         ``queries`` (a matrix of real query vectors) replaces the made-up sample; prefer it
         when you have real queries (no model of what a query looks like is needed).

@@ -3,8 +3,8 @@
 ``tune`` measures, it does not guess: without real queries it sets sampled stored vectors aside
 and measures them against side graphs built without them (``tune_queries``: held out, as a new
 query is), sweeps the search knob from cheap to expensive, keeps the first setting whose
-recall@k reaches the target with a margin (the lower end of its 95 % confidence interval;
-bisecting the grid's last step, ``tune_sweep``),
+recall@k reaches the target with a margin (a 97.5 % prediction bound for a fresh sample of
+as many queries, ``tune_queries.bound``; bisecting the grid's last step, ``tune_sweep``),
 saves it (in SQLite, the truth, and in the index file) and reports recall, its interval and
 queries/s before and after. With real queries (``queries=``) those are used as they are.
 
@@ -31,7 +31,7 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CompactReport, IndexStats, TuneReport
 from akindb.collection.space import vacuum_needs_space
 from akindb.collection.tune_floor import never_lower
-from akindb.collection.tune_queries import HeldOut, mean_ci
+from akindb.collection.tune_queries import HeldOut, bound, mean_ci
 from akindb.collection.tune_sweep import Progress as PhaseProgress
 from akindb.collection.tune_sweep import sweep as sweep_knob
 from akindb.errors import DiskFullError, InvalidArgumentError
@@ -60,7 +60,8 @@ def _recalls(found: I64, truth: list[set[int]], own: I64, k: int) -> list[float]
 
 def _point(value: int, recalls: list[float], qps: float) -> dict[str, Any]:
     mean, lo, hi = mean_ci(recalls)
-    return {"value": value, "recall": mean, "recall_ci": [lo, hi], "qps": qps}
+    return {"value": value, "recall": mean, "recall_ci": [lo, hi], "bound": bound(recalls),
+            "qps": qps}
 
 
 Measure = Callable[[int], list[float]]
@@ -227,6 +228,7 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
             "recall": rec["after"]["recall"], "recall_ci": rec["after"].get("recall_ci"),
+            "recall_bound": rec["after"].get("bound"),
             "estimator": rec.get("estimator"), "target_recall": rec.get("target_recall"),
             "k": rec.get("k"), "at": rec.get("at"), "at_seq": rec.get("built_seq"),
         }
