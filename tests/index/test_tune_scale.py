@@ -152,6 +152,16 @@ def test_sweep_bisects_a_monotone_table() -> None:
     assert [p["value"] for p in seen] == sorted(p["value"] for p in seen)
     assert {48, 64}.issubset(p["value"] for p in seen)
     assert sweep([10, 20], at, 0.99)[0] is None  # nothing passes: the caller keeps the best
+
+    def noisy(v: int) -> dict[str, Any]:  # a wide margin: 0.2
+        r = min(1.0, v / 100)
+        return {"value": v, "recall": r, "recall_ci": [r - 0.1, r + 0.1], "bound": r - 0.2}
+
+    chosen, seen = sweep([10, 16, 24, 32, 40, 48, 64, 96], noisy, 0.5)
+    # 64 (0.64) fails, 96 (0.96) passes: 80 is resolvable (0.32 apart > 0.2) and passes;
+    # 64 and 80 are 0.16 apart, within the margin: no further tries
+    assert chosen is not None and chosen["value"] == 80
+    assert [p["value"] for p in seen][-3:] == [64, 80, 96]
     first, only = sweep([10, 20], at, 0.05)  # the first grid step passes: nothing to bisect
     assert first is not None and first["value"] == 10 and len(only) == 1
 
