@@ -194,3 +194,22 @@ def test_tune_reports_progress_and_an_interrupt_changes_nothing(
     assert [c[1] for c in built] == list(range(1000, N - NQ + 1, 1000))
     assert any(c[0] == "settings" for c in seen)
     db.close()
+
+
+@pytest.mark.parametrize("metric", [Metric.COSINE, Metric.L2, Metric.DOT])
+def test_exact_truth_in_blocks_equals_a_flat_index(
+    metric: Metric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from akindb.index.flat import FlatIndex
+
+    rng = np.random.default_rng(2)
+    vecs = rng.normal(size=(3000, DIM)).astype(np.float32)
+    if metric is Metric.COSINE:
+        vecs = normalize_rows(vecs)
+    labels = rng.permutation(10_000)[:3000].astype(np.int64)
+    q = vecs[:50] + 0.1 * rng.normal(size=(50, DIM)).astype(np.float32)
+    flat = FlatIndex(DIM, metric)
+    flat.add(labels, vecs)
+    want = [set(r) for r in flat.search(q, 10)[0].tolist()]
+    monkeypatch.setattr(tune_queries, "TRUTH_CELLS", 3000 * 7)  # blocks of 7 queries
+    assert tune_queries.exact_truth(vecs, labels, q, 10, metric) == want
