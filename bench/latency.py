@@ -17,6 +17,7 @@ akindb collection (HNSW M=16, ef_construction=100, text + metadata per chunk). R
   ``bench/cold_cli.py``, which also compares source trees and tables the imports.
 
     python bench/latency.py --n 19480 [--json out.json] [--skip-tune] [--skip-cold]
+    python bench/latency.py --n 100000 --only tune --db /tmp/mine   # tune's rows alone
 
 Works against an older akindb tree too (``PYTHONPATH=old/src``): stages it lacks are skipped.
 """
@@ -402,11 +403,24 @@ def text(col: Any, qtexts: list[str]) -> dict[str, Any]:
     return out
 
 
-def tune(col: Any, base: np.ndarray, qs: np.ndarray) -> dict[str, Any]:
+def _tune_progress(phase: str, done: int, total: int) -> None:
+    if total == 0 or done == total or done % 32768 < 8192:
+        print(f"  tune: {phase} {done}/{total or '?'}", file=sys.stderr, flush=True)
+
+
+def tune(col: Any, base: np.ndarray, qs: np.ndarray, seed: int = 0) -> dict[str, Any]:
     live = col.parts.live
     truth = _exact(base, qs, K)
+    # A record of an earlier run would floor this one (a re-tune never lowers a measured
+    # setting, collection/tune_floor.py): measure the estimator, not the last run.
+    col.parts.tune_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    rep = col.tune(0.95)
+    try:
+        from akindb.collection import maintenance
+
+        rep = maintenance.tune(col.parts, 0.95, seed=seed, progress=_tune_progress)
+    except TypeError:  # an older tree: no progress callback
+        rep = col.tune(0.95, seed=seed)
     secs = time.perf_counter() - t0
     chosen = rep["after"]["value"]
     real = {}
@@ -416,10 +430,12 @@ def tune(col: Any, base: np.ndarray, qs: np.ndarray) -> dict[str, Any]:
     live.set_knob(chosen)
     at = _recall(col.search_vectors(qs, k=K, include=[])["ids"], truth)
     smallest = min((e for e, r in real.items() if r >= 0.95), default=None)
-    return {"chosen": chosen, "estimate": rep["after"].get("recall"),
+    return {"seed": seed, "chosen": chosen, "estimate": rep["after"].get("recall"),
             "ci": rep["after"].get("recall_ci"), "estimator": rep.get("estimator"),
             "held_out_recall_at_chosen": at, "smallest_ef_reaching_0.95": smallest,
-            "real_by_ef": real, "seconds": secs}
+            "chosen_over_smallest": chosen / smallest if smallest else None,
+            "real_by_ef": real, "seconds": secs,
+            "sweep": [(p["value"], p["recall"], p.get("recall_ci")) for p in rep["sweep"]]}
 
 
 def cold(where: Path, query: str, runs: int) -> dict[str, Any]:
@@ -439,10 +455,14 @@ def main() -> None:
     ap.add_argument("--skip-cold", action="store_true")
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--only", help="comma-separated parts: engine,flat,text,tune,cold")
+    ap.add_argument("--tune-seeds", default="0",
+                    help="tune once per seed (which stored vectors are held out), e.g. 0,1,2")
+    ap.add_argument("--db", help="collection folder (default: <tmp>/akindb_latency_<n>; "
+                    "tune changes its ef_search, so a private copy keeps others' runs apart)")
     a = ap.parse_args()
     base, qs = load_vectors(a.n, embed=False)
     btexts, qtexts = _texts(a.n)
-    where = Path(tempfile.gettempdir()) / f"akindb_latency_{a.n}"
+    where = Path(a.db) if a.db else Path(tempfile.gettempdir()) / f"akindb_latency_{a.n}"
     t0 = time.perf_counter()
     _make(where, base, btexts)
     print(f"collection ready in {time.perf_counter() - t0:.1f}s at {where}", file=sys.stderr)
@@ -464,7 +484,11 @@ def main() -> None:
             report["text"] = text(col, qtexts)
             print(json.dumps(report["text"], indent=1), file=sys.stderr)
         if "tune" in only:
-            report["tune"] = tune(col, base, qs)
+            seeds = [int(x) for x in a.tune_seeds.split(",")]
+            runs = [tune(col, base, qs, seed) for seed in seeds]
+            report["tune"] = runs[0]
+            if len(runs) > 1:
+                report["tune_seeds"] = runs
             col.parts.live.set_knob(a.ef)
     if "cold" in only:
         cold_db = Path(tempfile.gettempdir()) / "akindb_latency_cold10k"

@@ -384,7 +384,7 @@ class RemoteCollection:
             "results"]]
 
     # ---- index maintenance -------------------------------------------------------------------
-    def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200,
+    def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 1000,
              seed: int = 0, queries: Any = None) -> TuneReport:
         """As ``Collection.tune`` (write role): measured on the server, saved there."""
         from akindb.collection.reports import TuneReport

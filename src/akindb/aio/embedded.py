@@ -337,7 +337,7 @@ class AsyncCollection:
         target_recall: float = 0.95,
         *,
         k: int = 10,
-        n_queries: int = 200,
+        n_queries: int = 1000,
         seed: int = 0,
         queries: Any = None,
     ) -> TuneReport:

@@ -302,7 +302,7 @@ class AsyncRemoteCollection:
         ).to_wire()
         return [_hit(h) for h in (await self._call("POST", "/search", body))["hits"]]
 
-    async def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200,
+    async def tune(self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 1000,
                    seed: int = 0, queries: Any = None) -> TuneReport:
         """As ``Collection.tune``: measured on the server, saved there."""
         from akindb.collection.reports import TuneReport

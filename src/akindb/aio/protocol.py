@@ -82,7 +82,7 @@ class AsyncCollectionAPI(Protocol):
     async def index_stats(self) -> IndexStats: ...
 
     async def tune(
-        self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 200, seed: int = 0,
+        self, target_recall: float = 0.95, *, k: int = 10, n_queries: int = 1000, seed: int = 0,
         queries: Any = None,
     ) -> TuneReport: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,10 @@ from akindb.cli.common import (
     out,
     print_json,
 )
+from akindb.cli.progress_bar import PhaseProgress, phase_bar
+
+if TYPE_CHECKING:
+    from akindb.collection.reports import TuneReport
 
 
 def tune(
@@ -37,8 +41,9 @@ def tune(
         ),
     ] = None,
     n_queries: Annotated[
-        int, typer.Option(help="Stored vectors sampled as queries (own match left out).", min=1)
-    ] = 200,
+        int, typer.Option(help="Stored vectors held out of a side graph as queries (more: a "
+                          "narrower margin, so a cheaper setting).", min=1)
+    ] = 1000,
     recorded: Annotated[
         bool, typer.Option("--recorded", help="Use the real queries the recall monitor "
                            "recorded (`akindb monitor`) instead of stored vectors.")
@@ -49,22 +54,8 @@ def tune(
     A re-tune never lowers the setting a previous tuning chose for a target at least as high
     (pass a lower --target-recall to go lower)."""
     with handled():
-        database = akindb.open(db_path(db), create=False)
-        try:
-            col = database.get_collection(collection)
-            from akindb.collection.monitor import recorded_queries
-
-            qs = recorded_queries(col) if recorded else None
-            if qs is not None and len(qs) == 0:
-                fail("no recorded queries yet: the recall monitor samples real searches "
-                     "(`akindb monitor --rate 0.05`); tune without --recorded meanwhile")
-            if queries is not None:
-                from akindb.cli.queries_file import load_queries
-
-                qs = load_queries(queries, col)
-            report = col.tune(target_recall=target_recall, k=k, n_queries=n_queries, queries=qs)
-        finally:
-            database.close()
+        with phase_bar(not json_out) as bar:  # closed before the result is printed
+            report = _tune(db, collection, target_recall, k, queries, n_queries, recorded, bar)
         if json_out:
             print_json(report)
             return
@@ -83,6 +74,33 @@ def tune(
         if report.get("kept"):
             out.print(f"kept {knob}={report['kept']['value']}: {report['kept']['reason']}",
                       markup=False)
+
+
+def _tune(db: Path | None, collection: str, target_recall: float, k: int,
+          queries: Path | None, n_queries: int, recorded: bool,
+          bar: PhaseProgress | None) -> TuneReport:
+    """``Collection.tune`` with the command's query sources and a progress bar."""
+    database = akindb.open(db_path(db), create=False)
+    try:
+        col = database.get_collection(collection)
+        from akindb.collection.monitor import recorded_queries
+
+        qs = recorded_queries(col) if recorded else None
+        if qs is not None and len(qs) == 0:
+            fail("no recorded queries yet: the recall monitor samples real searches "
+                 "(`akindb monitor --rate 0.05`); tune without --recorded meanwhile")
+        if queries is not None:
+            from akindb.cli.queries_file import load_queries
+
+            qs = load_queries(queries, col)
+        from akindb.collection import maintenance
+        from akindb.core.vectors import as_matrix
+
+        q = None if qs is None else as_matrix(qs, col.dim, col.metric, what="queries")
+        return maintenance.tune(col.parts, target_recall, k=k, n_queries=n_queries,
+                                queries=q, progress=bar)  # Collection.tune + a bar
+    finally:
+        database.close()
 
 
 def compact(

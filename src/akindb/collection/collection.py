@@ -374,19 +374,22 @@ class Collection:
         target_recall: float = 0.95,
         *,
         k: int = 10,
-        n_queries: int = 200,
+        n_queries: int = 1000,
         seed: int = 0,
         queries: Any = None,
     ) -> TuneReport:
         """Pick the cheapest search setting (HNSW ``ef_search``, LSH ``probes``) whose
-        recall@k against exact search reaches ``target_recall`` with a margin (the lower end
-        of its 95 % confidence interval), on up to ``n_queries`` stored vectors held out of
-        side graphs built for the measurement (as a new query is not in the graph:
-        ``akindb.collection.tune_queries``); saves it and reports recall, its interval and
-        queries/s before and after. A flat index is exact: nothing to tune.
+        recall@k against exact search reaches ``target_recall`` with a margin (a 97.5 %
+        prediction bound for a fresh sample of as many queries), on up to ``n_queries``
+        stored vectors held out of a side graph of the others built for the measurement (as
+        a new query is not in the graph: ``akindb.collection.tune_queries``); saves it and
+        reports recall, its 95 % interval and queries/s before and after. A flat index is
+        exact: nothing to tune.
 
         ``queries`` (a matrix of real query vectors) replaces the made-up sample; prefer it
-        when you have real queries (no model of what a query looks like is needed)."""
+        when you have real queries (no model of what a query looks like is needed).
+        The side graph of a 100k collection takes about as long to build as its index
+        (``akindb tune`` draws its progress: ``maintenance.tune(..., progress=)``)."""
         q = None if queries is None else as_matrix(queries, self.dim, self.metric, what="queries")
         return maintenance.tune(
             self._parts, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q

@@ -3,7 +3,8 @@
 ``tune`` measures, it does not guess: without real queries it sets sampled stored vectors aside
 and measures them against side graphs built without them (``tune_queries``: held out, as a new
 query is), sweeps the search knob from cheap to expensive, keeps the first setting whose
-recall@k reaches the target with a margin (the lower end of its 95 % confidence interval),
+recall@k reaches the target with a margin (a 97.5 % prediction bound for a fresh sample of
+as many queries, ``tune_queries.bound``; bisecting the grid's last step, ``tune_sweep``),
 saves it (in SQLite, the truth, and in the index file) and reports recall, its interval and
 queries/s before and after. With real queries (``queries=``) those are used as they are.
 
@@ -30,7 +31,9 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.reports import CompactReport, IndexStats, TuneReport
 from akindb.collection.space import vacuum_needs_space
 from akindb.collection.tune_floor import never_lower
-from akindb.collection.tune_queries import HeldOut, mean_ci
+from akindb.collection.tune_queries import HeldOut, bound, mean_ci
+from akindb.collection.tune_sweep import Progress as PhaseProgress
+from akindb.collection.tune_sweep import sweep as sweep_knob
 from akindb.errors import DiskFullError, InvalidArgumentError
 from akindb.index.approx import ApproxIndex
 from akindb.index.base import F32, I64
@@ -57,7 +60,8 @@ def _recalls(found: I64, truth: list[set[int]], own: I64, k: int) -> list[float]
 
 def _point(value: int, recalls: list[float], qps: float) -> dict[str, Any]:
     mean, lo, hi = mean_ci(recalls)
-    return {"value": value, "recall": mean, "recall_ci": [lo, hi], "qps": qps}
+    return {"value": value, "recall": mean, "recall_ci": [lo, hi], "bound": bound(recalls),
+            "qps": qps}
 
 
 Measure = Callable[[int], list[float]]
@@ -70,6 +74,7 @@ def _estimator(
     n_queries: int,
     k: int,
     rng: np.random.Generator,
+    progress: PhaseProgress | None = None,
 ) -> tuple[Measure, F32, str]:
     """(per-query recall@k at a knob value, the query vectors, how recall is estimated).
 
@@ -79,10 +84,15 @@ def _estimator(
     live = parts.live
     n = len(index)
     if queries is None and n >= 8 * (k + 1):
+        built = None if progress is None else (
+            lambda done, total: progress("side graph", done, total))
         ho = HeldOut(index, lambda: make_index(live.kind, live.dim, live.metric, live.params),
-                     live.metric, n_queries, k, rng)
-        how = (f"held-out: {len(ho.queries)} stored vectors queried against side graphs of "
-               f"{ho.m} others, extrapolated over {ho.steps:.2f} doublings to {n}")
+                     live.metric, n_queries, k, rng, built)
+        how = (f"held-out: {len(ho.queries)} stored vectors queried against a side graph of "
+               f"the {ho.m} others" if ho.steps == 0.0 else
+               f"held-out: {len(ho.queries)} stored vectors queried against side graphs of "
+               f"{ho.m} others and half of them, extrapolated over {ho.steps:.2f} doublings "
+               f"to {n}")
         return ho.recalls, ho.queries, how
     exact = live.exact_index()
     if queries is None:
@@ -120,11 +130,13 @@ def tune(
     target_recall: float,
     *,
     k: int = 10,
-    n_queries: int = 200,
+    n_queries: int = 1000,
     seed: int = 0,
     queries: F32 | None = None,
+    progress: PhaseProgress | None = None,
 ) -> TuneReport:
-    """See ``Collection.tune``."""
+    """See ``Collection.tune``; ``progress(phase, done, total)`` is called while the side
+    graph is built ("side graph", vectors) and per setting measured ("settings", total 0)."""
     if (
         not isinstance(target_recall, int | float)
         or isinstance(target_recall, bool)
@@ -152,21 +164,19 @@ def tune(
             return TuneReport.from_dict(report)
         kk = min(k, n - 1)
         rng = np.random.default_rng(seed)
-        measure, q, estimator = _estimator(parts, index, queries, n_queries, kk, rng)
+        measure, q, estimator = _estimator(parts, index, queries, n_queries, kk, rng, progress)
         original = index.knob_value()
         _, qps = _timed_search(index, q, kk + 1)
         before = _point(original, measure(original), qps)
-        sweep: list[dict[str, Any]] = []
-        chosen: dict[str, Any] | None = None
-        try:
-            for value in index.knob_sweep(kk):
-                index.set_knob(value)
-                _, qps = _timed_search(index, q, kk + 1)
-                point = _point(value, measure(value), qps)
-                sweep.append(point)
-                if point["recall_ci"][0] >= target_recall:  # met with a margin
-                    chosen = point
-                    break
+
+        def point_at(value: int) -> dict[str, Any]:
+            index.set_knob(value)
+            _, qps = _timed_search(index, q, kk + 1)
+            return _point(value, measure(value), qps)
+
+        try:  # coarse grid, then bisection below its first passing setting (tune_sweep)
+            chosen, sweep = sweep_knob(index.knob_sweep(kk), point_at, float(target_recall),
+                                       progress)
         finally:
             index.set_knob(original)
         if chosen is None:
@@ -218,6 +228,7 @@ def index_stats(parts: CollectionParts) -> IndexStats:
         out["tuned"] = {
             "knob": rec.get("knob"), "value": rec["after"]["value"],
             "recall": rec["after"]["recall"], "recall_ci": rec["after"].get("recall_ci"),
+            "recall_bound": rec["after"].get("bound"),
             "estimator": rec.get("estimator"), "target_recall": rec.get("target_recall"),
             "k": rec.get("k"), "at": rec.get("at"), "at_seq": rec.get("built_seq"),
         }

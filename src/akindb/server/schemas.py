@@ -356,7 +356,7 @@ class ExplainResponse(BaseModel):
 class TuneRequest(_Body):
     target_recall: float = Field(0.95, gt=0.0, le=1.0)
     k: int = Field(10, ge=1, le=1000)
-    n_queries: int = Field(200, ge=1, le=10_000)
+    n_queries: int = Field(1000, ge=1, le=10_000)
     seed: int = 0
     queries: list[Vector] | None = Field(None, max_length=MAX_QUERIES)
 
