@@ -90,6 +90,6 @@ def search_one(
                     return None  # a row not found: the general path decides
     except sqlite3.Error as exc:
         raise translate(exc, parts.db_file) from exc
-    # to_distance, inline: float32 in, float32 out (1 - s for cosine, -s otherwise)
-    dists = 1.0 - scores if metric is _COSINE else -scores
-    return row_hits(rows, scores.tolist()[0], dists.tolist()[0], min_score, max_distance)
+    if metric is _COSINE:  # each distance 1 - s in float32, worked out if read (make_hits)
+        return row_hits(rows, scores.tolist()[0], None, min_score, max_distance)
+    return row_hits(rows, scores.tolist()[0], (-scores).tolist()[0], min_score, max_distance)
