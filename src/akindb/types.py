@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import json
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import FrozenInstanceError, asdict, dataclass, field, fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -381,18 +381,22 @@ if not TYPE_CHECKING:
     Hit = _row_view(Hit)
 
 
-def make_hits(rows: Sequence[Any], scores: Sequence[float],
-              distances: Sequence[float] | None) -> list[Hit]:
-    """Hits for rows (``akindb.storage.store.HitRow``: none None) with their scores and
-    distances, without ``Hit.__init__``: four slot stores each, the row shared with the row
-    cache. ``distances`` None: cosine, each distance ``1 - score`` in float32, worked out when
-    read (``_f32_one_minus``: the same bits as ``core.topk.to_distance``). For
-    ``akindb.collection.results``, the one place Hits are built from rows."""
+def make_hits(rows: Iterable[Any], scores: Sequence[float],
+              distances: Sequence[float] | None) -> list[Hit] | None:
+    """Hits for rows (``akindb.storage.store.HitRow``) with their scores and distances, without
+    ``Hit.__init__``: four slot stores each, the row shared with the row cache; None when a row
+    is None (``rows`` may be a lazy ``map`` over the row cache: the caller then reads SQLite).
+    ``distances`` None: cosine, each distance ``1 - score`` in float32, worked out when read
+    (``_f32_one_minus``: the same bits as ``core.topk.to_distance``). For
+    ``akindb.collection`` (``results.row_hits``, ``RowCache.cached_hits``), the only places
+    Hits are built from rows."""
     new, cls, plain = object.__new__, Hit, _PLAIN
     out: list[Hit] = []
     append = out.append
     if distances is None:
         for row, sc in zip(rows, scores, strict=True):
+            if row is None:
+                return None
             h: Any = new(cls)
             h._r = row
             h._s = sc
@@ -401,6 +405,8 @@ def make_hits(rows: Sequence[Any], scores: Sequence[float],
             append(h)
         return out
     for row, sc, di in zip(rows, scores, distances, strict=True):
+        if row is None:
+            return None
         h = new(cls)
         h._r = row
         h._s = sc

@@ -14,8 +14,11 @@ work with one head read and nothing else around the engine call (issue 14: singl
    since that position (in this process or another one), so the answer is the collection's
    state at that moment and the row cache serves the hits' rows (a deleted chunk cannot be
    in it: the index held no write after that position, and none was made since);
-4. ``results.row_hits`` builds the Hits and applies the thresholds (``passes``), the one
-   code path every Hit-shaped answer goes through.
+4. with no threshold (the hot case), ``RowCache.cached_hits`` looks each row up as it makes
+   its Hit (``types.make_hits``: a view of the cached row, the cosine distance worked out
+   only if read); otherwise, or when a row is not in memory, ``results.row_hits`` builds the
+   Hits and applies the thresholds (``passes``). Both build Hits with ``make_hits``, the one
+   place a Hit is made from a row.
 
 Anything else returns None and the caller takes the general path, which validates, raises the
 precise errors, catches up with the log and retries around concurrent writers: an unusual
@@ -82,6 +85,13 @@ def search_one(
         with parts.lock:
             if store.head_seq() != seq:
                 return None  # a write since: the general path catches up and searches again
+            if min_score is None and max_distance is None:  # the hot case: no threshold
+                # cosine: each distance 1 - s in float32, worked out if read (make_hits)
+                hits = parts.rows.cached_hits(
+                    labs, scores.tolist()[0],
+                    None if metric is _COSINE else (-scores).tolist()[0])
+                if hits is not None:
+                    return hits
             rows = parts.rows.cached(labs)
             if rows is None:  # a row not in memory yet (or label -1): SQLite, then cached
                 by_id = parts.rows.reader_at_head(store).rows([x for x in labs if x >= 0])

@@ -85,13 +85,15 @@ def row_hits(
     Plain Python lists, not numpy scalars, and no call per hit: ``make_hits`` makes each Hit
     a view of its cached row (four slot stores; the row's text, metadata... objects are not
     touched until read)."""
-    if min_score is None and max_distance is None and None not in rows:
-        return make_hits(rows, scores, distances)
+    if min_score is None and max_distance is None:
+        out = make_hits(rows, scores, distances)
+        if out is not None:
+            return out
     if distances is None:
         distances = to_distance(np.array(scores, np.float32), Metric.COSINE).tolist()
     kept = [(r, sc, di) for r, sc, di in zip(rows, scores, distances, strict=True)
             if r is not None and passes(sc, di, min_score, max_distance)]
-    return make_hits([x[0] for x in kept], [x[1] for x in kept], [x[2] for x in kept])
+    return make_hits([x[0] for x in kept], [x[1] for x in kept], [x[2] for x in kept]) or []
 
 
 def query_result(
