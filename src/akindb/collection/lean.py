@@ -36,6 +36,7 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.results import row_hits
 from akindb.core.vectors import one_query, unit_and_raw
 from akindb.retrieval.request import check_threshold
+from akindb.storage.commit_watch import HEADER_BYTES as _HEADER
 from akindb.storage.sqlite import translate
 from akindb.types import Hit, Metric
 
@@ -83,7 +84,17 @@ def search_one(
     store = parts.store
     try:
         with parts.lock:
-            if store.head_seq() != seq:
+            # store.head_seq()'s no-commit test, inline (no call; see CollectionStore.header_map)
+            seen, head = store.head_seen
+            view = store.header_map
+            try:
+                unchanged = (view is not None and not store.conn.in_transaction
+                             and view[:_HEADER] == seen)
+            except ValueError:  # the map was closed: head_seq decides
+                unchanged = False
+            if not unchanged:
+                head = store.head_seq()
+            if head != seq:
                 return None  # a write since: the general path catches up and searches again
             if min_score is None and max_distance is None:  # the hot case: no threshold
                 # cosine: each distance 1 - s in float32, worked out if read (make_hits)
