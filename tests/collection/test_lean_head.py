@@ -46,6 +46,9 @@ def test_no_call_until_a_commit_then_the_delete_is_seen(tmp_path: Path) -> None:
         for i in range(20):
             assert col.search_vector(base[i], k=1)[0].id == f"d{i}"
         assert calls[0] == 0  # nothing committed: the inline test answered every time
+        served = col.parts.rows.hits
+        assert len(col.search_vector(base[0], k=5)) == 5
+        assert col.parts.rows.hits == served + 5  # index_stats' row-cache hits still counted
         for i in range(20, 30):
             col2.delete([f"d{i}"])  # another connection: the header moves
             assert f"d{i}" not in {h.id for h in col.search_vector(base[i], k=3)}

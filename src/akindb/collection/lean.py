@@ -10,15 +10,17 @@ work with one head read and nothing else around the engine call (issue 14: singl
 1. ``core.vectors.one_query`` checks the query in one pass (no copy);
 2. ``LiveIndex.search_ready`` searches the loaded index as it stands, under a non-blocking
    shared hold of the index lock, and reports the log position the index holds;
-3. under the database lock, the log head is read once: **equal** means no write committed
+3. under the database lock, the log head is read once (``CollectionStore.head_seq``'s
+   no-commit test inline, ``head_seq`` itself when SQLite's header moved): **equal** to the
+   searched position means no write committed
    since that position (in this process or another one), so the answer is the collection's
    state at that moment and the row cache serves the hits' rows (a deleted chunk cannot be
    in it: the index held no write after that position, and none was made since);
-4. with no threshold (the hot case), ``RowCache.cached_hits`` looks each row up as it makes
-   its Hit (``types.make_hits``: a view of the cached row, the cosine distance worked out
-   only if read); otherwise, or when a row is not in memory, ``results.row_hits`` builds the
-   Hits and applies the thresholds (``passes``). Both build Hits with ``make_hits``, the one
-   place a Hit is made from a row.
+4. with no threshold (the hot case), each row is looked up in the row cache as its Hit is
+   made (``RowCache.cached_hits``, inline; ``types.make_hits``: a view of the cached row, the
+   cosine distance worked out only if read); otherwise, or when a row is not in memory,
+   ``results.row_hits`` builds the Hits and applies the thresholds (``passes``). Both build
+   Hits with ``make_hits``, the one place a Hit is made from a row.
 
 Anything else returns None and the caller takes the general path, which validates, raises the
 precise errors, catches up with the log and retries around concurrent writers: an unusual
@@ -38,7 +40,7 @@ from akindb.core.vectors import one_query, unit_and_raw
 from akindb.retrieval.request import check_threshold
 from akindb.storage.commit_watch import HEADER_BYTES as _HEADER
 from akindb.storage.sqlite import translate
-from akindb.types import Hit, Metric
+from akindb.types import Hit, Metric, make_hits
 
 _COSINE = Metric.COSINE
 
@@ -97,11 +99,13 @@ def search_one(
             if head != seq:
                 return None  # a write since: the general path catches up and searches again
             if min_score is None and max_distance is None:  # the hot case: no threshold
-                # cosine: each distance 1 - s in float32, worked out if read (make_hits)
-                hits = parts.rows.cached_hits(
-                    labs, scores.tolist()[0],
-                    None if metric is _COSINE else (-scores).tolist()[0])
+                # RowCache.cached_hits, inline: each row looked up as its Hit is made; cosine:
+                # each distance 1 - s in float32, worked out if read (make_hits)
+                cache = parts.rows
+                hits = make_hits(map(cache.get, labs), scores.tolist()[0],
+                                 None if metric is _COSINE else (-scores).tolist()[0])
                 if hits is not None:
+                    cache.hits += len(hits)
                     return hits
             rows = parts.rows.cached(labs)
             if rows is None:  # a row not in memory yet (or label -1): SQLite, then cached
