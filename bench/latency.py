@@ -269,11 +269,11 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         named.append(("hit rows (10, from the row cache)",
                       lambda i: parts.rows.reader_at_head(parts.store).rows(labs[i])))
     cosine = metric.value == "cosine"
-    if hasattr(parts.rows, "cached_hits"):  # session 8: rows looked up as the Hits are made
+    lean_hits = _lean_hits(parts.rows)
+    if lean_hits is not None:  # session 8: rows looked up as the Hits are made
         def t_hits(i: int) -> None:
             sc = found[i][1]
-            parts.rows.cached_hits(labs[i], sc.tolist()[0],
-                                   None if cosine else (-sc).tolist()[0])
+            lean_hits(labs[i], sc.tolist()[0], None if cosine else (-sc).tolist()[0])
     else:
         t_hits = _older_hits(results, found, labs, rows_of, metric)
     named.append(("Hit objects (10) incl. distances", t_hits))
@@ -282,9 +282,8 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         """As ``t_hits``, then each Hit's text, metadata and score read (a Hit whose fields
         cost on access pays here)."""
         sc = found[i][1]
-        if hasattr(parts.rows, "cached_hits"):
-            hits = parts.rows.cached_hits(labs[i], sc.tolist()[0],
-                                          None if cosine else (-sc).tolist()[0])
+        if lean_hits is not None:
+            hits = lean_hits(labs[i], sc.tolist()[0], None if cosine else (-sc).tolist()[0])
         else:
             di = 1.0 - sc if cosine else -sc
             rows = [rows_of[i].get(x) for x in labs[i]]
@@ -315,6 +314,18 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         def walk(i: int) -> None:
             f.search(units[i], K)
     return rotated(kept, len(qv), passes=3 if exact else 5, before=walk)
+
+
+def _lean_hits(rows: Any) -> Any:
+    """What ``collection.lean`` runs for the Hits (session 8: ``make_hits`` over the row cache's
+    own ``get``), as ``fn(labels, scores, distances or None)``; None in an older tree."""
+    try:
+        from akindb.types import make_hits
+    except ImportError:
+        return None
+    if not hasattr(rows, "get"):
+        return None
+    return lambda labs, sc, di: make_hits(map(rows.get, labs), sc, di)
 
 
 def _older_hits(results: Any, found: list[Any], labs: list[list[int]], rows_of: list[Any],
