@@ -257,9 +257,21 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         named.append(("search_ready: read lock + index search + monitor hook",
                       lambda i: live.search_ready(units[i], K, units[i])))
 
-    def t_head(i: int) -> None:
-        with parts.lock:
-            parts.store.head_seq()
+    store = parts.store
+    if hasattr(store, "head_seen"):  # session 8: collection.lean's inline no-commit test
+        from akindb.storage.commit_watch import HEADER_BYTES
+
+        def t_head(i: int) -> None:
+            with parts.lock:
+                seen, _ = store.head_seen
+                view = store.header_map
+                if not (view is not None and not store.conn.in_transaction
+                        and view[:HEADER_BYTES] == seen):
+                    store.head_seq()
+    else:
+        def t_head(i: int) -> None:
+            with parts.lock:
+                store.head_seq()
 
     named.append(("log-head check (under the database lock)", t_head))
     labs = [lab[0].tolist() for lab, _ in found]
