@@ -388,7 +388,7 @@ def make_hits(rows: Iterable[Any], scores: Sequence[float],
     is None (``rows`` may be a lazy ``map`` over the row cache: the caller then reads SQLite).
     ``distances`` None: cosine, each distance ``1 - score`` in float32, worked out when read
     (``_f32_one_minus``: the same bits as ``core.topk.to_distance``). For
-    ``akindb.collection`` (``results.row_hits``, ``RowCache.cached_hits``), the only places
+    ``akindb.collection`` (``results.row_hits``, ``collection.lean``), the only places
     Hits are built from rows."""
     new, cls, plain = object.__new__, Hit, _PLAIN
     out: list[Hit] = []

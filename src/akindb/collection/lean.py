@@ -17,7 +17,7 @@ work with one head read and nothing else around the engine call (issue 14: singl
    state at that moment and the row cache serves the hits' rows (a deleted chunk cannot be
    in it: the index held no write after that position, and none was made since);
 4. with no threshold (the hot case), each row is looked up in the row cache as its Hit is
-   made (``RowCache.cached_hits``, inline; ``types.make_hits``: a view of the cached row, the
+   made (``types.make_hits`` over ``RowCache.get``: each Hit a view of its cached row, the
    cosine distance worked out only if read); otherwise, or when a row is not in memory,
    ``results.row_hits`` builds the Hits and applies the thresholds (``passes``). Both build
    Hits with ``make_hits``, the one place a Hit is made from a row.
@@ -99,7 +99,7 @@ def search_one(
             if head != seq:
                 return None  # a write since: the general path catches up and searches again
             if min_score is None and max_distance is None:  # the hot case: no threshold
-                # RowCache.cached_hits, inline: each row looked up as its Hit is made; cosine:
+                # each row looked up (RowCache.get) as its Hit is made; cosine:
                 # each distance 1 - s in float32, worked out if read (make_hits)
                 cache = parts.rows
                 hits = make_hits(map(cache.get, labs), scores.tolist()[0],

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 
 from akindb.index.base import I64
 from akindb.storage.store import CollectionStore, HitRow
-from akindb.types import Hit, make_hits
 
 DEFAULT_MAX_ROWS = 200_000
 
@@ -42,8 +41,8 @@ class RowCache:
         self.get = self._rows.get
         """chunk id -> its row, or None: the dict's own ``get`` (the dict is never replaced,
         only cleared), for ``collection.lean``'s ``make_hits(map(rows.get, ids), ...)``,
-        under the same conditions as ``cached`` (one frame fewer than ``cached_hits`` right
-        after a graph walk). A caller that uses it adds the rows served to ``hits``."""
+        under the same conditions as ``cached`` (no call of ours between the walk and the
+        Hits). A caller that uses it adds the rows served to ``hits``."""
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -97,20 +96,6 @@ class RowCache:
             return None
         self.hits += len(rows)
         return rows
-
-    def cached_hits(self, chunk_ids: list[int], scores: list[float],
-                    distances: list[float] | None) -> list[Hit] | None:
-        """The Hits of a search (``types.make_hits``: views of the rows, no threshold) when
-        every row is in memory, else None; under the same conditions as ``cached``. The rows
-        are looked up as the Hits are made (a lazy ``map``): no row list, no second pass to
-        look for a missing one, one frame fewer than ``cached`` then ``results.row_hits``
-        (``collection.lean``'s hot case, right after a graph walk)."""
-        if self.max_rows <= 0:
-            return None
-        out = make_hits(map(self._rows.get, chunk_ids), scores, distances)
-        if out is not None:
-            self.hits += len(out)
-        return out
 
     def _put(self, rows: dict[int, HitRow]) -> None:
         if self.max_rows <= 0 or not rows:
