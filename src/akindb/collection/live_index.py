@@ -283,16 +283,12 @@ class LiveIndex:
         caught up, and the log position it holds; the caller reads the log head afterwards and
         uses the answer only if it still equals that position (no write since, here or in
         another process), else takes ``search_at``. That saves ``get()``'s head read and the
-        database lock before the search, and the index lock is held without a call
-        (``RWLock.inside``). None (nothing searched) when the index is not loaded,
+        database lock before the search. None (nothing searched) when the index is not loaded,
         has work pending (``ready()``, a save) or a writer holds or awaits the index lock, and
         with ``exact`` when no exact index was made beside an approximate one yet.
         ``prepped`` is ``prep(queries)`` (the caller may have fused it with validation)."""
         rw = self._rw
-        inside = rw.inside  # RWLock's lean shared hold: no call (see RWLock.inside)
-        inside.append(None)
-        if rw.busy:  # a writer holds or waits
-            inside.pop()
+        if not rw.try_read():
             return None
         try:
             index = self._index
@@ -307,7 +303,7 @@ class LiveIndex:
             # at the index size first, so it allocates nothing huge (one call fewer per query).
             labels, scores = index.search(prepped, k if k <= 256 else max(1, min(k, len(index))))
         finally:
-            inside.pop()
+            rw.release_read()
         mon = self.monitor
         if mon is not None and not exact:
             mon.left -= 1  # RecallMonitor.offer, inline: no call for the 99 % not sampled

@@ -9,13 +9,8 @@ waits, new readers queue behind it, so a stream of searches cannot starve an upd
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-_LEAN_POLL_S = 0.0002
-"""How often a waiting writer looks whether the lean readers inside (``RWLock.inside``) left:
-they do not notify (a search takes ~0.1 ms)."""
 
 
 class RWLock:
@@ -36,24 +31,6 @@ class RWLock:
         self._writer: int | None = None
         self._depth = 0
         self._waiting_writers = 0
-        self.inside: deque[None] = deque()
-        """Lean readers inside (one token each): a shared hold with no call and no lock, for
-        the single-query search right after which every frame costs (``try_read`` and
-        ``release_read`` were ~3 µs of a 100k-vector single query; docs/benchmarks.md
-        "Session 8: the single query"). The protocol, all C-level steps under the GIL::
-
-            rw.inside.append(None)      # enter first,
-            if rw.busy:                 # then look: a writer holds or waits
-                rw.inside.pop()         # step aside (take ``read()``, which waits)
-            else:
-                try: ...                # search
-                finally: rw.inside.pop()
-
-        ``write()`` sets ``busy`` before it looks at ``inside`` and waits until it is empty,
-        so of a reader and a writer arriving together at least one sees the other: a
-        reader never searches while an update runs. Relies on the GIL (CPython 3.11)."""
-        self.busy = False
-        """A writer holds or waits: lean readers step aside (see ``inside``)."""
 
     @contextmanager
     def read(self) -> Iterator[None]:
@@ -105,11 +82,9 @@ class RWLock:
                 self._depth += 1
             else:
                 self._waiting_writers += 1
-                self.busy = True  # before looking at ``inside`` (see there)
                 try:
-                    while self._writer is not None or self._readers or self.inside:
-                        # lean readers do not notify: look again shortly while one is inside
-                        self._cond.wait(_LEAN_POLL_S if self.inside else None)
+                    while self._writer is not None or self._readers:
+                        self._cond.wait()
                 finally:
                     self._waiting_writers -= 1
                 self._writer, self._depth = me, 1
@@ -120,5 +95,4 @@ class RWLock:
                 self._depth -= 1
                 if self._depth == 0:
                     self._writer = None
-                    self.busy = self._waiting_writers > 0
                     self._cond.notify_all()
