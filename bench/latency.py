@@ -258,9 +258,21 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         named.append(("search_ready: read lock + index search + monitor hook",
                       lambda i: live.search_ready(units[i], K, units[i])))
 
-    def t_head(i: int) -> None:
-        with parts.lock:
-            parts.store.head_seq()
+    store = parts.store
+    if hasattr(store, "head_seen"):  # session 8: collection.lean's inline no-commit test
+        from akindb.storage.commit_watch import HEADER_BYTES
+
+        def t_head(i: int) -> None:
+            with parts.lock:
+                seen, _ = store.head_seen
+                view = store.header_map
+                if not (view is not None and not store.conn.in_transaction
+                        and view[:HEADER_BYTES] == seen):
+                    store.head_seq()
+    else:
+        def t_head(i: int) -> None:
+            with parts.lock:
+                store.head_seq()
 
     named.append(("log-head check (under the database lock)", t_head))
     labs = [lab[0].tolist() for lab, _ in found]
@@ -269,28 +281,27 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
     else:
         named.append(("hit rows (10, from the row cache)",
                       lambda i: parts.rows.reader_at_head(parts.store).rows(labs[i])))
-    try:
-        results.row_hits([None], [0.0], [0.0], None, None)
-
+    cosine = metric.value == "cosine"
+    lean_hits = _lean_hits(parts.rows)
+    if lean_hits is not None:  # session 8: rows looked up as the Hits are made
         def t_hits(i: int) -> None:
             sc = found[i][1]
-            di = 1.0 - sc if metric.value == "cosine" else -sc
-            rows = [rows_of[i].get(x) for x in labs[i]]
-            results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None)
-    except (TypeError, AttributeError):  # an older tree: hits_from_rows(labels, scores, ...)
-        def t_hits(i: int) -> None:
-            lab, sc = found[i]
-            results.hits_from_rows(lab, sc, rows_of[i], metric, None, None)
-
+            lean_hits(labs[i], sc.tolist()[0], None if cosine else (-sc).tolist()[0])
+    else:
+        t_hits = _older_hits(results, found, labs, rows_of, metric)
     named.append(("Hit objects (10) incl. distances", t_hits))
 
     def t_hits_read(i: int) -> None:
         """As ``t_hits``, then each Hit's text, metadata and score read (a Hit whose fields
         cost on access pays here)."""
         sc = found[i][1]
-        di = 1.0 - sc if metric.value == "cosine" else -sc
-        rows = [rows_of[i].get(x) for x in labs[i]]
-        for h in results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None):
+        if lean_hits is not None:
+            hits = lean_hits(labs[i], sc.tolist()[0], None if cosine else (-sc).tolist()[0])
+        else:
+            di = 1.0 - sc if cosine else -sc
+            rows = [rows_of[i].get(x) for x in labs[i]]
+            hits = results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None)
+        for h in hits:
             h.text, h.metadata, h.score  # noqa: B018
 
     named.append(("Hit objects (10) incl. distances, every hit's text + metadata + score read",
@@ -316,6 +327,37 @@ def stages(col: Any, qv: list[np.ndarray], exact: bool = False,
         def walk(i: int) -> None:
             f.search(units[i], K)
     return rotated(kept, len(qv), passes=3 if exact else 5, before=walk)
+
+
+def _lean_hits(rows: Any) -> Any:
+    """What ``collection.lean`` runs for the Hits (session 8: ``make_hits`` over the row cache's
+    own ``get``), as ``fn(labels, scores, distances or None)``; None in an older tree."""
+    try:
+        from akindb.types import make_hits
+    except ImportError:
+        return None
+    if not hasattr(rows, "get"):
+        return None
+    return lambda labs, sc, di: make_hits(map(rows.get, labs), sc, di)
+
+
+def _older_hits(results: Any, found: list[Any], labs: list[list[int]], rows_of: list[Any],
+                metric: Any) -> Any:
+    """The Hit stage of a tree before session 8: rows, numpy distances, ``row_hits``."""
+    try:
+        results.row_hits([None], [0.0], [0.0], None, None)
+
+        def t_hits(i: int) -> None:
+            sc = found[i][1]
+            di = 1.0 - sc if metric.value == "cosine" else -sc
+            rows = [rows_of[i].get(x) for x in labs[i]]
+            results.row_hits(rows, sc.tolist()[0], di.tolist()[0], None, None)
+    except (TypeError, AttributeError):  # an older tree: hits_from_rows(labels, scores, ...)
+        def t_hits(i: int) -> None:
+            lab, sc = found[i]
+            results.hits_from_rows(lab, sc, rows_of[i], metric, None, None)
+
+    return t_hits
 
 
 def flat(base: np.ndarray, qs: np.ndarray, col: Any) -> dict[str, Any]:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import FrozenInstanceError, asdict, dataclass, field, fields
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -244,6 +246,174 @@ class Hit:
             **({"others": [o.to_dict() for o in self.others]} if self.others else {}),
         }
 
+
+# At run time ``Hit`` is a *row view* with the dataclass's fields, signature, equality, hash,
+# repr, pickling and ``dataclasses`` support (fields/replace/asdict), built by ``_row_view``
+# from the declaration above, which is what type checkers see. Why (issue 14): a search builds
+# ten Hits per query, and filling twelve slots per Hit after the graph walk cost ~20 µs of a
+# ~145 µs single query at 100k vectors: each store touched a cold text, metadata, id... object
+# (its reference count) in the row cache. A view holds four references: the cached row (the
+# ``HitRow`` of ``akindb.storage.store``, or a ``_Row`` built by the constructor), the score, the
+# distance, and the rarely set extras; its fields are read through the row, in C
+# (``property(attrgetter("_r.text"))``: no Python frame per read). docs/benchmarks.md
+# "Session 8: the single query (s8-single)" has the measurements.
+
+
+class _Row(NamedTuple):
+    """A ``Hit``'s row when built by its constructor: ``akindb.storage.store.HitRow``'s fields,
+    in its order (the view reads either by these names)."""
+
+    chunk_id: int | None
+    doc_id: str
+    idx: int
+    start: int
+    end: int
+    text: str
+    source: str | None
+    metadata: dict[str, Any]
+
+
+class _Extra(NamedTuple):
+    """The fields ``Collection.search`` sets (``dataclasses.replace``), kept apart: one shared
+    ``_PLAIN`` for every vector hit."""
+
+    explanation: Explanation | None
+    chunk_id: int | None
+    others: tuple[Any, ...]
+
+
+_PLAIN = _Extra(None, None, ())
+
+
+class _Factory:
+    """``Hit(metadata=...)``'s default: a new dict per hit, as the dataclass's factory."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_MISSING: Any = _Factory()
+_F32 = struct.Struct("f")
+_FIELD_OF = {"id": "_r.doc_id", "score": "_s", "text": "_r.text", "source": "_r.source",
+             "start": "_r.start", "end": "_r.end", "chunk": "_r.idx", "metadata": "_r.metadata",
+             "explanation": "_x.explanation", "chunk_id": "_x.chunk_id", "others": "_x.others"}
+
+
+def _f32_one_minus(score: float) -> float:
+    """``1 - score`` rounded to float32, bit for bit numpy's ``1.0 - scores`` on a float32 array
+    (``core.topk.to_distance`` for cosine). For a float32 ``score`` with ``|score| >= 2**-29``
+    the double difference is exact, so one rounding to float32 follows, as numpy's; a smaller
+    ``|score|`` puts the exact and the double difference within 2**-29 of 1, far from a
+    float32 rounding boundary (2**-25 below 1, 2**-24 above), so both round to 1.0."""
+    try:
+        out: float = _F32.unpack(_F32.pack(1.0 - score))[0]
+    except OverflowError:  # beyond float32: numpy's float32 subtraction gives an infinity
+        return float("inf") if 1.0 - score > 0 else float("-inf")
+    return out
+
+
+def _lazy_distance(hit: Any) -> float:
+    d: float | None = hit._d
+    return _f32_one_minus(hit._s) if d is None else d
+
+
+def _row_view(spec: type) -> type:
+    """The run-time ``Hit`` class for the dataclass ``spec`` (see above)."""
+    names = tuple(f.name for f in fields(spec))
+    if names != ("id", "score", "distance", *tuple(_FIELD_OF)[2:]):
+        raise TypeError(f"Hit's fields changed ({names}): update akindb.types._row_view")
+    compared = tuple(f.name for f in fields(spec) if f.compare)
+    shown = tuple(f.name for f in fields(spec) if f.repr)
+    key = attrgetter(*compared)
+
+    def frozen(name: str) -> property:
+        def refuse(self: Any, value: Any = None) -> None:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+        get = _lazy_distance if name == "distance" else attrgetter(_FIELD_OF[name])
+        return property(get, refuse, refuse, f"The hit's ``{name}``.")
+
+    def __init__(self: Any, id: str, score: float, distance: float, text: str,
+                 source: str | None = None, start: int = 0, end: int = 0, chunk: int = 0,
+                 metadata: dict[str, Any] = _MISSING, explanation: Explanation | None = None,
+                 chunk_id: int | None = None, others: tuple[Any, ...] = ()) -> None:
+        self._r = _Row(None, id, chunk, start, end, text, source,
+                       {} if metadata is _MISSING else metadata)
+        self._s = score
+        self._d = distance
+        self._x = (_PLAIN if explanation is None and chunk_id is None and others == ()
+                   else _Extra(explanation, chunk_id, others))
+
+    def __eq__(self: Any, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return bool(key(self) == key(other))
+        return NotImplemented
+
+    def __hash__(self: Any) -> int:  # as the frozen dataclass's: a metadata dict refuses
+        return hash(key(self))
+
+    def __repr__(self: Any) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in shown)
+        return f"{type(self).__qualname__}({inner})"
+
+    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), tuple(getattr(self, n) for n in names)
+
+    def __setstate__(self: Any, state: Sequence[Any]) -> None:
+        """A pickle of the slotted dataclass ``Hit`` was before session 8 (its field values
+        in order) loads as the view."""
+        __init__(self, *state)
+
+    ns: dict[str, Any] = {n: frozen(n) for n in names}
+    ns.update(
+        __slots__=("_r", "_s", "_d", "_x"), __module__=spec.__module__,
+        __qualname__=spec.__qualname__, __doc__=spec.__doc__, __init__=__init__, __eq__=__eq__,
+        __hash__=__hash__, __repr__=__repr__, __reduce__=__reduce__, __setstate__=__setstate__,
+        __annotations__=spec.__annotations__, __match_args__=spec.__match_args__,  # type: ignore[attr-defined]
+        __dataclass_fields__=spec.__dataclass_fields__,  # type: ignore[attr-defined]
+        __dataclass_params__=spec.__dataclass_params__,  # type: ignore[attr-defined]
+        explain=spec.explain, to_dict=spec.to_dict,  # type: ignore[attr-defined]
+    )
+    return type(spec.__name__, (), ns)
+
+
+if not TYPE_CHECKING:
+    Hit = _row_view(Hit)
+
+
+def make_hits(rows: Iterable[Any], scores: Sequence[float],
+              distances: Sequence[float] | None) -> list[Hit] | None:
+    """Hits for rows (``akindb.storage.store.HitRow``) with their scores and distances, without
+    ``Hit.__init__``: four slot stores each, the row shared with the row cache; None when a row
+    is None (``rows`` may be a lazy ``map`` over the row cache: the caller then reads SQLite).
+    ``distances`` None: cosine, each distance ``1 - score`` in float32, worked out when read
+    (``_f32_one_minus``: the same bits as ``core.topk.to_distance``). For
+    ``akindb.collection`` (``results.row_hits``, ``collection.lean``), the only places
+    Hits are built from rows."""
+    new, cls, plain = object.__new__, Hit, _PLAIN
+    out: list[Hit] = []
+    append = out.append
+    if distances is None:
+        for row, sc in zip(rows, scores, strict=True):
+            if row is None:
+                return None
+            h: Any = new(cls)
+            h._r = row
+            h._s = sc
+            h._d = None
+            h._x = plain
+            append(h)
+        return out
+    for row, sc, di in zip(rows, scores, distances, strict=True):
+        if row is None:
+            return None
+        h = new(cls)
+        h._r = row
+        h._s = sc
+        h._d = di
+        h._x = plain
+        append(h)
+    return out
 
 @dataclass(frozen=True, slots=True)
 class Record:

@@ -190,12 +190,12 @@ def test_unit_and_raw_gives_the_unit_row_and_the_query_as_given() -> None:
 
 
 def test_fast_hits_are_hits() -> None:
-    """``row_hits`` builds Hits without the frozen dataclass's ``__init__``. Before this
-    change the fast builder had silently fallen back to ``Hit`` itself (its field guard
-    predated ``Hit.others``): this fails then."""
-    assert new_hit is not Hit
+    """``row_hits`` builds Hits without ``Hit.__init__``: views of the cached row (session 8),
+    the same in every way a caller can see as a Hit built by its constructor."""
     row = HitRow(5, "a", 2, 1, 9, "text", "src.txt", {"k": 1})
     (fast,) = row_hits([row, None], [0.5, 0.1], [0.5, 0.9], None, None)
+    assert fast.metadata is row.metadata and fast.text is row.text  # shared, not copied
+    assert new_hit("a", 0.5, 0.5, "text", "src.txt", 1, 9, 2, {"k": 1}) == fast
     slow = Hit("a", 0.5, 0.5, "text", "src.txt", 1, 9, 2, {"k": 1})
     assert type(fast) is Hit and fast == slow and repr(fast) == repr(slow)
     assert (fast.explanation, fast.chunk_id, fast.others) == (None, None, ())

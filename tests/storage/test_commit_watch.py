@@ -82,7 +82,7 @@ def test_the_map_reads_what_pread_reads(tmp_path: Path) -> None:
     conn = sq.connect(path)
     try:
         watch = conn.watch
-        assert watch is not None and watch._map is not None  # mapped on this platform
+        assert watch is not None and watch.header_map is not None  # mapped on this platform
         conn.execute("CREATE TABLE t (x)")
         code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
                 "c.execute('INSERT INTO t VALUES (4)'); c.close()")
@@ -97,4 +97,4 @@ def test_the_map_reads_what_pread_reads(tmp_path: Path) -> None:
         assert len(seen) == 8  # every commit, own or another process's, moved it
     finally:
         conn.close()
-    assert watch.stamp() is None and watch._map is None
+    assert watch.stamp() is None and watch.header_map is None

@@ -10,12 +10,17 @@ work with one head read and nothing else around the engine call (issue 14: singl
 1. ``core.vectors.one_query`` checks the query in one pass (no copy);
 2. ``LiveIndex.search_ready`` searches the loaded index as it stands, under a non-blocking
    shared hold of the index lock, and reports the log position the index holds;
-3. under the database lock, the log head is read once: **equal** means no write committed
+3. under the database lock, the log head is read once (``CollectionStore.head_seq``'s
+   no-commit test inline, ``head_seq`` itself when SQLite's header moved): **equal** to the
+   searched position means no write committed
    since that position (in this process or another one), so the answer is the collection's
    state at that moment and the row cache serves the hits' rows (a deleted chunk cannot be
    in it: the index held no write after that position, and none was made since);
-4. ``results.row_hits`` builds the Hits and applies the thresholds (``passes``), the one
-   code path every Hit-shaped answer goes through.
+4. with no threshold (the hot case), each row is looked up in the row cache as its Hit is
+   made (``types.make_hits`` over ``RowCache.get``: each Hit a view of its cached row, the
+   cosine distance worked out only if read); otherwise, or when a row is not in memory,
+   ``results.row_hits`` builds the Hits and applies the thresholds (``passes``). Both build
+   Hits with ``make_hits``, the one place a Hit is made from a row.
 
 Anything else returns None and the caller takes the general path, which validates, raises the
 precise errors, catches up with the log and retries around concurrent writers: an unusual
@@ -33,8 +38,9 @@ from akindb.collection.parts import CollectionParts
 from akindb.collection.results import row_hits
 from akindb.core.vectors import one_query, unit_and_raw
 from akindb.retrieval.request import check_threshold
+from akindb.storage.commit_watch import HEADER_BYTES as _HEADER
 from akindb.storage.sqlite import translate
-from akindb.types import Hit, Metric
+from akindb.types import Hit, Metric, make_hits
 
 _COSINE = Metric.COSINE
 
@@ -80,8 +86,27 @@ def search_one(
     store = parts.store
     try:
         with parts.lock:
-            if store.head_seq() != seq:
+            # store.head_seq()'s no-commit test, inline (no call; see CollectionStore.header_map)
+            seen, head = store.head_seen
+            view = store.header_map
+            try:
+                unchanged = (view is not None and not store.conn.in_transaction
+                             and view[:_HEADER] == seen)
+            except ValueError:  # the map was closed: head_seq decides
+                unchanged = False
+            if not unchanged:
+                head = store.head_seq()
+            if head != seq:
                 return None  # a write since: the general path catches up and searches again
+            if min_score is None and max_distance is None:  # the hot case: no threshold
+                # each row looked up (RowCache.get) as its Hit is made; cosine:
+                # each distance 1 - s in float32, worked out if read (make_hits)
+                cache = parts.rows
+                hits = make_hits(map(cache.get, labs), scores.tolist()[0],
+                                 None if metric is _COSINE else (-scores).tolist()[0])
+                if hits is not None:
+                    cache.hits += len(hits)
+                    return hits
             rows = parts.rows.cached(labs)
             if rows is None:  # a row not in memory yet (or label -1): SQLite, then cached
                 by_id = parts.rows.reader_at_head(store).rows([x for x in labs if x >= 0])
@@ -90,6 +115,6 @@ def search_one(
                     return None  # a row not found: the general path decides
     except sqlite3.Error as exc:
         raise translate(exc, parts.db_file) from exc
-    # to_distance, inline: float32 in, float32 out (1 - s for cosine, -s otherwise)
-    dists = 1.0 - scores if metric is _COSINE else -scores
-    return row_hits(rows, scores.tolist()[0], dists.tolist()[0], min_score, max_distance)
+    if metric is _COSINE:  # each distance 1 - s in float32, worked out if read (make_hits)
+        return row_hits(rows, scores.tolist()[0], None, min_score, max_distance)
+    return row_hits(rows, scores.tolist()[0], (-scores).tolist()[0], min_score, max_distance)

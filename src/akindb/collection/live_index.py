@@ -40,7 +40,13 @@ from akindb.types import Metric
 class QueryObserver(Protocol):
     """Sees each approximate search (``collection.monitor.RecallMonitor`` samples them)."""
 
+    left: int
+    """Searches before the next sample; ``search_ready`` counts it down and calls ``take``
+    when it runs out (no call per search), every other search calls ``offer``."""
+
     def offer(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None: ...
+
+    def take(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -298,8 +304,11 @@ class LiveIndex:
             labels, scores = index.search(prepped, k if k <= 256 else max(1, min(k, len(index))))
         finally:
             rw.release_read()
-        if self.monitor is not None and not exact:
-            self.monitor.offer(queries, k, None, labels)
+        mon = self.monitor
+        if mon is not None and not exact:
+            mon.left -= 1  # RecallMonitor.offer, inline: no call for the 99 % not sampled
+            if mon.left < 0:
+                mon.take(queries, k, None, labels)
         return labels, scores, seq
 
     def rows_at(self, labels: I64, seq: int) -> tuple[F32, I64] | None:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -57,6 +59,16 @@ class _Sample:
     found: I64
 
 
+def _gap(rate: float) -> int:
+    """How many searches pass before the next sample when each is sampled with probability
+    ``rate``: geometric, ``P(gap = j) = (1 - rate)^j * rate``."""
+    if rate >= 1.0:
+        return 0
+    if rate <= 0.0:
+        return sys.maxsize
+    return int(math.log(1.0 - random.random()) / math.log1p(-rate))
+
+
 class RecallMonitor:
     """The sampling hook of one collection (``LiveIndex.monitor``)."""
 
@@ -65,11 +77,22 @@ class RecallMonitor:
         self.rate = rate
         self.k = k
         self._warned = False
+        self.left = _gap(rate)
+        """Searches to let pass before the next sample: drawn from the geometric law, which
+        samples each search with probability ``rate`` as a ``random()`` per search did, but
+        costs the lean single query a decrement instead of a call (``LiveIndex.search_ready``
+        counts down inline; ~1-3 µs after a graph walk, docs/benchmarks.md "Session 8: the
+        single query"). Threads may race on it: a lost count only moves one sample."""
 
     def offer(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None:
         """Called after each approximate search; queues a copy at ``rate``. Cheap when not."""
-        if random.random() >= self.rate:
-            return
+        self.left -= 1
+        if self.left < 0:
+            self.take(queries, k, allowed, found)
+
+    def take(self, queries: F32, k: int, allowed: I64 | None, found: I64) -> None:
+        """Queue a copy of this search (its turn came: ``left`` ran out), draw the next gap."""
+        self.left = _gap(self.rate)
         sample = _Sample(self, queries.copy(), min(k, self.k),
                          None if allowed is None else allowed.copy(), found.copy())
         with contextlib.suppress(queue.Full):

@@ -8,7 +8,6 @@ path without text takes whole rows at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from operator import attrgetter
 from typing import Any, Literal, TypedDict
 
@@ -17,63 +16,17 @@ import numpy as np
 from akindb.collection.row_cache import RowReader
 from akindb.core.topk import to_distance
 from akindb.storage.store import HitRow
-from akindb.types import Hit, Metric
+from akindb.types import Hit, Metric, make_hits
 
 Include = Literal["scores", "distances", "documents", "metadatas"]
 INCLUDE: tuple[str, ...] = ("scores", "distances", "documents", "metadatas")
 
 _DOC_ID, _TEXT, _METADATA = (attrgetter(f) for f in ("doc_id", "text", "metadata"))
 
-_HIT_FIELDS = ("id", "score", "distance", "text", "source", "start", "end", "chunk", "metadata",
-               "explanation", "chunk_id", "others")
-
-
-class _HitTwin:
-    """The same slots as ``Hit`` in the same order, without the frozen ``__setattr__``: a hit
-    is filled here with plain slot stores, then becomes a ``Hit`` by ``__class__``
-    assignment (allowed between classes of identical layout). 1.0 µs per hit against 4-5 µs
-    through the frozen dataclass's ``__init__`` (``object.__setattr__`` per field);
-    single-query search builds ten per call. ``row_hits`` skips even this ``__init__``
-    (``object.__new__`` and the stores inline: 0.4 µs a hit); ``new_hit`` uses it."""
-
-    __slots__ = _HIT_FIELDS
-
-    def __init__(self, i: str, sc: float, di: float, text: str, source: str | None,
-                 start: int, end: int, chunk: int, meta: dict[str, Any], expl: Any = None,
-                 cid: int | None = None) -> None:
-        self.id = i
-        self.score = sc
-        self.distance = di
-        self.text = text
-        self.source = source
-        self.start = start
-        self.end = end
-        self.chunk = chunk
-        self.metadata = meta
-        self.explanation = expl
-        self.chunk_id = cid
-        self.others = ()
-
-
-def _hit_maker() -> Any:
-    """``new_hit(id, score, distance, text, source, start, end, chunk, metadata)``: an ordinary
-    ``Hit`` (same class, equality, repr, immutability, pickling) without its ``__init__``'s
-    cost. ``tests/index/test_row_cache.py`` fails if ``Hit``'s fields ever differ from the
-    twin's (this then falls back to ``Hit`` itself, slower but right)."""
-    if tuple(f.name for f in fields(Hit)) != _HIT_FIELDS or Hit.__slots__ != _HIT_FIELDS:
-        return Hit  # pragma: no cover - the test above catches it
-    twin, hit = _HitTwin, Hit
-
-    def make(i: str, sc: float, di: float, text: str, source: str | None, start: int, end: int,
-             chunk: int, meta: dict[str, Any], expl: Any = None, cid: int | None = None) -> Hit:
-        h: Any = twin(i, sc, di, text, source, start, end, chunk, meta, expl, cid)
-        h.__class__ = hit
-        return h  # type: ignore[no-any-return]
-
-    return make
-
-
-new_hit = _hit_maker()
+# ``Hit(...)`` with every field, for code that has the fields but no row (text search); a
+# ``Hit`` is a row view since session 8 (``akindb.types``), its constructor no longer costs a
+# frozen dataclass's ``object.__setattr__`` per field.
+new_hit = Hit
 
 
 class QueryResult(TypedDict, total=False):
@@ -119,47 +72,28 @@ def hits_from_rows(
 def row_hits(
     rows: Sequence[HitRow | None],
     scores: list[float],
-    distances: list[float],
+    distances: list[float] | None,
     min_score: float | None,
     max_distance: float | None,
 ) -> list[Hit]:
     """The Hits of one query, best first: every Hit-shaped vector answer (batch, the lean
     single query) is built and threshold-filtered (``passes``) here. ``rows`` holds each
     answer's row in answer order; a None (label -1, or a chunk deleted meanwhile) is left out.
+    ``distances`` None: cosine, each ``1 - score`` in float32 (worked out when read, see
+    ``akindb.types.make_hits``).
 
-    Plain Python lists, not numpy scalars, and no call per hit: each Hit is a ``_HitTwin``
-    made by ``object.__new__``, filled by plain slot stores and turned into a ``Hit`` by
-    ``__class__`` assignment (0.4 µs per hit against 0.65 through ``_HitTwin.__init__`` and
-    4-5 through ``Hit.__init__``); the single-query search builds ten per call."""
-    out: list[Hit] = []
-    filtered = min_score is not None or max_distance is not None
-    make, twin, hit = object.__new__, _HitTwin, Hit
-    if new_hit is Hit:  # pragma: no cover - Hit's fields changed; tests/index/test_row_cache.py
-        return [Hit(r.doc_id, sc, di, r.text, r.source, r.start, r.end, r.idx, r.metadata)
-                for r, sc, di in zip(rows, scores, distances, strict=True)
-                if r is not None and (not filtered or passes(sc, di, min_score, max_distance))]
-    for row, sc, di in zip(rows, scores, distances, strict=True):
-        if row is None:
-            continue
-        if filtered and not passes(sc, di, min_score, max_distance):
-            continue
-        _, doc_id, idx, start, end, text, source, meta = row
-        h: Any = make(twin)
-        h.id = doc_id
-        h.score = sc
-        h.distance = di
-        h.text = text
-        h.source = source
-        h.start = start
-        h.end = end
-        h.chunk = idx
-        h.metadata = meta
-        h.explanation = None
-        h.chunk_id = None
-        h.others = ()
-        h.__class__ = hit  # see _HitTwin
-        out.append(h)
-    return out
+    Plain Python lists, not numpy scalars, and no call per hit: ``make_hits`` makes each Hit
+    a view of its cached row (four slot stores; the row's text, metadata... objects are not
+    touched until read)."""
+    if min_score is None and max_distance is None:
+        out = make_hits(rows, scores, distances)
+        if out is not None:
+            return out
+    if distances is None:
+        distances = to_distance(np.array(scores, np.float32), Metric.COSINE).tolist()
+    kept = [(r, sc, di) for r, sc, di in zip(rows, scores, distances, strict=True)
+            if r is not None and passes(sc, di, min_score, max_distance)]
+    return make_hits([x[0] for x in kept], [x[1] for x in kept], [x[2] for x in kept]) or []
 
 
 def query_result(

@@ -38,6 +38,11 @@ class RowCache:
     def __init__(self, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.max_rows = max_rows
         self._rows: dict[int, HitRow] = {}
+        self.get = self._rows.get
+        """chunk id -> its row, or None: the dict's own ``get`` (the dict is never replaced,
+        only cleared), for ``collection.lean``'s ``make_hits(map(rows.get, ids), ...)``,
+        under the same conditions as ``cached`` (no call of ours between the walk and the
+        Hits). A caller that uses it adds the rows served to ``hits``."""
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0

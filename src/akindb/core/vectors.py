@@ -159,7 +159,7 @@ def unit_and_raw(vector: Any, dim: int) -> tuple[F32, F32] | None:
         return None
     if row.strides != _ROW_STRIDES:
         return None
-    ss = float(_sum(row * row))  # float32 pairwise sum, as normalize_rows: NaN/inf/0 show here
+    ss = float(_dot(row, row))  # float32 BLAS dot, as normalize_rows: NaN/inf/0 show here
     if not 0.0 < ss < _INF:  # NaN fails both comparisons
         return None
     # Same bits as normalize_rows' ``x / np.sqrt(ss32)``: a double sqrt of a float32 value
@@ -170,7 +170,7 @@ def unit_and_raw(vector: Any, dim: int) -> tuple[F32, F32] | None:
 
 _F32 = np.dtype(np.float32)
 _ROW_STRIDES = (4,)
-_sum = np.add.reduce
+_dot = np.dot
 _divide = np.divide
 _NDARRAY = np.ndarray
 _sqrt = math.sqrt
@@ -183,14 +183,20 @@ def normalize_rows(x: F32) -> F32:
     >>> normalize_rows(np.array([[3.0, 4.0]], dtype=np.float32)).tolist()
     [[0.6000000238418579, 0.800000011920929]]
     """
-    # What np.linalg.norm(x, axis=1) computes (the same float32 pairwise sums, so the same
-    # bits), without its Python overhead: this runs on every query (one row: 18 -> 8 µs).
+    # Each row's sum of squares is one float32 BLAS dot (``np.dot(row, row)``; a batch's rows
+    # through ``matmul`` of (n, 1, d) by (n, d, 1), which calls the same dot per row: the same
+    # bits, tests/core/test_vectors.py), so a query is normalised alike alone or in a batch,
+    # and ``unit_and_raw`` on the lean single query does it with one numpy call where the
+    # elementwise square and a pairwise sum took two (~3 µs after a graph walk at 100k
+    # vectors; docs/benchmarks.md "Session 8: the single query (s8-single)").
     if len(x) == 1:
         row = x[0]
-        norm = np.sqrt(np.add.reduce(row * row))
+        norm = np.sqrt(np.dot(row, row))
         one: F32 = x / norm if norm != 0 else x.copy()
         return one
-    norms = np.sqrt(np.add.reduce(x * x, axis=1, keepdims=True))
+    if not x.flags.c_contiguous:  # a strided row may take another dot routine
+        x = np.ascontiguousarray(x)
+    norms = np.sqrt(np.matmul(x[:, None, :], x[:, :, None])[:, 0])
     if not norms.all():
         norms[norms == 0] = 1.0
     out: F32 = (x / norms).astype(np.float32, copy=False)

@@ -53,7 +53,10 @@ class CommitWatch:
 
     def __init__(self, db_file: Path) -> None:
         self._fd = -1
-        self._map: mmap.mmap | None = None
+        self.header_map: mmap.mmap | None = None
+        """The read-only map ``stamp`` reads (None: ``pread``, or no watch). Public for
+        ``CollectionStore.header_map``: ``header_map[:HEADER_BYTES]`` is ``stamp()`` without
+        a call; it raises ValueError once ``close`` has closed the map."""
         if not hasattr(os, "pread"):  # not on Windows: every head read is a query there
             return
         try:
@@ -67,7 +70,7 @@ class CommitWatch:
             self.close()
             return
         with contextlib.suppress(OSError, ValueError):  # then pread, one system call a look
-            self._map = mmap.mmap(fd, HEADER_BYTES, prot=mmap.PROT_READ)
+            self.header_map = mmap.mmap(fd, HEADER_BYTES, prot=mmap.PROT_READ)
 
     @property
     def active(self) -> bool:
@@ -82,7 +85,7 @@ class CommitWatch:
         connection attaches while no connection (ours included) holds it, and then to 3
         bytes, never 0 (``unixLockSharedMemory``), so the mapped first page stays inside the
         file; its bytes are the page cache's, the ones ``pread`` returns."""
-        m = self._map
+        m = self.header_map
         if m is not None:
             try:
                 return m[:HEADER_BYTES]
@@ -100,7 +103,7 @@ class CommitWatch:
         return raw if len(raw) == HEADER_BYTES else None
 
     def close(self) -> None:
-        m, self._map = self._map, None
+        m, self.header_map = self.header_map, None
         if m is not None:
             m.close()
         if self._fd >= 0:

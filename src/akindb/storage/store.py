@@ -64,8 +64,16 @@ class CollectionStore:
         self.conn = conn
         self.cid = collection_id
         self.dim = dim
-        self._head_stamp: bytes | None = None  # WAL-index header seen before the last query
-        self._head = 0
+        self.head_seen: tuple[bytes | None, int] = (None, 0)
+        """The WAL-index header read before the last head query, and the head it returned
+        (one tuple: a reader never pairs one query's header with another's head)."""
+        watch = getattr(conn, "watch", None)
+        self.header_map = None if watch is None else watch.header_map
+        """The connection's ``CommitWatch.header_map`` (or None). ``collection.lean`` runs
+        ``head_seq``'s no-commit test inline with it and ``head_seen``: not in a transaction
+        and ``header_map[:HEADER_BYTES] == head_seen[0]`` means ``head_seen[1]`` is the head
+        (no call: 2-4 µs of a single query after a graph walk, docs/benchmarks.md "Session
+        8: the single query"); anything else, or a ValueError (closed), calls ``head_seq``."""
 
     # ---- writes (call inside write_txn) ------------------------------------------------------
     def insert_document(
@@ -178,13 +186,14 @@ class CollectionStore:
         stamp = None
         if watch is not None and not conn.in_transaction:
             stamp = watch.stamp()
-            if stamp is not None and stamp == self._head_stamp:
-                return self._head
+            seen, head = self.head_seen
+            if stamp is not None and stamp == seen:
+                return head
         row = conn.execute(
             "SELECT max(seq) FROM oplog WHERE collection_id = ?", (self.cid,)
         ).fetchone()
         head = int(row[0] or 0)
-        self._head_stamp, self._head = stamp, head
+        self.head_seen = (stamp, head)
         return head
 
     def all_vectors(self) -> tuple[int, I64, F32]:
