@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from akindb.collection.parts import CollectionParts
+from akindb.core.vectors import normalize_rows
 from akindb.index.base import F32, I64
 from akindb.retrieval import stages
 from akindb.retrieval.convex_arrays import Pool, feedback_rounds
@@ -36,15 +37,16 @@ Scorer = Callable[[F32, F32], F32]
 
 
 def unit_query(q: F32) -> F32:
-    """The query as ``search.dense_scores`` normalises it for cosine (the same expression)."""
-    qn: F32 = q / max(float(np.linalg.norm(q)), 1e-12)
-    return qn
+    """The query normalised for cosine as the index normalises its queries
+    (``core.vectors.normalize_rows``); ``search.dense_scores`` uses this too."""
+    return unit_rows(np.ascontiguousarray(q, dtype=np.float32)[None, :])[0]
 
 
 def unit_rows(vecs: F32) -> F32:
-    """Rows as ``search.dense_scores`` normalises them for cosine (the same expression)."""
-    out: F32 = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    return out
+    """Rows normalised for cosine as the index normalises its rows (``normalize_rows``, zero
+    rows stay zero), so a flat index's stored rows and SQLite's vectors normalised here have
+    the same bits; ``search.dense_scores`` uses this too."""
+    return normalize_rows(np.ascontiguousarray(vecs, dtype=np.float32))
 
 
 def cosine_of_unit(q: F32, rows: F32) -> F32:

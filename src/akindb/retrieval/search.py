@@ -74,9 +74,10 @@ def dense_scores(metric: Metric, q: F32, vecs: F32) -> F32:
     if len(vecs) == 0:
         return np.zeros(0, dtype=np.float32)
     if metric is Metric.COSINE:
-        qn = q / max(float(np.linalg.norm(q)), 1e-12)
-        vn = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-        out: F32 = (vn @ qn).astype(np.float32)
+        # Normalised as the index normalises its rows and queries, so a score computed here
+        # from SQLite's vectors has the bits of the index's own: hybrid's fast path takes the
+        # candidates' vectors from the flat index, the other paths come here.
+        out: F32 = (hybrid_query.unit_rows(vecs) @ hybrid_query.unit_query(q)).astype(np.float32)
     elif metric is Metric.DOT:
         out = (vecs @ q).astype(np.float32)
     else:
