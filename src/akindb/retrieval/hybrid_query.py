@@ -39,7 +39,8 @@ Scorer = Callable[[F32, F32], F32]
 def unit_query(q: F32) -> F32:
     """The query normalised for cosine as the index normalises its queries
     (``core.vectors.normalize_rows``); ``search.dense_scores`` uses this too."""
-    return unit_rows(np.ascontiguousarray(q, dtype=np.float32)[None, :])[0]
+    qn: F32 = unit_rows(np.ascontiguousarray(q, dtype=np.float32)[None, :])[0]
+    return qn
 
 
 def unit_rows(vecs: F32) -> F32:
