@@ -19,9 +19,12 @@ cached, or when the pool is busy, runs one step after the other, as before.
 It pays only with a core to spare: the keyword side then takes a core the single-query
 embedding leaves partly idle; on an overloaded machine each hand-off to the pool thread waits
 for a core, and measured under load 5-12 on 2 cores it cost 2-3 ms a query (docs/benchmarks.md,
-"Session 8: hybrid latency"). So by default (``mode`` "auto") it runs beside the embedding only
-while the 1-minute load average is below the number of cores minus one half (read at most once a
-second, ``spare_core``); ``$AKINDB_KEYWORD_BESIDE_EMBED`` = 1 always, 0 never.
+"Session 8: hybrid latency"). On a quiet 2-core machine it did not pay either (the lead's
+rerun: hybrid p50 3.67 ms beside against 3.60 after, ONNX Runtime's default two threads; with
+one model thread 3.95 against 3.88), so the default is "off" (one step after the other);
+``$AKINDB_KEYWORD_BESIDE_EMBED`` = 1 always runs it beside, ``auto`` only while the 1-minute
+load average is below the number of cores minus one half (read at most once a second,
+``spare_core``), for machines with cores to spare, where it has not been measured.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from akindb.retrieval.hybrid import keyword_stats
 from akindb.retrieval.settings import RetrievalSettings
 
 ENV = "AKINDB_KEYWORD_BESIDE_EMBED"
-mode = {"0": "off", "1": "on"}.get(os.environ.get(ENV, "").strip(), "auto")
+mode = {"1": "on", "auto": "auto"}.get(os.environ.get(ENV, "").strip(), "off")
 """When hybrid search runs the keyword side beside the embedding: "on", "off" or "auto" (when a
 core is spare, ``spare_core``); ``bench/hybrid.py --serial`` times all three in one run."""
 _LOAD_EVERY_S = 1.0
