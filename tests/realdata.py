@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import shared_data
 
@@ -41,3 +42,15 @@ def extract_pydocs(dest: Path, pages: list[str] = PYDOCS_PAGES) -> Path:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(fobj.read())
     return dest
+
+
+def pydocs_collection(root: Path, pages: list[str], name: str = "docs") -> tuple[Any, Any]:
+    """``(database, collection)``: ``pages`` of the Python docs extracted under ``root`` and
+    indexed with the default model (the real-data hybrid tests' collection)."""
+    import akindb
+
+    folder = extract_pydocs(root / "docs", pages)
+    db = akindb.open(root / "db")
+    col = db.create_collection(name)
+    assert col.add_files([folder]).added == len(pages)
+    return db, col

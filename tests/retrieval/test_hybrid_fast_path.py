@@ -38,7 +38,7 @@ from akindb.retrieval.settings import (
 from akindb.storage.sqlite import read_snapshot
 from akindb.types import Metric
 from tests.conftest import HashEmbedder
-from tests.realdata import extract_pydocs
+from tests.realdata import pydocs_collection
 from tests.retrieval.test_hybrid_real import PAGES, QUESTIONS
 
 COS = lambda q, m: dense_scores(Metric.COSINE, q, m)  # noqa: E731
@@ -112,11 +112,7 @@ def test_rows_of_and_stages_doctests() -> None:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[akindb.Collection]:
-    root = tmp_path_factory.mktemp("fast")
-    folder = extract_pydocs(root / "docs", PAGES)
-    db = akindb.open(root / "db")
-    c = db.create_collection("docs")
-    assert c.add_files([folder]).added == len(PAGES)
+    db, c = pydocs_collection(tmp_path_factory.mktemp("fast"), PAGES)
     yield c
     db.close()
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 import akindb
-from tests.realdata import extract_pydocs
+from tests.realdata import pydocs_collection
 
 PAGES = [
     f"library/{name}.rst.txt"
@@ -46,11 +46,7 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def col(tmp_path_factory: pytest.TempPathFactory) -> Iterator[akindb.Collection]:
-    root = tmp_path_factory.mktemp("hybrid")
-    folder = extract_pydocs(root / "docs", PAGES)
-    db = akindb.open(root / "db")
-    c = db.create_collection("docs")
-    assert c.add_files([folder]).added == len(PAGES)
+    db, c = pydocs_collection(tmp_path_factory.mktemp("hybrid"), PAGES)
     yield c
     db.close()
 
