@@ -73,6 +73,8 @@ def test_cli_search_loads_no_pydantic_no_rich_and_no_other_command(
     assert not [m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core", "rich")]
     cli = {m for m in loaded if m == "akindb.cli" or m.startswith("akindb.cli.")}
     assert cli <= SEARCH_CLI_MODULES, sorted(cli - SEARCH_CLI_MODULES)
+    # storage.heap (session 8) imported ctypes.util at import time: ~2 ms of every cold search
+    assert "ctypes.util" not in loaded
 
 
 def test_lazy_root_lists_the_eager_tree() -> None:

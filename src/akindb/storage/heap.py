@@ -16,8 +16,6 @@ milliseconds to seconds, so two cheap calls after it are worth it:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import sqlite3
 from collections.abc import Callable
 from functools import cache
@@ -25,7 +23,12 @@ from functools import cache
 
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None (musl, macOS, Windows: nothing to call)."""
+    """glibc's ``malloc_trim``, or None (musl, macOS, Windows: nothing to call). ``ctypes``
+    is imported here, on the first VACUUM, not with the module: ``ctypes.util`` costs ~2 ms
+    of every cold ``akindb search`` (issue 14's cold CLI)."""
+    import ctypes
+    import ctypes.util
+
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
