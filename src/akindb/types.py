@@ -253,15 +253,17 @@ class Hit:
 # ten Hits per query, and filling twelve slots per Hit after the graph walk cost ~20 µs of a
 # ~145 µs single query at 100k vectors: each store touched a cold text, metadata, id... object
 # (its reference count) in the row cache. A view holds four references: the cached row (the
-# ``HitRow`` of ``akindb.storage.store``, or a ``_Row`` built by the constructor), the score, the
+# ``HitRow`` the store read, or one built by the constructor), the score, the
 # distance, and the rarely set extras; its fields are read through the row, in C
 # (``property(attrgetter("_r.text"))``: no Python frame per read). docs/benchmarks.md
 # "Session 8: the single query (s8-single)" has the measurements.
 
 
-class _Row(NamedTuple):
-    """A ``Hit``'s row when built by its constructor: ``akindb.storage.store.HitRow``'s fields,
-    in its order (the view reads either by these names)."""
+class HitRow(NamedTuple):
+    """A chunk joined with its document: the row a ``Hit`` views. ``CollectionStore.hit_rows``
+    reads them and the row cache keeps them (``chunk_id`` set); ``Hit(...)`` builds one itself
+    (``chunk_id`` None: a Hit's own ``chunk_id`` lives in its extras). A named tuple because
+    single-query search builds ten of these per call (a frozen dataclass costs 3x more)."""
 
     chunk_id: int | None
     doc_id: str
@@ -337,7 +339,7 @@ def _row_view(spec: type) -> type:
                  source: str | None = None, start: int = 0, end: int = 0, chunk: int = 0,
                  metadata: dict[str, Any] = _MISSING, explanation: Explanation | None = None,
                  chunk_id: int | None = None, others: tuple[Any, ...] = ()) -> None:
-        self._r = _Row(None, id, chunk, start, end, text, source,
+        self._r = HitRow(None, id, chunk, start, end, text, source,
                        {} if metadata is _MISSING else metadata)
         self._s = score
         self._d = distance
@@ -383,7 +385,7 @@ if not TYPE_CHECKING:
 
 def make_hits(rows: Iterable[Any], scores: Sequence[float],
               distances: Sequence[float] | None) -> list[Hit] | None:
-    """Hits for rows (``akindb.storage.store.HitRow``) with their scores and distances, without
+    """Hits for rows (``HitRow``) with their scores and distances, without
     ``Hit.__init__``: four slot stores each, the row shared with the row cache; None when a row
     is None (``rows`` may be a lazy ``map`` over the row cache: the caller then reads SQLite).
     ``distances`` None: cosine, each distance ``1 - score`` in float32, worked out when read
@@ -393,27 +395,18 @@ def make_hits(rows: Iterable[Any], scores: Sequence[float],
     new, cls, plain = object.__new__, Hit, _PLAIN
     out: list[Hit] = []
     append = out.append
-    if distances is None:
-        for row, sc in zip(rows, scores, strict=True):
-            if row is None:
-                return None
-            h: Any = new(cls)
-            h._r = row
-            h._s = sc
-            h._d = None
-            h._x = plain
-            append(h)
-        return out
-    for row, sc, di in zip(rows, scores, distances, strict=True):
+    dists: Sequence[float | None] = [None] * len(scores) if distances is None else distances
+    for row, sc, di in zip(rows, scores, dists, strict=True):
         if row is None:
             return None
-        h = new(cls)
+        h: Any = new(cls)
         h._r = row
         h._s = sc
         h._d = di
         h._x = plain
         append(h)
     return out
+
 
 @dataclass(frozen=True, slots=True)
 class Record:

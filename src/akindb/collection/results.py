@@ -15,8 +15,7 @@ import numpy as np
 
 from akindb.collection.row_cache import RowReader
 from akindb.core.topk import to_distance
-from akindb.storage.store import HitRow
-from akindb.types import Hit, Metric, make_hits
+from akindb.types import Hit, HitRow, Metric, make_hits
 
 Include = Literal["scores", "distances", "documents", "metadatas"]
 INCLUDE: tuple[str, ...] = ("scores", "distances", "documents", "metadatas")

@@ -27,7 +27,8 @@ import threading
 from collections.abc import Sequence
 
 from akindb.index.base import I64
-from akindb.storage.store import CollectionStore, HitRow
+from akindb.storage.store import CollectionStore
+from akindb.types import HitRow
 
 DEFAULT_MAX_ROWS = 200_000
 

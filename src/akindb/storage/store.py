@@ -11,13 +11,13 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from akindb.storage import in_list
 from akindb.storage.filters import compile_where
-from akindb.types import F32, I64, Chunk, Record
+from akindb.types import F32, I64, Chunk, HitRow, Record
 
 _IN_BATCH = 900  # stay under SQLite's default host-parameter limit
 
@@ -25,20 +25,6 @@ _IN_BATCH = 900  # stay under SQLite's default host-parameter limit
 class LogTrimmedError(Exception):
     """``delta_since`` was asked for entries the log no longer holds. Internal: the index
     reloads its file (saved at or after the trim point) or rebuilds."""
-
-
-class HitRow(NamedTuple):
-    """A chunk joined with its document: what a ``Hit`` is built from. A named tuple because
-    single-query search builds ten of these per call (a frozen dataclass costs 3x more)."""
-
-    chunk_id: int
-    doc_id: str
-    idx: int
-    start: int
-    end: int
-    text: str
-    source: str | None
-    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
