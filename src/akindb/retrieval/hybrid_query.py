@@ -60,8 +60,8 @@ class IndexVectors:
     """One query's candidate vectors: normalised rows from the flat index at log position
     ``seq`` (SQLite for any the index cannot give), stored vectors from SQLite on demand."""
 
-    def __init__(self, parts: CollectionParts, qvec: F32, seq: int) -> None:
-        self.parts, self.qvec, self.seq = parts, qvec, seq
+    def __init__(self, parts: CollectionParts, seq: int) -> None:
+        self.parts, self.seq = parts, seq
         self.stored: dict[int, F32] = {}
 
     def rows(self, ids: Sequence[int]) -> tuple[F32, I64]:
@@ -114,7 +114,7 @@ def rank(
     items with their shown scores."""
     bounded = parts.metric is Metric.COSINE
     fast = params.method is FusionMethod.CONVEX and bounded
-    src = IndexVectors(parts, qvec, seq)
+    src = IndexVectors(parts, seq)
     read: dict[int, F32] = {}  # the dict path's stored vectors (gather, then feedback)
 
     def sqlite_dense(ids: list[int]) -> dict[int, float]:
