@@ -91,6 +91,29 @@ class KeywordSide:
     stats: tuple[float, float | None]
 
 
+def keyword_list(
+    conn: sqlite3.Connection,
+    collection_id: int,
+    terms: Sequence[str],
+    n_cand: int,
+    settings: RetrievalSettings,
+    where: Mapping[str, Any] | None,
+    gate: FusionParams | None = None,
+) -> tuple[dict[int, float], rm3.Expanded | None]:
+    """BM25's ``n_cand`` best chunks (chunk id -> score) and, when RM3 is on, the list it
+    expanded them to (with the expansion). ``gate``: a hybrid query's fusion, whose keyword
+    gate, when closed, skips the expansion (keyword mode expands always)."""
+    scores = {h.chunk_id: h.score for h in kw.bm25_search(conn, collection_id, terms, n_cand,
+                                                           where)}
+    expanded: rm3.Expanded | None = None
+    if settings.rm3.enabled and scores and not (
+            gate is not None and rm3.gate_closed(conn, terms, scores, gate)):
+        expanded = rm3.expand(conn, collection_id, terms, scores, n_cand, settings.rm3,
+                              STOP_WORDS_EN, where)
+        scores = expanded.scores
+    return scores, expanded
+
+
 def run(
     conn: sqlite3.Connection,
     collection_id: int,
@@ -101,13 +124,7 @@ def run(
     where: Mapping[str, Any] | None,
 ) -> KeywordSide:
     """The keyword side of a hybrid query, read in the caller's snapshot."""
-    scores = {h.chunk_id: h.score for h in kw.bm25_search(conn, collection_id, terms, n_cand,
-                                                           where)}
-    expanded: rm3.Expanded | None = None
-    if settings.rm3.enabled and scores and not rm3.gate_closed(conn, terms, scores, params):
-        expanded = rm3.expand(conn, collection_id, terms, scores, n_cand, settings.rm3,
-                              STOP_WORDS_EN, where)
-        scores = expanded.scores
+    scores, expanded = keyword_list(conn, collection_id, terms, n_cand, settings, where, params)
     stats = keyword_stats(conn, scores, terms, params,
                           weights=expanded.weights if expanded else None,
                           first=expanded.first if expanded else None)

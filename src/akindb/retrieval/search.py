@@ -38,7 +38,6 @@ from akindb.index.base import F32
 from akindb.models import query_cache
 from akindb.retrieval import hybrid_query, keyword_side, rm3, stages
 from akindb.retrieval import keyword as kw
-from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
@@ -191,14 +190,8 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             lists["keyword"], expanded = side.scores, side.expanded
         elif m == "keyword":
             assert settings is not None  # read for every mode but vector
-            lists["keyword"] = {
-                h.chunk_id: h.score for h in kw.bm25_search(conn, parts.config.id, terms,
-                                                            n_cand, w)
-            }
-            if settings.rm3.enabled and lists["keyword"]:  # keyword feedback
-                expanded = rm3.expand(conn, parts.config.id, terms, lists["keyword"], n_cand,
-                                      settings.rm3, STOP_WORDS_EN, w)
-                lists["keyword"] = expanded.scores
+            lists["keyword"], expanded = keyword_side.keyword_list(
+                conn, parts.config.id, terms, n_cand, settings, w)
         stages.mark("bm25")
         if m == "hybrid":
             assert qvec is not None and side is not None
