@@ -6,6 +6,8 @@ embedder, lock, config): ``write`` (the one write pipeline), ``ingest`` (files),
 ``vector_search``, ``akindb.retrieval`` (text search, RAG context, more-like-this) and
 ``maintenance`` (tune, stats, compaction). A write is one SQLite transaction: acknowledged
 means durable. The index is derived and caught up from the log before each query.
+``write``, ``maintenance`` and the report classes are imported on first use: a cold ``akindb search``
+does not pay for them (issue 14).
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from akindb.collection import maintenance, write
 from akindb.collection.config import CollectionConfig, Where
 from akindb.collection.lean import search_one
 from akindb.collection.parts import CollectionParts
-from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
 from akindb.collection.results import Include, QueryResult
 from akindb.collection.space import retry_on_full_disk
 from akindb.collection.vector_search import search_vectors
@@ -33,6 +33,7 @@ from akindb.types import Hit, Metric, Record
 
 if TYPE_CHECKING:
     from akindb.collection.ingest import IngestProgress, IngestReport
+    from akindb.collection.reports import CollectionInfo, CompactReport, IndexStats, TuneReport
     from akindb.retrieval.context import RagContext
     from akindb.retrieval.fusion import FusionParams
     from akindb.retrieval.request import GroupBy, SearchMode
@@ -153,6 +154,8 @@ class Collection:
         *,
         upsert: bool,
     ) -> list[str]:
+        from akindb.collection import write  # on first write: a search does not pay for it
+
         doc_ids, docs = write.prepare(
             self._parts, texts, ids, metadatas, vectors, sources, chunk, upsert=upsert
         )
@@ -201,6 +204,8 @@ class Collection:
         # Deleting is how space is freed: on a full disk, make room first (collection.space).
         n = retry_on_full_disk(parts, delete_now, "deleting")
         if n:
+            from akindb.collection import maintenance
+
             maintenance.maybe_vacuum(parts)
         return n
 
@@ -390,6 +395,8 @@ class Collection:
         when you have real queries (no model of what a query looks like is needed).
         The side graph of a 100k collection takes about as long to build as its index
         (``akindb tune`` draws its progress: ``maintenance.tune(..., progress=)``)."""
+        from akindb.collection import maintenance
+
         q = None if queries is None else as_matrix(queries, self.dim, self.metric, what="queries")
         return maintenance.tune(
             self._parts, target_recall, k=k, n_queries=n_queries, seed=seed, queries=q
@@ -399,14 +406,20 @@ class Collection:
         """Index kind, parameters, size, built-through log seq, tombstones, file size, the
         last tuning's measured recall and when, and for a ``quantized`` index ``memory``: bytes
         held in RAM (codes, labels) vs floats left memory-mapped in the index file."""
+        from akindb.collection import maintenance
+
         return maintenance.index_stats(self._parts)
 
     def compact(self) -> CompactReport:
         """Drop index tombstones (a rebuild for HNSW) and reclaim SQLite space (``VACUUM``)."""
+        from akindb.collection import maintenance
+
         return maintenance.compact(self._parts)
 
     def info(self) -> CollectionInfo:
         """Count, model, metric, dims, index and on-disk size."""
+        from akindb.collection.reports import CollectionInfo
+
         cfg = self.config
         return CollectionInfo(
             name=cfg.name, documents=self.count(), chunks=self.count_chunks(),

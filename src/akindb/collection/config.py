@@ -6,7 +6,6 @@ storage catalog can name a collection's configuration without importing the faca
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,4 +62,6 @@ def text_hash(text: str) -> str:
     >>> text_hash("a")[:12]
     'ca978112ca1b'
     """
+    import hashlib  # here, not at the top: OpenSSL's binding costs every cold search ~2 ms
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -23,7 +23,6 @@ from akindb.errors import (
 )
 from akindb.index.registry import IndexKind, validate_params
 from akindb.models.base import Embedder
-from akindb.retrieval.settings import record_defaults
 from akindb.storage import catalog
 from akindb.storage import sqlite as sq
 from akindb.storage.store import CollectionStore
@@ -125,6 +124,9 @@ class Database:
                 index_params=cfg.index_params, chunking=chunking.to_dict(),
             )
             if cid is not None:  # the retrieval settings new collections start with
+                # imported here: opening a collection to search it does not need them
+                from akindb.retrieval.settings import record_defaults
+
                 record_defaults(self.conn, cid)
         if cid is None:
             raise CollectionExistsError(
