@@ -70,3 +70,25 @@ def test_collection_methods() -> None:
         "flush",
     ):
         assert callable(getattr(akindb.Collection, method)), method
+
+
+def test_names_are_imported_on_first_use() -> None:
+    """``akindb/__init__`` imports nothing until a name is used (PEP 562), so a cold
+    ``akindb search`` pays only for what it runs (issue 14); every name still resolves, to the
+    object of its home module, and submodules are reachable after a bare ``import akindb``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, akindb\n"
+        "assert [m for m in sys.modules if m.startswith('akindb.')] == [], sorted(sys.modules)\n"
+        "from akindb import Hit\n"
+        "import akindb.types\n"
+        "assert Hit is akindb.types.Hit and akindb.Hit is Hit\n"
+        "assert akindb.open.__module__ == 'akindb.collection.database'\n"
+        "assert akindb.errors.AkinError is akindb.AkinError\n"
+        "try:\n    akindb.no_such_name\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "has no attribute 'no_such_name'" in out.stdout
+    assert set(akindb.__all__) <= set(dir(akindb))

