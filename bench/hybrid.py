@@ -151,6 +151,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
     if serial:  # the collection's hybrid with the keyword side after / beside the embedding
         modes += ("hybrid-serial", "hybrid-beside")
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
+    side_default = keyword_side.mode
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
     # "plain": every feedback off; "+x": only x on ("hybrid" is the collection as stored)
@@ -169,8 +170,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
-        # keyword_side.mode: "auto" (the default) unless a mode names it; read once per call
-        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, "auto")
+        # keyword_side.mode: the library's default unless a mode names it; read once per call
+        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, side_default)
         if m in ("hybrid-serial", "hybrid-beside"):
             m = "hybrid"
         for tail in ("+rm3", "+rocchio", "-rocchio"):

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from akindb.retrieval import keyword_memory
 from akindb.storage import keyword_index as fts
 
 # Lucene's English stop-word set (what Anserini's BM25 anchors use), 33 words.
@@ -103,6 +104,10 @@ def bm25_search(
     """
     if not terms or k < 1:
         return []
+    mem = keyword_memory.current(conn) if where is None else None
+    stems = mem.stems(terms) if mem is not None else None
+    if mem is not None and stems is not None:  # the same scores and order from memory
+        return [KeywordHit(c, s) for c, s in mem.top(collection_id, stems, k)]
     rows = fts.bm25_top(conn, collection_id, fts_query(terms), k, where)
     hits = [KeywordHit(chunk_id, -rank) for chunk_id, rank in rows]
     hits.sort(key=lambda h: (-h.score, h.chunk_id))  # deterministic order among ties
@@ -132,7 +137,12 @@ def fts_row_count(conn: sqlite3.Connection) -> int:
 
 
 def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
-    """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query."""
+    """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query,
+    or none when the in-memory copy is current (``keyword_memory``)."""
+    mem = keyword_memory.current(conn) if terms else None
+    stems = mem.stems(terms) if mem is not None else None
+    if mem is not None and stems is not None:
+        return [mem.doc_freq(s) for s in stems]
     return fts.match_counts(conn, [fts_query([t]) for t in terms])
 
 
