@@ -102,16 +102,29 @@ def bm25_search(
 
     ``where`` is a parsed metadata filter (see ``storage.filters``), applied in the same query.
     """
+    return [KeywordHit(c, s) for c, s in bm25_pairs(conn, collection_id, terms, k, where)]
+
+
+def bm25_pairs(
+    conn: sqlite3.Connection,
+    collection_id: int,
+    terms: Sequence[str],
+    k: int,
+    where: Mapping[str, Any] | None = None,
+) -> list[tuple[int, float]]:
+    """``bm25_search`` as ``(chunk id, score)`` pairs (hybrid search builds a dict of them:
+    no ``KeywordHit`` per candidate). From the in-memory copy of the postings when it is
+    current (``keyword_memory``: the same scores and order), else from FTS5."""
     if not terms or k < 1:
         return []
     mem = keyword_memory.current(conn) if where is None else None
     stems = mem.stems(terms) if mem is not None else None
-    if mem is not None and stems is not None:  # the same scores and order from memory
-        return [KeywordHit(c, s) for c, s in mem.top(collection_id, stems, k)]
-    rows = fts.bm25_top(conn, collection_id, fts_query(terms), k, where)
-    hits = [KeywordHit(chunk_id, -rank) for chunk_id, rank in rows]
-    hits.sort(key=lambda h: (-h.score, h.chunk_id))  # deterministic order among ties
-    return hits
+    if mem is not None and stems is not None:
+        return mem.top(collection_id, stems, k)
+    rows = [(c, -rank) for c, rank in fts.bm25_top(conn, collection_id, fts_query(terms), k,
+                                                   where)]
+    rows.sort(key=lambda h: (-h[1], h[0]))  # deterministic order among ties
+    return rows
 
 
 def term_scores(

@@ -103,8 +103,7 @@ def keyword_list(
     """BM25's ``n_cand`` best chunks (chunk id -> score) and, when RM3 is on, the list it
     expanded them to (with the expansion). ``gate``: a hybrid query's fusion, whose keyword
     gate, when closed, skips the expansion (keyword mode expands always)."""
-    scores = {h.chunk_id: h.score for h in kw.bm25_search(conn, collection_id, terms, n_cand,
-                                                           where)}
+    scores = dict(kw.bm25_pairs(conn, collection_id, terms, n_cand, where))
     expanded: rm3.Expanded | None = None
     if settings.rm3.enabled and scores and not (
             gate is not None and rm3.gate_closed(conn, terms, scores, gate)):
