@@ -9,7 +9,6 @@ match the version is never trusted. The embedder is beside the point (BM25 never
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,7 +161,7 @@ def test_a_copy_that_does_not_match_the_index_is_never_trusted(
     st = km._state(conn)
     assert st is not None
     # an injected fault: the copy claims another version (a corrupt or foreign copy)
-    st.postings = dataclasses.replace(p, version=("not", "this", "index"))
+    st.postings = p.with_version(("not", "this", "index"))
     q = _current(col)
     assert q is not None and q.version == p.version and q is not p  # rebuilt from FTS5
     db.close()

@@ -30,7 +30,7 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from akindb.retrieval import keyword_memory
 from akindb.storage import keyword_index as fts
@@ -51,6 +51,13 @@ MAX_TERMS = 64
 """Longer queries keep their first 64 distinct terms (FTS5 cost grows with each OR branch)."""
 K1 = 1.2
 """FTS5 ``bm25()``'s term-frequency saturation (its default; b = 0.75 does not bound scores)."""
+Copy = keyword_memory.Postings | None | Literal["ask"]
+"""The in-memory copy of the keyword index a caller looked up in its snapshot (``None``: none
+is current), or "ask": look it up (one read of the index's version)."""
+
+
+def _copy(conn: sqlite3.Connection, copy: Copy) -> keyword_memory.Postings | None:
+    return keyword_memory.current(conn) if isinstance(copy, str) else copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +118,16 @@ def bm25_pairs(
     terms: Sequence[str],
     k: int,
     where: Mapping[str, Any] | None = None,
+    *,
+    copy: Copy = "ask",
 ) -> list[tuple[int, float]]:
     """``bm25_search`` as ``(chunk id, score)`` pairs (hybrid search builds a dict of them:
     no ``KeywordHit`` per candidate). From the in-memory copy of the postings when it is
-    current (``keyword_memory``: the same scores and order), else from FTS5."""
+    current (``keyword_memory``: the same scores and order), else from FTS5. ``copy``: the
+    copy the caller already looked up in this snapshot (``None``: there is none), or "ask"."""
     if not terms or k < 1:
         return []
-    mem = keyword_memory.current(conn) if where is None else None
+    mem = _copy(conn, copy) if where is None else None
     stems = mem.stems(terms) if mem is not None else None
     if mem is not None and stems is not None:
         return mem.top(collection_id, stems, k)
@@ -149,10 +159,12 @@ def fts_row_count(conn: sqlite3.Connection) -> int:
     return fts.fts_row_count(conn)
 
 
-def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
+def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str], *, copy: Copy = "ask"
+              ) -> list[int]:
     """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query,
-    or none when the in-memory copy is current (``keyword_memory``)."""
-    mem = keyword_memory.current(conn) if terms else None
+    or none when the in-memory copy is current (``keyword_memory``; ``copy`` as for
+    ``bm25_pairs``)."""
+    mem = _copy(conn, copy) if terms else None
     stems = mem.stems(terms) if mem is not None else None
     if mem is not None and stems is not None:
         return [mem.doc_freq(s) for s in stems]

@@ -44,7 +44,6 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,19 +59,23 @@ MAX_TOKENS = int(os.environ.get("AKINDB_KEYWORD_MEMORY", "") or 8_000_000)
 TOKENS = kp.QueryTokens()
 
 
-@dataclass(frozen=True, eq=False)
 class Postings:
     """One version of the keyword index, in memory: per term its rows (positions in ``ids``)
-    and each row's BM25 summand for that term, stored term after term (``start``)."""
+    and each row's BM25 summand for that term, stored term after term (``start``). Never
+    changed once built (a plain class: this module is imported by every cold search)."""
 
-    version: kp.Version
-    n_rows: int
-    index: dict[str, int]
-    start: np.ndarray
-    pos: np.ndarray
-    part: np.ndarray
-    ids: np.ndarray
-    coll: np.ndarray
+    __slots__ = ("coll", "ids", "index", "n_rows", "part", "pos", "start", "version")
+
+    def __init__(self, version: kp.Version, n_rows: int, index: dict[str, int],
+                 start: np.ndarray, pos: np.ndarray, part: np.ndarray, ids: np.ndarray,
+                 coll: np.ndarray) -> None:
+        self.version, self.n_rows, self.index = version, n_rows, index
+        self.start, self.pos, self.part, self.ids, self.coll = start, pos, part, ids, coll
+
+    def with_version(self, version: kp.Version) -> Postings:
+        """The same postings stamped with another version (tests inject a foreign copy)."""
+        return Postings(version, self.n_rows, self.index, self.start, self.pos, self.part,
+                        self.ids, self.coll)
 
     def stems(self, terms: Sequence[str]) -> list[str] | None:
         """The indexed token of each query term, or ``None`` when one is not exactly one
@@ -152,13 +155,17 @@ def build(conn: sqlite3.Connection) -> Postings | None:
                     pos.astype(np.int32), part, ids, coll)
 
 
-@dataclass
 class _State:
-    lock: threading.Lock
-    postings: Postings | None = None
-    seen: kp.Version | None = None
-    misses: int = 0
-    refused: kp.Version | None = None
+    """One connection's copy and its warm-up count (``current``)."""
+
+    __slots__ = ("lock", "misses", "postings", "refused", "seen")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.postings: Postings | None = None
+        self.seen: kp.Version | None = None
+        self.misses = 0
+        self.refused: kp.Version | None = None
 
 
 _STATES: weakref.WeakKeyDictionary[sqlite3.Connection, _State] = weakref.WeakKeyDictionary()
@@ -170,7 +177,7 @@ def _state(conn: sqlite3.Connection) -> _State | None:
         try:
             st = _STATES.get(conn)
             if st is None:
-                st = _STATES[conn] = _State(threading.Lock())
+                st = _STATES[conn] = _State()
         except TypeError:  # a connection type without weak references: no copy
             return None
         return st
