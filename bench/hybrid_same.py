@@ -13,11 +13,12 @@ Run it with two trees (``PYTHONPATH=<tree>/src``) and compare; floats are writte
 (JSON), so equal files mean equal bits::
 
     PYTHONPATH=/tmp/base/src python bench/hybrid_same.py --db DB --split dev --out before.json
-    PYTHONPATH=src python bench/hybrid_same.py --db DB --split dev --out after.json --warm 1
+    PYTHONPATH=src python bench/hybrid_same.py --db DB --split dev --out after.json --copy
     python bench/hybrid_same.py --compare before.json after.json
 
-``--warm 1`` builds ``keyword_memory``'s copy of the keyword index at the first keyword read,
-so every query of the run is answered from it (a tree without that module ignores it).
+``--copy`` builds ``keyword_memory``'s copy of the keyword index before the first search, so
+every query of the run is answered from it (a tree without that module ignores it); the run
+says at its end whether a copy was held.
 """
 
 from __future__ import annotations
@@ -45,10 +46,19 @@ def _hit(h: akindb.Hit, explain: bool) -> dict[str, Any]:
     return out
 
 
-def dump(db_dir: str, collection: str, data: Path, split: str, k: int) -> dict[str, Any]:
+def dump(db_dir: str, collection: str, data: Path, split: str, k: int, copy: bool
+         ) -> dict[str, Any]:
     db = akindb.open(db_dir, create=False)
     col = db.get_collection(collection)
     conn = col.parts.store.conn
+    if copy:
+        try:
+            from akindb.retrieval import keyword_memory
+        except ImportError:
+            pass
+        else:
+            with col.parts.lock:
+                assert keyword_memory.ready(conn), "no copy of the keyword index was built"
     with col.parts.lock:
         before = load_settings(conn, col.config.id)
     base = RetrievalSettings()
@@ -98,8 +108,9 @@ def main() -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--warm", type=int, default=None,
-                    help="keyword_memory.WARM for this run (1: the copy answers every query)")
+    ap.add_argument("--copy", action="store_true",
+                    help="build keyword_memory's copy of the keyword index first, so that it "
+                         "answers every query (a tree without that module ignores this)")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args()
     if args.compare:
@@ -107,16 +118,9 @@ def main() -> None:
         res = compare(a, b)
         print(json.dumps(res, indent=1))
         sys.exit(0 if res["all_identical"] else 1)
-    if args.warm is not None:
-        try:
-            from akindb.retrieval import keyword_memory
-        except ImportError:
-            pass
-        else:
-            keyword_memory.WARM = args.warm
     assert args.db and args.out, "--db and --out (or --compare)"
     args.out.write_text(json.dumps(dump(args.db, args.collection, args.data, args.split,
-                                        args.k)))
+                                        args.k, args.copy)))
 
 
 

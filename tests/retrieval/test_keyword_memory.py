@@ -91,6 +91,7 @@ def test_searches_answer_the_same_with_the_copy(
     before = answers()
     monkeypatch.setattr(km, "MAX_TOKENS", 10**9)
     monkeypatch.setattr(km, "WARM", 1)
+    monkeypatch.setattr(km, "TOKENS_PER_READ", 0)  # built at the first read
     after = answers()
     with a.parts.lock, read_snapshot(a.parts.store.conn):
         assert km.current(a.parts.store.conn) is not None  # the copy answered
@@ -195,4 +196,21 @@ def test_a_word_fts5_cuts_in_two_is_left_to_fts5(
     assert p is not None and p.stems(["x\u19b0y"]) is None
     got = [h.id for h in col.search("x\u19b0y", 10, mode="keyword")]
     assert got == ["d9"]  # FTS5's phrase match, not the copy
+    db.close()
+
+
+def test_a_larger_index_waits_for_more_reads_and_ready_builds_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(km, "WARM", 3)
+    monkeypatch.setattr(km, "TOKENS_PER_READ", 2)  # the 4 texts hold 18 tokens: 9 reads
+    db, col = _small(tmp_path)
+    assert [_current(col) for _ in range(8)] == [None] * 8
+    assert _current(col) is not None  # the 9th read builds it
+    col.add(["the brown fox again"], ids=["d5"])
+    assert _current(col) is None  # stale again; FTS5 until it has paid
+    assert km.ready(col.parts.store.conn)  # ...unless asked to build now
+    p = _current(col)
+    assert p is not None and p.doc_freq("fox") == 3  # fox, foxes (d3), fox (d5)
+    assert fts.match_counts(col.parts.store.conn, ['"fox"']) == [3]
     db.close()

@@ -26,13 +26,17 @@ reader never sees a row deleted since, nor misses one added; it then gets FTS5's
 A build that finds the index inconsistent with itself (row counts, postings that name no row)
 is thrown away and the version is not retried.
 
-**When it is built.** Not on a process's first query (a cold ``akindb search`` pays nothing):
-only after ``WARM`` keyword reads have been answered by FTS5 at the same version, i.e. in a
-process that queries a collection that is not being written (a server, a benchmark, an
-evaluation). A build reads every token occurrence (NFCorpus: 0.9 M, ~0.35 s); a file over
-``MAX_TOKENS`` tokens is never copied (``$AKINDB_KEYWORD_MEMORY``: 0 turns the copy off, a
-number sets the limit). A query with a metadata filter, or a word the tokenizer does not make
-exactly one token of, uses FTS5.
+**When it is built.** A build reads every token occurrence (NFCorpus: 0.9 M tokens, ~0.45 s
+on 2 cores, under the database lock) and saves ~0.5 ms per keyword read, so it is built only
+once the reads FTS5 has answered at one index version would have paid for it: at least
+``WARM`` of them and one per ``TOKENS_PER_READ`` tokens of the index (NFCorpus: ~890 reads,
+~0.45 s of FTS5 work). So a cold ``akindb search`` or a short evaluation pays nothing; a
+server that keeps answering a collection that is not being written gets the copy after a
+few seconds; a collection written between every few hundred reads keeps FTS5 (each write
+makes the copy stale, and rebuilding costs no more than the FTS5 reads it waited for).
+``ready`` builds it at once (benchmarks' warm-up). A file over ``MAX_TOKENS`` tokens is never
+copied (``$AKINDB_KEYWORD_MEMORY``: 0 turns the copy off, a number sets the limit). A query
+with a metadata filter, or a word the tokenizer does not make exactly one token of, uses FTS5.
 """
 
 from __future__ import annotations
@@ -53,9 +57,13 @@ from akindb.storage.sqlite import read_snapshot
 K1, B = 1.2, 0.75
 """FTS5 ``bm25()``'s defaults (akindb never passes other weights)."""
 WARM = 32
-"""Keyword reads FTS5 answers at one index version before the copy is built."""
-MAX_TOKENS = int(os.environ.get("AKINDB_KEYWORD_MEMORY", "") or 8_000_000)
-"""Largest keyword index (token occurrences) copied: ~12 bytes per (term, row) pair kept."""
+"""Keyword reads FTS5 answers at one index version before the copy is built, at least."""
+TOKENS_PER_READ = 1000
+"""...and one more read per this many tokens of the index: a build costs ~0.5 µs a token,
+an FTS5 read ~0.5 ms (NFCorpus, 2 cores), so the reads waited for pay for the build."""
+MAX_TOKENS = int(os.environ.get("AKINDB_KEYWORD_MEMORY", "") or 4_000_000)
+"""Largest keyword index (token occurrences) copied: ~12 bytes per (term, row) pair kept,
+~2 s and ~150 MB passing to build at the limit."""
 TOKENS = kp.QueryTokens()
 
 
@@ -158,13 +166,14 @@ def build(conn: sqlite3.Connection) -> Postings | None:
 class _State:
     """One connection's copy and its warm-up count (``current``)."""
 
-    __slots__ = ("lock", "misses", "postings", "refused", "seen")
+    __slots__ = ("lock", "misses", "needed", "postings", "refused", "seen")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.postings: Postings | None = None
         self.seen: kp.Version | None = None
         self.misses = 0
+        self.needed = WARM
         self.refused: kp.Version | None = None
 
 
@@ -195,16 +204,41 @@ def current(conn: sqlite3.Connection) -> Postings | None:
             return p
         if st.seen != version:
             st.seen, st.misses = version, 0
+            st.needed = WARM
         st.misses += 1
-        if st.misses < WARM or st.refused == version:
+        if st.misses < st.needed or st.refused == version:
             return None
-        st.postings = None  # the stale copy's memory goes before the new one is read
-        p = build(conn)
-        if p is None or p.version != version:  # refused, or read in another state
-            st.refused = version if p is None else None
-            return None
-        st.postings = p
-        return p
+        if st.misses == WARM and TOKENS_PER_READ > 0:  # the size decides how many more
+            st.needed = max(WARM, kp.fts_totals(conn)[1] // TOKENS_PER_READ)
+            if st.misses < st.needed:
+                return None
+        return _rebuild(conn, st, version)
+
+
+def _rebuild(conn: sqlite3.Connection, st: _State, version: kp.Version) -> Postings | None:
+    st.postings = None  # the stale copy's memory goes before the new one is read
+    p = build(conn)
+    if p is None or p.version != version:  # refused, or read in another state
+        st.refused = version if p is None else None
+        return None
+    st.postings = p
+    return p
+
+
+def ready(conn: sqlite3.Connection) -> bool:
+    """Build the copy now unless it is current (a benchmark's warm-up, a server that wants
+    its first reads fast); whether one is there now."""
+    if MAX_TOKENS <= 0 or (st := _state(conn)) is None:
+        return False
+    with read_snapshot(conn):
+        version = kp.fts_version(conn)
+        with st.lock:
+            p = st.postings
+            if p is not None and p.version == version:
+                return True
+            if st.refused == version:
+                return False
+            return _rebuild(conn, st, version) is not None
 
 
 def forget(conn: sqlite3.Connection) -> None:
