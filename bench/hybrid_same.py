@@ -33,6 +33,7 @@ from typing import Any
 import akindb
 from akindb.eval.beir import load_beir
 from akindb.retrieval.feedback import RocchioParams
+from akindb.retrieval.request import SearchMode
 from akindb.retrieval.settings import RetrievalSettings, load_settings, save_settings, updated
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ir" / "nfcorpus"
@@ -74,7 +75,7 @@ def dump(db_dir: str, collection: str, data: Path, split: str, k: int, copy: boo
         for name, settings in variants.items():
             save_settings(conn, col.parts.db_file, col.config.id, settings)
             explain = name.endswith("+explain")
-            mode = "keyword" if name == "keyword" else "hybrid"
+            mode: SearchMode = "keyword" if name == "keyword" else "hybrid"
             out[name] = {q: [_hit(h, explain) for h in col.search(text, k, mode=mode,
                                                                    explain=explain)]
                          for q, text in queries.items() if text.strip()}
