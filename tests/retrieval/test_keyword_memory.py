@@ -214,3 +214,36 @@ def test_a_larger_index_waits_for_more_reads_and_ready_builds_at_once(
     assert p is not None and p.doc_freq("fox") == 3  # fox, foxes (d3), fox (d5)
     assert fts.match_counts(col.parts.store.conn, ['"fox"']) == [3]
     db.close()
+
+
+def test_a_forked_child_does_not_wait_for_the_parents_locks() -> None:
+    """A lock held in the parent when it forks stays held in the child: the child's module
+    state starts afresh (its copies are rebuilt, its tokenizer is its own)."""
+    import os
+    import time
+    import warnings
+
+    held = km.TOKENS._lock  # as if another thread of the parent were cutting words now
+    held.acquire()
+    try:
+        with warnings.catch_warnings():  # Python 3.12+ warns about fork() with threads running
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                code = 0 if km.TOKENS.tokens(["copies"]) == [("copi",)] else 1
+            finally:
+                os._exit(code)
+    finally:
+        held.release()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child waited for a lock its parent held")

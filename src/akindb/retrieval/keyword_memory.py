@@ -241,6 +241,17 @@ def ready(conn: sqlite3.Connection) -> bool:
             return _rebuild(conn, st, version) is not None
 
 
+def _after_fork() -> None:
+    """In a forked child: a lock another thread of the parent held stays held there, and the
+    tokenizer's private connection must not be shared; start afresh (copies are rebuilt)."""
+    global _STATES, _STATES_LOCK, TOKENS
+    _STATES, _STATES_LOCK, TOKENS = weakref.WeakKeyDictionary(), threading.Lock(), kp.QueryTokens()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def forget(conn: sqlite3.Connection) -> None:
     """Drop ``conn``'s copy (tests; a closed database)."""
     with _STATES_LOCK, contextlib.suppress(TypeError):
