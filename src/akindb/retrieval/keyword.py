@@ -11,6 +11,10 @@ double-quoted FTS5 string joined by ``OR``; the result is bound as an SQL parame
 therefore plain words or separators, never operators, and cannot cause an FTS5 syntax error or
 inject SQL. A query with no word character at all gives no terms and no keyword hits.
 
+A process that keeps reading an unchanged keyword index answers the BM25 top-k and the
+document frequencies from an in-memory copy of FTS5's postings instead (``keyword_memory``:
+the same scores bit for bit, checked against the index's version in every snapshot).
+
 Scores: FTS5's ``bm25()`` (k1 = 1.2, b = 0.75) is negative, better = more negative; we report
 ``-bm25()`` so that, as everywhere in akindb, higher is better. BM25 statistics (document count,
 average length, document frequencies) are those of the whole FTS5 table, i.e. of every
