@@ -247,3 +247,27 @@ def test_a_forked_child_does_not_wait_for_the_parents_locks() -> None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     raise AssertionError("the forked child waited for a lock its parent held")
+
+
+def test_an_empty_index_and_one_emptied_by_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(km, "WARM", 1)
+    db = akindb.open(tmp_path / "db")
+    col = db.create_collection("c", model=HashEmbedder())  # type: ignore[arg-type]
+    conn = col.parts.store.conn
+    with col.parts.lock:
+        assert km.ready(conn)
+    assert col.search("hello world", 5, mode="keyword") == []
+    col.add(["hello there"], ids=["a"])
+    with col.parts.lock:
+        assert km.ready(conn)
+    assert [h.id for h in col.search("hello", 5, mode="keyword")] == ["a"]
+    col.delete(["a"])
+    with col.parts.lock:
+        assert km.ready(conn)
+        p = km.current(conn)
+    assert p is not None and p.doc_freq("hello") == 0 and p.n_rows == 0
+    assert col.search("hello", 5, mode="keyword") == []
+    assert col.search("hello", 5, mode="hybrid") == []
+    db.close()
