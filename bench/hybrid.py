@@ -202,7 +202,7 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), k)
         return col.search(q, k, mode=m)  # type: ignore[arg-type]
 
-    with col.parts.lock:  # a long-running process's state: the keyword copy built (~0.45 s)
+    with col.parts.lock:  # a long-running process's state: the keyword copy built (~0.2 s)
         keyword_memory.ready(col.parts.store.conn)
     for q in qids[:20]:  # warm-up: model, index, SQLite pages
         for m in modes:
