@@ -18,7 +18,10 @@ goes through the public API, ``Collection.search(q, k=10, mode=...)``, one query
 interleaving the modes query by query so machine noise hits them alike; latency is per call
 (embedding included) and reported as p50/p95. ``hybrid`` is the collection's own fusion (the
 default: convex); ``hybrid-rrf`` the RRF k=60 + gate that was the default before;
-``vector+prf`` dense pseudo-relevance feedback (``akindb.retrieval.feedback``), for its cost.
+``vector+prf`` dense pseudo-relevance feedback (``akindb.retrieval.feedback``), for its cost;
+``--fts5`` adds ``hybrid-fts5``, the collection's hybrid search with BM25 from FTS5 instead of
+``retrieval.keyword_memory``'s in-memory copy (built during the warm-up; ``keyword_copy`` in
+the output says whether it answered).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from akindb.eval.beir import load_beir
 from akindb.eval.metrics import ndcg_at_k
 from akindb.models import query_cache
 from akindb.retrieval import keyword as kw
-from akindb.retrieval import keyword_side, stages
+from akindb.retrieval import keyword_memory, keyword_side, stages
 from akindb.retrieval.feedback import RocchioParams, rocchio
 from akindb.retrieval.fusion import FusionMethod, FusionParams, fuse
 from akindb.retrieval.rm3 import Rm3Params
@@ -140,7 +143,8 @@ def tune(col: akindb.Collection, data_dir: Path, n_cand: int) -> dict[str, objec
 
 def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             rm3: Rm3Params | None = None, dense_fb: RocchioParams | None = None,
-            k: int = 10, by_stage: bool = False, serial: bool = False) -> dict[str, object]:
+            k: int = 10, by_stage: bool = False, serial: bool = False,
+            fts5: bool = False) -> dict[str, object]:
     data = load_beir(data_dir, split)
     qids = [q for q in data.queries if data.queries[q].strip()]
     modes: tuple[str, ...] = ("vector", "keyword", "hybrid", "hybrid-rrf", "vector+prf")
@@ -150,7 +154,10 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
         modes += ("hybrid+rocchio", "hybrid-rocchio", "hybrid-s5")
     if serial:  # the collection's hybrid with the keyword side after / beside the embedding
         modes += ("hybrid-serial", "hybrid-beside")
+    if fts5:  # the collection's hybrid with BM25 from FTS5, not keyword_memory's copy
+        modes += ("hybrid-fts5",)
     rrf = FusionParams()  # the RRF k=60 + keyword gate default before "convex"
+    side_default = keyword_side.mode
     with col.parts.lock:
         plain = load_settings(col.parts.store.conn, col.config.id)
     # "plain": every feedback off; "+x": only x on ("hybrid" is the collection as stored)
@@ -169,10 +176,17 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             current[0] = want
 
     def search(q: str, m: str) -> list[akindb.Hit]:
-        # keyword_side.mode: "auto" (the default) unless a mode names it; read once per call
-        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, "auto")
+        # keyword_side.mode: the library's default unless a mode names it; read once per call
+        keyword_side.mode = {"hybrid-serial": "off", "hybrid-beside": "on"}.get(m, side_default)
         if m in ("hybrid-serial", "hybrid-beside"):
             m = "hybrid"
+        if m == "hybrid-fts5":
+            copy_limit = keyword_memory.MAX_TOKENS
+            keyword_memory.MAX_TOKENS = 0  # no copy for this call: FTS5 answers
+            try:
+                return col.search(q, k, mode="hybrid")
+            finally:
+                keyword_memory.MAX_TOKENS = copy_limit
         for tail in ("+rm3", "+rocchio", "-rocchio"):
             if m.endswith(tail):
                 m = m[: -len(tail)]
@@ -188,6 +202,8 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
             return col.search_vector(rocchio(qv, list(stored.values()), PRF_BETA), k)
         return col.search(q, k, mode=m)  # type: ignore[arg-type]
 
+    with col.parts.lock:  # a long-running process's state: the keyword copy built (~0.2 s)
+        keyword_memory.ready(col.parts.store.conn)
     for q in qids[:20]:  # warm-up: model, index, SQLite pages
         for m in modes:
             setting(m)
@@ -226,6 +242,9 @@ def compare(col: akindb.Collection, data_dir: Path, split: str, rounds: int,
                        "mean": round(1000 * statistics.fmean(v), 3), "calls": len(v)}
                 for name, v in parts[m].items()}
     setting("hybrid")
+    with col.parts.lock:  # did keyword_memory's copy answer the timed calls? (built in warm-up)
+        held = keyword_memory.current(col.parts.store.conn) is not None
+    out["keyword_copy"] = held
     v50 = out["vector"]["p50_ms"]  # type: ignore[index]
     out["hybrid_p50_over_vector_p50"] = round(out["hybrid"]["p50_ms"] / v50, 3)  # type: ignore[index]
     for m in modes[2:]:
@@ -261,6 +280,9 @@ def main() -> None:
                     help="also time hybrid-serial and hybrid-beside: the collection's hybrid "
                          "search with the keyword side always after / always beside the "
                          "embedding (plain hybrid: beside only when a core is spare)")
+    ap.add_argument("--fts5", action="store_true",
+                    help="also time hybrid-fts5: the collection's hybrid search with BM25 from "
+                         "FTS5 rather than the in-memory copy (retrieval.keyword_memory)")
     ap.add_argument("--no-query-cache", action="store_true",
                     help="embed every query (else the first mode of a query fills the cache "
                          "and the others reuse its vector)")
@@ -286,7 +308,7 @@ def main() -> None:
     try:
         res = tune(col, args.data, args.candidates) if args.tune else compare(
             col, args.data, args.split, args.rounds, rm3, roc, args.k, args.stages,
-            args.serial)
+            args.serial, args.fts5)
     finally:
         save_settings(col.parts.store.conn, col.parts.db_file, col.config.id, before)
     res["rm3"] = args.rm3

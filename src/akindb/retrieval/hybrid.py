@@ -183,17 +183,18 @@ def keyword_stats(
     *,
     weights: Mapping[str, float] | None = None,
     first: Mapping[int, float] | None = None,
+    copy: kw.Copy = "ask",
 ) -> tuple[float, float | None]:
     """``(bm25_max, strength)`` of one query's keyword list, as ``gather`` needs them: one FTS5
     count per term, only when the gate or ``convex`` uses them (else ``(0.0, None)``). With RM3
     ``weights`` are the expanded list's term weights (the bound becomes ``(k1+1)·Σ w·idf``) and
     ``first`` the unexpanded list, whose best match against the query's own terms still sets
-    the gate."""
+    the gate. ``copy``: see ``keyword.bm25_pairs``."""
     convex_ = params.method is FusionMethod.CONVEX
     strength: float | None = None
     top = 0.0
     if key and (params.gated or convex_):
-        dfs = kw.doc_freqs(conn, terms)
+        dfs = kw.doc_freqs(conn, terms, copy=copy)
         n_rows = kw.fts_row_count(conn)
         top = (kw.K1 + 1) * sum(kw.idf(n_rows, df) for df in dfs)
         if params.gated:

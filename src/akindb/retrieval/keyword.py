@@ -11,6 +11,10 @@ double-quoted FTS5 string joined by ``OR``; the result is bound as an SQL parame
 therefore plain words or separators, never operators, and cannot cause an FTS5 syntax error or
 inject SQL. A query with no word character at all gives no terms and no keyword hits.
 
+A process that keeps reading an unchanged keyword index answers the BM25 top-k and the
+document frequencies from an in-memory copy of FTS5's postings instead (``keyword_memory``:
+the same scores bit for bit, checked against the index's version in every snapshot).
+
 Scores: FTS5's ``bm25()`` (k1 = 1.2, b = 0.75) is negative, better = more negative; we report
 ``-bm25()`` so that, as everywhere in akindb, higher is better. BM25 statistics (document count,
 average length, document frequencies) are those of the whole FTS5 table, i.e. of every
@@ -30,8 +34,9 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from akindb.retrieval import keyword_memory
 from akindb.storage import keyword_index as fts
 
 # Lucene's English stop-word set (what Anserini's BM25 anchors use), 33 words.
@@ -50,6 +55,13 @@ MAX_TERMS = 64
 """Longer queries keep their first 64 distinct terms (FTS5 cost grows with each OR branch)."""
 K1 = 1.2
 """FTS5 ``bm25()``'s term-frequency saturation (its default; b = 0.75 does not bound scores)."""
+Copy = keyword_memory.Postings | None | Literal["ask"]
+"""The in-memory copy of the keyword index a caller looked up in its snapshot (``None``: none
+is current), or "ask": look it up (one read of the index's version)."""
+
+
+def _copy(conn: sqlite3.Connection, copy: Copy) -> keyword_memory.Postings | None:
+    return keyword_memory.current(conn) if isinstance(copy, str) else copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +113,32 @@ def bm25_search(
 
     ``where`` is a parsed metadata filter (see ``storage.filters``), applied in the same query.
     """
+    return [KeywordHit(c, s) for c, s in bm25_pairs(conn, collection_id, terms, k, where)]
+
+
+def bm25_pairs(
+    conn: sqlite3.Connection,
+    collection_id: int,
+    terms: Sequence[str],
+    k: int,
+    where: Mapping[str, Any] | None = None,
+    *,
+    copy: Copy = "ask",
+) -> list[tuple[int, float]]:
+    """``bm25_search`` as ``(chunk id, score)`` pairs (hybrid search builds a dict of them:
+    no ``KeywordHit`` per candidate). From the in-memory copy of the postings when it is
+    current (``keyword_memory``: the same scores and order), else from FTS5. ``copy``: the
+    copy the caller already looked up in this snapshot (``None``: there is none), or "ask"."""
     if not terms or k < 1:
         return []
-    rows = fts.bm25_top(conn, collection_id, fts_query(terms), k, where)
-    hits = [KeywordHit(chunk_id, -rank) for chunk_id, rank in rows]
-    hits.sort(key=lambda h: (-h.score, h.chunk_id))  # deterministic order among ties
-    return hits
+    mem = _copy(conn, copy) if where is None else None
+    stems = mem.stems(terms) if mem is not None else None
+    if mem is not None and stems is not None:
+        return mem.top(collection_id, stems, k)
+    rows = [(c, -rank) for c, rank in fts.bm25_top(conn, collection_id, fts_query(terms), k,
+                                                   where)]
+    rows.sort(key=lambda h: (-h[1], h[0]))  # deterministic order among ties
+    return rows
 
 
 def term_scores(
@@ -131,8 +163,15 @@ def fts_row_count(conn: sqlite3.Connection) -> int:
     return fts.fts_row_count(conn)
 
 
-def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
-    """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query."""
+def doc_freqs(conn: sqlite3.Connection, terms: Sequence[str], *, copy: Copy = "ask"
+              ) -> list[int]:
+    """How many FTS5 rows contain each term (after stemming, as ``MATCH`` sees it); one query,
+    or none when the in-memory copy is current (``keyword_memory``; ``copy`` as for
+    ``bm25_pairs``)."""
+    mem = _copy(conn, copy) if terms else None
+    stems = mem.stems(terms) if mem is not None else None
+    if mem is not None and stems is not None:
+        return [mem.doc_freq(s) for s in stems]
     return fts.match_counts(conn, [fts_query([t]) for t in terms])
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from akindb.retrieval import keyword as kw
-from akindb.retrieval import rm3
+from akindb.retrieval import keyword_memory, rm3
 from akindb.retrieval.analyzer import STOP_WORDS_EN
 from akindb.retrieval.fusion import FusionParams
 from akindb.retrieval.hybrid import keyword_stats
@@ -99,12 +99,13 @@ def keyword_list(
     settings: RetrievalSettings,
     where: Mapping[str, Any] | None,
     gate: FusionParams | None = None,
+    copy: kw.Copy = "ask",
 ) -> tuple[dict[int, float], rm3.Expanded | None]:
     """BM25's ``n_cand`` best chunks (chunk id -> score) and, when RM3 is on, the list it
     expanded them to (with the expansion). ``gate``: a hybrid query's fusion, whose keyword
-    gate, when closed, skips the expansion (keyword mode expands always)."""
-    scores = {h.chunk_id: h.score for h in kw.bm25_search(conn, collection_id, terms, n_cand,
-                                                           where)}
+    gate, when closed, skips the expansion (keyword mode expands always). ``copy``: see
+    ``keyword.bm25_pairs``."""
+    scores = dict(kw.bm25_pairs(conn, collection_id, terms, n_cand, where, copy=copy))
     expanded: rm3.Expanded | None = None
     if settings.rm3.enabled and scores and not (
             gate is not None and rm3.gate_closed(conn, terms, scores, gate)):
@@ -123,11 +124,14 @@ def run(
     params: FusionParams,
     where: Mapping[str, Any] | None,
 ) -> KeywordSide:
-    """The keyword side of a hybrid query, read in the caller's snapshot."""
-    scores, expanded = keyword_list(conn, collection_id, terms, n_cand, settings, where, params)
+    """The keyword side of a hybrid query, read in the caller's snapshot (the in-memory copy
+    of the keyword index, when current, looked up once for the list and its statistics)."""
+    copy = keyword_memory.current(conn) if where is None and terms else None
+    scores, expanded = keyword_list(conn, collection_id, terms, n_cand, settings, where, params,
+                                    copy)
     stats = keyword_stats(conn, scores, terms, params,
                           weights=expanded.weights if expanded else None,
-                          first=expanded.first if expanded else None)
+                          first=expanded.first if expanded else None, copy=copy)
     return KeywordSide(scores, expanded, stats)
 
 

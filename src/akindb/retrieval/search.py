@@ -230,6 +230,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             bm25_parts = rm3.weighted_parts(conn, ids, expanded.weights)
             terms = list(expanded.weights)
     metric = parts.metric
+    per_query = _query_fusion(params, strength) if m == "hybrid" else None
     hits: list[Hit] = []
     hvecs: list[F32] = []
     for f in top:
@@ -260,7 +261,7 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             matched_terms=bm25_parts.get(f.item, {}),
             terms_recorded=explain or not terms,
             query_terms=terms,
-            fusion=_fusion(f, params, strength) if m == "hybrid" else None,
+            fusion=_fusion(f, params, strength, per_query) if m == "hybrid" else None,
             filter=dict(w) if w is not None else None,
         )
         hits.append(new_hit(row.doc_id, score, dist, row.text, row.source, row.start, row.end,
@@ -308,8 +309,13 @@ def _place_variants(mat: F32, present: list[bool], dim: int) -> F32:
     return out
 
 
-def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> FusionExplanation:
-    weights = effective_weights(params, strength)
+def _fusion(
+    f: FusedItem, params: FusionParams, strength: float | None,
+    query: tuple[dict[str, float], str] | None = None,
+) -> FusionExplanation:
+    """One hit's fusion explanation; ``query``: the query's ``(weights, formula)`` when
+    already worked out (``_query_fusion``: the same for every hit of a query)."""
+    weights, formula = query if query is not None else _query_fusion(params, strength)
     return FusionExplanation(
         method=params.method.value,
         raw_score=f.score,
@@ -317,10 +323,16 @@ def _fusion(f: FusedItem, params: FusionParams, strength: float | None) -> Fusio
         ranks=dict(f.ranks),
         raw=dict(f.raw),
         parts={name: f.parts.get(name, 0.0) for name in ("vector", "keyword")},
-        weights=weights,
+        weights=dict(weights),
         keyword_strength=None if strength is None else round(strength, 4),
-        formula=fusion_formula(params.method.value, params.rrf_k, weights),
+        formula=formula,
     )
+
+
+def _query_fusion(params: FusionParams, strength: float | None) -> tuple[dict[str, float], str]:
+    """The fusion weights of one query and the formula text every hit's explanation shows."""
+    weights = effective_weights(params, strength)
+    return weights, fusion_formula(params.method.value, params.rrf_k, weights)
 
 
 def _apply_rerank(
