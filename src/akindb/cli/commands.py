@@ -276,12 +276,12 @@ def _fusion_params(
 ) -> FusionParams | None:
     """The collection's stored fusion with the options given on the command line applied
     (``None``: nothing given, the collection's own)."""
-    from akindb.errors import InvalidArgumentError
-    from akindb.retrieval.fusion import FusionMethod, FusionParams
-    from akindb.retrieval.settings import load_settings
-
     if method is None and rrf_k is None and keyword_weight is None and gate is None:
         return None
+    from akindb.errors import InvalidArgumentError
+    from akindb.retrieval.fusion import FusionMethod, FusionParams
+    from akindb.retrieval.settings import load_settings  # not before: a plain search skips it
+
     methods = [m.value for m in FusionMethod]
     if method is None and rrf_k is not None:
         method = "rrf"  # a rank constant only means something to RRF

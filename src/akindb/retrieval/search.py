@@ -36,8 +36,7 @@ from akindb.core.topk import to_distance
 from akindb.errors import InvalidArgumentError
 from akindb.index.base import F32
 from akindb.models import query_cache
-from akindb.retrieval import hybrid_query, keyword_side, rm3, stages
-from akindb.retrieval import keyword as kw
+from akindb.retrieval import stages
 from akindb.retrieval.explain import Explanation, fusion_formula
 from akindb.retrieval.fusion import FusedItem, FusionParams, effective_weights
 from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search vocabulary)
@@ -47,13 +46,14 @@ from akindb.retrieval.request import (  # noqa: F401  (re-exported: the search v
     SearchRequest,
     check_mode,
 )
-from akindb.retrieval.settings import RetrievalSettings, load_settings
 from akindb.storage.filters import parse_where
 from akindb.storage.sqlite import read_snapshot
 from akindb.types import FusionExplanation, Hit, Metric
 
 if TYPE_CHECKING:
+    from akindb.retrieval import keyword_side, rm3
     from akindb.retrieval.rerank import Reranker
+    from akindb.retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
 RERANK_POOL = 50
@@ -76,6 +76,8 @@ def dense_scores(metric: Metric, q: F32, vecs: F32) -> F32:
         # Normalised as the index normalises its rows and queries, so a score computed here
         # from SQLite's vectors has the bits of the index's own: hybrid's fast path takes the
         # candidates' vectors from the flat index, the other paths come here.
+        from akindb.retrieval import hybrid_query
+
         out: F32 = (hybrid_query.unit_rows(vecs) @ hybrid_query.unit_query(q)).astype(np.float32)
     elif metric is Metric.DOT:
         out = (vecs @ q).astype(np.float32)
@@ -113,6 +115,12 @@ def search(parts: CollectionParts, request: SearchRequest) -> list[Hit]:
             "max_distance cuts vector distances and keyword (BM25) hits have none; in keyword "
             "mode use min_score (the BM25 score), or search in vector or hybrid mode"
         )
+    if m != "vector" or explain:
+        # The keyword and fusion machinery, imported here: a vector search (a cold
+        # ``akindb search --mode vector``) does not pay for it (issue 14).
+        from akindb.retrieval import hybrid_query, keyword_side, rm3
+        from akindb.retrieval import keyword as kw
+        from akindb.retrieval.settings import load_settings
     conn = parts.store.conn
     settings = None
     if m != "vector":  # vector mode reads neither the analyzer nor fusion: no settings query
@@ -288,6 +296,8 @@ def _early_keyword(
 ) -> keyword_side.Early:
     """The keyword side of a hybrid query in its own snapshot, with the commit stamp read
     before it (``keyword_side``); run while the query is embedded."""
+    from akindb.retrieval import keyword_side
+
     conn = parts.store.conn
     with parts.lock, parts.translated():
         before = None if conn.in_transaction else keyword_side.stamp(conn)
