@@ -38,6 +38,7 @@ from akindb.retrieval.settings import (
 from akindb.storage.sqlite import read_snapshot
 from akindb.types import Metric
 from tests.conftest import HashEmbedder
+from tests.forked import expect_clean_exit
 from tests.realdata import pydocs_collection
 from tests.retrieval.test_hybrid_real import PAGES, QUESTIONS
 
@@ -289,16 +290,7 @@ def test_a_forked_child_gets_its_own_embedding_pool() -> None:
             code = 0 if got == (3, 4) else 1
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
-        time.sleep(0.05)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    raise AssertionError("the forked child's search waited for the parent's pool")
+    expect_clean_exit(pid, "the forked child's search waited for the parent's pool")
 
 
 def test_the_keyword_side_goes_beside_the_embedding_only_with_a_core_to_spare(

@@ -24,6 +24,7 @@ from akindb.retrieval.settings import KeywordAnalyzer
 from akindb.storage import keyword_index as fts
 from akindb.storage.sqlite import read_snapshot
 from tests.conftest import HashEmbedder, shared_data
+from tests.forked import expect_clean_exit
 
 ANALYZER = KeywordAnalyzer()
 
@@ -220,7 +221,6 @@ def test_a_forked_child_does_not_wait_for_the_parents_locks() -> None:
     """A lock held in the parent when it forks stays held in the child: the child's module
     state starts afresh (its copies are rebuilt, its tokenizer is its own)."""
     import os
-    import time
     import warnings
 
     held = km.TOKENS._lock  # as if another thread of the parent were cutting words now
@@ -237,16 +237,7 @@ def test_a_forked_child_does_not_wait_for_the_parents_locks() -> None:
                 os._exit(code)
     finally:
         held.release()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
-        time.sleep(0.05)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    raise AssertionError("the forked child waited for a lock its parent held")
+    expect_clean_exit(pid, "the forked child waited for a lock its parent held")
 
 
 def test_an_empty_index_and_one_emptied_by_deletes(
