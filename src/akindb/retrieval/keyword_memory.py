@@ -52,6 +52,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from akindb.storage import keyword_postings as kp
+from akindb.storage.porter_stems import QueryTokens
 from akindb.storage.sqlite import read_snapshot
 
 K1, B = 1.2, 0.75
@@ -64,7 +65,7 @@ an FTS5 read ~0.5 ms (NFCorpus, 2 cores), so the reads waited for pay for the bu
 MAX_TOKENS = int(os.environ.get("AKINDB_KEYWORD_MEMORY", "") or 4_000_000)
 """Largest keyword index (token occurrences) copied: ~12 bytes per (term, row) pair kept,
 ~1 s and ~150 MB passing to build at the limit."""
-TOKENS = kp.QueryTokens()
+TOKENS = QueryTokens()
 
 
 class Postings:
@@ -248,7 +249,7 @@ def _after_fork() -> None:
     """In a forked child: a lock another thread of the parent held stays held there, and the
     tokenizer's private connection must not be shared; start afresh (copies are rebuilt)."""
     global _STATES, _STATES_LOCK, TOKENS
-    _STATES, _STATES_LOCK, TOKENS = weakref.WeakKeyDictionary(), threading.Lock(), kp.QueryTokens()
+    _STATES, _STATES_LOCK, TOKENS = weakref.WeakKeyDictionary(), threading.Lock(), QueryTokens()
 
 
 if hasattr(os, "register_at_fork"):
@@ -256,6 +257,6 @@ if hasattr(os, "register_at_fork"):
 
 
 def forget(conn: sqlite3.Connection) -> None:
-    """Drop ``conn``'s copy (tests; a closed database)."""
+    """Drop ``conn``'s copy (tests; a closed connection's copy goes with it: weak keys)."""
     with _STATES_LOCK, contextlib.suppress(TypeError):
         _STATES.pop(conn, None)

@@ -1,12 +1,13 @@
 """SQL behind the in-memory BM25 postings (``retrieval.keyword_memory``): the keyword index's
-version, its statistics, every (term, row) posting, and the query words' tokens.
+version, its statistics and every (term, row) posting (the query words' tokens come from
+``storage.porter_stems``).
 
 Everything is read from FTS5 itself, so the derived copy cannot disagree with the index it is
 derived from: the postings come from an ``fts5vocab`` "instance" view of ``chunks_fts`` (one
 row per token occurrence, in term, then row order), the row lengths from FTS5's own
 ``chunks_fts_docsize`` and the row count and token total from its "averages" record, which are
-exactly what ``bm25()`` reads. Query words are cut and stemmed by a private in-memory FTS5 table
-with the same tokenizer (as ``porter_stems`` does for RM3).
+exactly what ``bm25()`` reads. Query words are cut and stemmed by ``porter_stems.QueryTokens`` (a
+private in-memory FTS5 table with the same tokenizer).
 
 ``fts_version`` is what the copy is checked against before every use, inside the reader's
 snapshot: the operations log's sequence (every chunk insert and delete writes one, in the same
@@ -18,14 +19,12 @@ log). Equal keys mean the FTS5 table holds what the copy was built from.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Sequence
 
 import numpy as np
 
 from akindb.storage.keyword_index import _varint
+from akindb.storage.porter_stems import TOKENIZER
 
-_TOKENIZER = "porter unicode61"
 _VERSION_SQL = (
     "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'oplog'),"
     " (SELECT block FROM chunks_fts_data WHERE id = 10),"
@@ -53,11 +52,12 @@ def fts_totals(conn: sqlite3.Connection) -> tuple[int, int]:
 
 
 def tokenizer_is_porter(conn: sqlite3.Connection) -> bool:
-    """Whether ``chunks_fts`` was created with the tokenizer ``query_tokens`` mirrors."""
+    """Whether ``chunks_fts`` was created with the tokenizer ``porter_stems.QueryTokens``
+    mirrors."""
     row = conn.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chunks_fts'"
     ).fetchone()
-    return row is not None and f"tokenize='{_TOKENIZER}'" in str(row[0])
+    return row is not None and f"tokenize='{TOKENIZER}'" in str(row[0])
 
 
 def vocabulary(conn: sqlite3.Connection) -> tuple[list[str], np.ndarray]:
@@ -92,45 +92,3 @@ def row_sizes(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, np.ndar
     sizes = np.array([_varint(r[1])[0] if r[1] else 0 for r in rows], dtype=np.int64)
     coll = np.array([r[2] for r in rows], dtype=np.int64)
     return ids, sizes, coll
-
-
-class QueryTokens:
-    """Word -> the tokens ``chunks_fts``' tokenizer makes of it (stemmed, folded), through a
-    private in-memory FTS5 table with the same tokenizer; cached, bounded, thread-safe."""
-
-    MAX = 50_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._cache: dict[str, tuple[str, ...]] = {}
-
-    def tokens(self, ws: Sequence[str]) -> list[tuple[str, ...]]:
-        """The tokens of each word of ``ws``, in order.
-
-        >>> QueryTokens().tokens(["copies", "Lists", "x_y", "?"])
-        [('copi',), ('list',), ('x', 'y'), ()]
-        """
-        with self._lock:
-            new = sorted({w for w in ws if w not in self._cache})
-            if new:
-                if len(self._cache) + len(new) > self.MAX:
-                    self._cache.clear()
-                    new = sorted(set(ws))
-                c = self._connect()
-                c.executemany("INSERT INTO w(rowid, t) VALUES (?, ?)", enumerate(new))
-                found: dict[int, list[str]] = {}
-                for doc, term in c.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
-                    found.setdefault(int(doc), []).append(str(term))
-                c.execute("DELETE FROM w")
-                for j, w in enumerate(new):
-                    self._cache[w] = tuple(found.get(j, ()))
-            return [self._cache[w] for w in ws]
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            c = sqlite3.connect(":memory:", check_same_thread=False)
-            c.execute(f"CREATE VIRTUAL TABLE w USING fts5(t, tokenize='{_TOKENIZER}')")
-            c.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
-            self._conn = c
-        return self._conn
