@@ -38,7 +38,7 @@ from akindb.retrieval.settings import (
 from akindb.storage.sqlite import read_snapshot
 from akindb.types import Metric
 from tests.conftest import HashEmbedder
-from tests.forked import expect_clean_exit
+from tests.forked import expect_clean_exit, fork_check
 from tests.realdata import pydocs_collection
 from tests.retrieval.test_hybrid_real import PAGES, QUESTIONS
 
@@ -277,19 +277,8 @@ def test_a_deleted_row_is_never_returned_under_a_concurrent_writer(
 def test_a_forked_child_gets_its_own_embedding_pool() -> None:
     """The parent's pool threads do not exist in a forked child: a search there must not wait
     for them (it would hang for ever)."""
-    import warnings
-
     keyword_side.beside_embedding(lambda: 1, lambda: 2)  # the parent's pool exists now
-    with warnings.catch_warnings():  # Python 3.12+ warns about fork() with threads running
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through its exit code
-        code = 1
-        try:
-            got = keyword_side.beside_embedding(lambda: 3, lambda: 4)
-            code = 0 if got == (3, 4) else 1
-        finally:
-            os._exit(code)
+    pid = fork_check(lambda: keyword_side.beside_embedding(lambda: 3, lambda: 4) == (3, 4))
     expect_clean_exit(pid, "the forked child's search waited for the parent's pool")
 
 

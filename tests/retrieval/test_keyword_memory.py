@@ -24,7 +24,7 @@ from akindb.retrieval.settings import KeywordAnalyzer
 from akindb.storage import keyword_index as fts
 from akindb.storage.sqlite import read_snapshot
 from tests.conftest import HashEmbedder, shared_data
-from tests.forked import expect_clean_exit
+from tests.forked import expect_clean_exit, fork_check
 
 ANALYZER = KeywordAnalyzer()
 
@@ -104,19 +104,23 @@ def _current(col: Any) -> km.Postings | None:
         return km.current(col.parts.store.conn)
 
 
-def _small(tmp_path: Path) -> tuple[Any, Any]:
+@pytest.fixture
+def col(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Four short documents in collection "c" of ``tmp_path/db``; the copy is built at the
+    first keyword read (``WARM`` 1) unless a test sets ``WARM`` before its first read."""
+    monkeypatch.setattr(km, "WARM", 1)
     db = akindb.open(tmp_path / "db")
     col = db.create_collection("c", model=HashEmbedder())  # type: ignore[arg-type]
     col.add(["the quick brown fox jumps", "a lazy brown dog sleeps", "foxes and dogs play",
              "quick thinking saves the day"], ids=["d1", "d2", "d3", "d4"])
-    return db, col
+    yield col
+    db.close()
 
 
 def test_copy_is_built_when_warm_and_used_only_at_its_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    col: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(km, "WARM", 3)
-    db, col = _small(tmp_path)
     assert _current(col) is None and _current(col) is None  # FTS5 answers the first reads
     p = _current(col)
     assert p is not None and _current(col) is p
@@ -129,14 +133,9 @@ def test_copy_is_built_when_warm_and_used_only_at_its_version(
     assert fresh is not None and fresh is not p and fresh.version != p.version
     assert [h.id for h in col.search("brown", 10, mode="keyword")] == ["d1"]  # from the copy
     assert fresh.doc_freq("brown") == 1
-    db.close()
 
 
-def test_a_commit_from_another_connection_is_seen(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(km, "WARM", 1)
-    db, col = _small(tmp_path)
+def test_a_commit_from_another_connection_is_seen(tmp_path: Path, col: Any) -> None:
     assert [h.id for h in col.search("quick", 10, mode="keyword")] == ["d1", "d4"]
     assert _current(col) is not None
     other = akindb.open(tmp_path / "db")
@@ -149,14 +148,9 @@ def test_a_commit_from_another_connection_is_seen(
     with col.parts.lock, read_snapshot(col.parts.store.conn):
         assert kw.bm25_pairs(col.parts.store.conn, col.config.id, ["quick"], 10) == _fts_top(
             col.parts.store.conn, col.config.id, ["quick"], 10)
-    db.close()
 
 
-def test_a_copy_that_does_not_match_the_index_is_never_trusted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(km, "WARM", 1)
-    db, col = _small(tmp_path)
+def test_a_copy_that_does_not_match_the_index_is_never_trusted(col: Any) -> None:
     conn = col.parts.store.conn
     p = _current(col)
     assert p is not None
@@ -166,14 +160,11 @@ def test_a_copy_that_does_not_match_the_index_is_never_trusted(
     st.postings = p.with_version(("not", "this", "index"))
     q = _current(col)
     assert q is not None and q.version == p.version and q is not p  # rebuilt from FTS5
-    db.close()
 
 
 def test_an_inconsistent_index_is_not_copied_and_not_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    col: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(km, "WARM", 1)
-    db, col = _small(tmp_path)
     path = col.parts.db_file
     raw = sqlite3.connect(path)  # an injected fault: FTS5 loses a row's length record
     with raw:
@@ -184,28 +175,21 @@ def test_an_inconsistent_index_is_not_copied_and_not_retried(
     monkeypatch.setattr(km, "build", lambda c: builds.append(1) or real(c))
     assert _current(col) is None and _current(col) is None
     assert len(builds) == 1  # refused once for this version, not rebuilt per query
-    db.close()
 
 
-def test_a_word_fts5_cuts_in_two_is_left_to_fts5(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(km, "WARM", 1)
-    db, col = _small(tmp_path)
+def test_a_word_fts5_cuts_in_two_is_left_to_fts5(col: Any) -> None:
     col.add(["x\u19b0y marks the brown spot"], ids=["d9"])  # FTS5 reads "x" and "y"
     p = _current(col)
     assert p is not None and p.stems(["x\u19b0y"]) is None
     got = [h.id for h in col.search("x\u19b0y", 10, mode="keyword")]
     assert got == ["d9"]  # FTS5's phrase match, not the copy
-    db.close()
 
 
 def test_a_larger_index_waits_for_more_reads_and_ready_builds_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    col: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(km, "WARM", 3)
     monkeypatch.setattr(km, "TOKENS_PER_READ", 2)  # the 4 texts hold 18 tokens: 9 reads
-    db, col = _small(tmp_path)
     assert [_current(col) for _ in range(8)] == [None] * 8
     assert _current(col) is not None  # the 9th read builds it
     col.add(["the brown fox again"], ids=["d5"])
@@ -214,27 +198,15 @@ def test_a_larger_index_waits_for_more_reads_and_ready_builds_at_once(
     p = _current(col)
     assert p is not None and p.doc_freq("fox") == 3  # fox, foxes (d3), fox (d5)
     assert fts.match_counts(col.parts.store.conn, ['"fox"']) == [3]
-    db.close()
 
 
 def test_a_forked_child_does_not_wait_for_the_parents_locks() -> None:
     """A lock held in the parent when it forks stays held in the child: the child's module
     state starts afresh (its copies are rebuilt, its tokenizer is its own)."""
-    import os
-    import warnings
-
     held = km.TOKENS._lock  # as if another thread of the parent were cutting words now
     held.acquire()
     try:
-        with warnings.catch_warnings():  # Python 3.12+ warns about fork() with threads running
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child reports through its exit code
-            code = 1
-            try:
-                code = 0 if km.TOKENS.tokens(["copies"]) == [("copi",)] else 1
-            finally:
-                os._exit(code)
+        pid = fork_check(lambda: km.TOKENS.tokens(["copies"]) == [("copi",)])
     finally:
         held.release()
     expect_clean_exit(pid, "the forked child waited for a lock its parent held")
